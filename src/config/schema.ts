@@ -1,0 +1,286 @@
+/**
+ * The configuration schema. One zod schema is the single source of truth for
+ * validation, defaults, unit conversion and the TypeScript types the rest of
+ * the gateway reads (`GatewayConfig`). Keys are documented in
+ * docs/configuration.md; keep the two in step.
+ */
+import { isIP } from 'node:net'
+import { z } from 'zod'
+import { parseDuration, parseSize } from './units.ts'
+
+const duration = z
+  .union([z.number(), z.string()])
+  .transform((v, ctx) => {
+    const ms = parseDuration(v)
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)} (use e.g. 250ms, 5s, 2m)` })
+      return z.NEVER
+    }
+    return ms
+  })
+
+const size = z
+  .union([z.number(), z.string()])
+  .transform((v, ctx) => {
+    const bytes = parseSize(v)
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: `invalid size ${JSON.stringify(v)} (use e.g. 64kb, 10mb)` })
+      return z.NEVER
+    }
+    return bytes
+  })
+
+/** `HOST:PORT`, `[v6]:PORT` or a bare `PORT` (bound to 127.0.0.1, the safe default). */
+const address = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const parsed = parseAddress(String(v))
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: `invalid address ${JSON.stringify(v)} (use HOST:PORT)` })
+    return z.NEVER
+  }
+  return parsed
+})
+
+export interface Address {
+  host: string
+  port: number
+}
+
+/** parseAddress reads `HOST:PORT`, `[v6]:PORT` or `PORT`; undefined when malformed. */
+export function parseAddress(text: string): Address | undefined {
+  let host = '127.0.0.1'
+  let portText = text
+  const bracket = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text)
+  if (bracket) {
+    host = bracket[1]!
+    portText = bracket[2]!
+  } else if (text.includes(':')) {
+    const i = text.lastIndexOf(':')
+    host = text.slice(0, i)
+    portText = text.slice(i + 1)
+    if (host === '' || host.includes(':')) return undefined
+  }
+  if (!/^\d+$/.test(portText)) return undefined
+  const port = Number(portText)
+  if (port > 65535) return undefined
+  if (host !== 'localhost' && isIP(host) === 0 && !/^[a-zA-Z0-9.-]+$/.test(host)) return undefined
+  return { host, port }
+}
+
+const httpUrl = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v)
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== ''
+    } catch {
+      return false
+    }
+  },
+  { message: 'must be an http:// or https:// URL' },
+)
+
+const METHOD_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+const target = z.strictObject({
+  /** The target's base URL; its path, when not `/`, is prefixed to forwarded paths. */
+  url: httpUrl,
+  /** Relative share of traffic under weighted balancing. */
+  weight: z.number().int().min(1).max(1000).default(1),
+})
+
+const upstreamTimeouts = z
+  .strictObject({
+    /** TCP (and TLS) connection establishment. */
+    connect: duration.default(5000),
+    /** From the last request byte written to the response head. */
+    response: duration.default(60_000),
+    /** Longest silence while either body streams. */
+    idle: duration.default(60_000),
+  })
+  .prefault({})
+
+const pool = z
+  .strictObject({
+    /** Connections open to one target at most (busy + idle); more requests wait. */
+    maxConnections: z.number().int().min(1).default(1024),
+    /** Idle keep-alive connections kept per target. */
+    maxIdle: z.number().int().min(0).default(256),
+    /** An idle connection is closed after this; shorter than common upstream keep-alive (5 s in Node). */
+    idleTimeout: duration.default(4000),
+    /** How long a request may wait for a free connection when maxConnections is reached. */
+    queueTimeout: duration.default(5000),
+  })
+  .prefault({})
+
+const upstream = z.strictObject({
+  targets: z.array(target).min(1, 'needs at least one target'),
+  balance: z.enum(['round-robin']).default('round-robin'),
+  pool,
+  timeouts: upstreamTimeouts,
+})
+
+const stringList = z.union([z.string(), z.array(z.string()).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]))
+
+const match = z
+  .strictObject({
+    /** Host names, matched case- and port-insensitively. */
+    host: stringList.optional(),
+    /** A path prefix on segment boundaries: `/v1` matches `/v1` and `/v1/x`, not `/v10`. */
+    path: z
+      .string()
+      .refine((p) => p.startsWith('/'), { message: 'must start with /' })
+      .optional(),
+    methods: z
+      .array(z.string().regex(METHOD_RE, 'not an HTTP method token'))
+      .min(1)
+      .transform((ms) => ms.map((m) => m.toUpperCase()))
+      .optional(),
+  })
+  .prefault({})
+
+const respond = z.strictObject({
+  status: z.number().int().min(200).max(599).default(200),
+  body: z.string().default(''),
+  headers: z.record(z.string(), z.string()).default({}),
+})
+
+const route = z
+  .strictObject({
+    /** Shown in logs and metrics; defaults to the route's index. */
+    name: z.string().optional(),
+    match,
+    /** Proxy matching requests to this upstream. */
+    upstream: z.string().optional(),
+    /** Answer matching requests with a fixed response. */
+    respond: respond.optional(),
+    /** Send the client's Host upstream (default) or the target's host. */
+    preserveHost: z.boolean().optional(),
+  })
+  .refine((r) => (r.upstream === undefined) !== (r.respond === undefined), {
+    message: 'needs exactly one action: upstream or respond',
+  })
+
+const tls = z.strictObject({ cert: z.string(), key: z.string() })
+
+const listen = z.strictObject({ address, tls: tls.optional() })
+
+const limits = z
+  .strictObject({
+    /** Request line plus headers; larger heads get 431. */
+    maxHeadSize: size.default(16 * 1024),
+    /** Header fields per request; more get 431. */
+    maxHeaders: z.number().int().min(1).max(10_000).default(100),
+    /** Request target length; longer get 414. */
+    maxTargetLength: size.default(8 * 1024),
+    /** Request body size; larger get 413. 0 means no limit. */
+    maxBodySize: size.default(100 * 1024 ** 2),
+    /** Requests served on one client connection before it is closed (as nginx keepalive_requests). */
+    maxRequestsPerConnection: z.number().int().min(1).default(1000),
+  })
+  .prefault({})
+
+const timeouts = z
+  .strictObject({
+    /** The whole request head must arrive within this (slowloris guard). */
+    head: duration.default(10_000),
+    /** An idle client keep-alive connection is closed after this. */
+    keepAlive: duration.default(60_000),
+    /** Longest silence while a request body arrives. */
+    body: duration.default(60_000),
+    /** Longest a response write may stall on a slow client. */
+    send: duration.default(60_000),
+    /** On shutdown, in-flight requests get this long to finish. */
+    drain: duration.default(10_000),
+  })
+  .prefault({})
+
+const proxy = z
+  .strictObject({
+    /** Send the client's Host upstream (true) or the target's (false). */
+    preserveHost: z.boolean().default(true),
+    /** Set X-Forwarded-For, -Proto and -Host. */
+    forwardedHeaders: z.boolean().default(true),
+    /** Add a Via header (RFC 9110 §7.6.3) upstream and downstream. */
+    via: z.boolean().default(true),
+    /** Peers (IPs or CIDRs) whose X-Forwarded-* and X-Request-Id are kept; others' are replaced. */
+    trustedProxies: z.array(z.string()).default([]),
+    /** Header that carries the request id. */
+    requestIdHeader: z
+      .string()
+      .regex(METHOD_RE)
+      .transform((s) => s.toLowerCase())
+      .default('x-request-id'),
+    /** Also return the request id to the client on proxied responses. */
+    echoRequestId: z.boolean().default(false),
+  })
+  .prefault({})
+
+const accessLog = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** `stdout`, `stderr` or a file path. */
+    path: z.string().default('stdout'),
+  })
+  .prefault({})
+
+export const configSchema = z
+  .strictObject({
+    listen: z.array(listen).min(1).default([{ address: { host: '127.0.0.1', port: 8080 } }]),
+    upstreams: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'upstream names use A-Z a-z 0-9 _ . -'), upstream).default({}),
+    routes: z.array(route).default([]),
+    limits,
+    timeouts,
+    proxy,
+    accessLog,
+  })
+  .superRefine((cfg, ctx) => {
+    const names = Object.keys(cfg.upstreams)
+    cfg.routes.forEach((r, i) => {
+      if (r.upstream !== undefined && !(r.upstream in cfg.upstreams)) {
+        const hint = nearest(r.upstream, names)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'upstream'],
+          message: `unknown upstream '${r.upstream}'${hint ? ` — did you mean '${hint}'?` : ''}`,
+        })
+      }
+    })
+  })
+
+/** The validated configuration with defaults applied and units converted. */
+export type GatewayConfig = z.output<typeof configSchema>
+/** What a user may write (before defaults). */
+export type GatewayConfigInput = z.input<typeof configSchema>
+export type UpstreamConfig = GatewayConfig['upstreams'][string]
+export type RouteConfig = GatewayConfig['routes'][number]
+export type ListenConfig = GatewayConfig['listen'][number]
+export type LimitsConfig = GatewayConfig['limits']
+export type TimeoutsConfig = GatewayConfig['timeouts']
+export type ProxyConfig = GatewayConfig['proxy']
+
+/** nearest returns the candidate within edit distance 2 of `word`, if any. */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = 3
+  for (const c of candidates) {
+    const d = editDistance(word, c)
+    if (d < bestDistance) {
+      best = c
+      bestDistance = d
+    }
+  }
+  return best
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = tmp
+    }
+  }
+  return row[b.length]!
+}
