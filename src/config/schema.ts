@@ -232,19 +232,35 @@ export const configSchema = z
     proxy,
     accessLog,
   })
-  .superRefine((cfg, ctx) => {
-    const names = Object.keys(cfg.upstreams)
-    cfg.routes.forEach((r, i) => {
-      if (r.upstream !== undefined && !(r.upstream in cfg.upstreams)) {
-        const hint = nearest(r.upstream, names)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['routes', i, 'upstream'],
-          message: `unknown upstream '${r.upstream}'${hint ? ` — did you mean '${hint}'?` : ''}`,
-        })
-      }
-    })
+  .superRefine(checkUpstreamReferences, {
+    // Run even when other parts of the file are invalid, so `check` reports
+    // every problem at once; the check itself tolerates malformed parts.
+    when: () => true,
   })
+
+/**
+ * checkUpstreamReferences reports routes naming an upstream that is not
+ * defined. It may see a partly invalid config (see `when` above), so it reads
+ * defensively and stays silent when `upstreams` itself is malformed.
+ */
+function checkUpstreamReferences(cfg: unknown, ctx: z.RefinementCtx): void {
+  if (typeof cfg !== 'object' || cfg === null) return
+  const { upstreams, routes } = cfg as { upstreams?: unknown; routes?: unknown }
+  if (typeof upstreams !== 'object' || upstreams === null || Array.isArray(upstreams)) return
+  if (!Array.isArray(routes)) return
+  const names = Object.keys(upstreams)
+  routes.forEach((r: unknown, i) => {
+    const ref = typeof r === 'object' && r !== null ? (r as { upstream?: unknown }).upstream : undefined
+    if (typeof ref === 'string' && !Object.hasOwn(upstreams, ref)) {
+      const hint = nearest(ref, names)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routes', i, 'upstream'],
+        message: `unknown upstream '${ref}'${hint ? ` — did you mean '${hint}'?` : ''}`,
+      })
+    }
+  })
+}
 
 /** The validated configuration with defaults applied and units converted. */
 export type GatewayConfig = z.output<typeof configSchema>

@@ -1,0 +1,140 @@
+/**
+ * Strict parsing of HTTP/1.1 field lines (RFC 9112 §5, RFC 9110 §5.5), shared
+ * by request heads, response heads and chunked trailers. The caller has
+ * already found the end of the head, so a line break is always "\r\n"; any
+ * remaining CR or LF inside a line is a bare one and rejected.
+ */
+import { type ErrorCode, GatewayError } from '../core/errors.ts'
+
+/** RFC 9110 §5.6.2: token = 1*tchar. */
+export const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/**
+ * RFC 9110 §5.5: field-value chars are VCHAR, SP, HTAB and obs-text. Anything
+ * else (NUL, other CTLs, DEL, a bare CR or LF) makes the message invalid.
+ */
+const INVALID_VALUE_CHAR_RE = /[\x00-\x08\x0a-\x1f\x7f]/
+
+/** Framing-relevant fields, collected while the lines are parsed. */
+export interface FieldSink {
+  rawHeaders: string[]
+  contentLength: number
+  contentLengthCount: number
+  transferEncoding: string | undefined
+  connection: string | undefined
+  host: string | undefined
+  hostCount: number
+  upgrade: string | undefined
+  expect: string | undefined
+}
+
+/**
+ * parseFieldLines reads `name: value\r\n` lines of `text` from `pos` up to
+ * `end` (the index of the blank line's CRLF) into `sink`.
+ * Throws a GatewayError with `code` on any violation.
+ */
+export function parseFieldLines(
+  text: string,
+  pos: number,
+  end: number,
+  sink: FieldSink,
+  maxFields: number,
+  code: ErrorCode,
+): void {
+  const raw = sink.rawHeaders
+  while (pos < end) {
+    let eol = text.indexOf('\r\n', pos)
+    if (eol === -1 || eol > end) eol = end
+    const first = text.charCodeAt(pos)
+    // RFC 9112 §5.2: obs-fold is rejected; a line starting with SP/HTAB is one.
+    if (first === 0x20 || first === 0x09) throw new GatewayError(code, 'obsolete line folding')
+    const colon = text.indexOf(':', pos)
+    if (colon === -1 || colon > eol) throw new GatewayError(code, 'field line without colon')
+    const name = text.slice(pos, colon)
+    // RFC 9112 §5.1: no whitespace between name and colon; names are tokens.
+    if (!TOKEN_RE.test(name)) throw new GatewayError(code, 'invalid field name')
+    let vs = colon + 1
+    let ve = eol
+    while (vs < ve && isOws(text.charCodeAt(vs))) vs++
+    while (ve > vs && isOws(text.charCodeAt(ve - 1))) ve--
+    const value = text.slice(vs, ve)
+    if (INVALID_VALUE_CHAR_RE.test(value)) throw new GatewayError(code, 'invalid character in field value')
+    if (raw.length >= maxFields * 2) throw new GatewayError(code === 'MALFORMED_REQUEST' ? 'TOO_MANY_HEADERS' : code, 'too many header fields')
+    raw.push(name, value)
+    noteFramingField(name, value, sink, code)
+    pos = eol + 2
+  }
+}
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09
+}
+
+/** noteFramingField records the fields that decide framing and routing; others cost one length switch. */
+function noteFramingField(name: string, value: string, sink: FieldSink, code: ErrorCode): void {
+  switch (name.length) {
+    case 4:
+      if (name.toLowerCase() === 'host') {
+        sink.host = value
+        sink.hostCount++
+      }
+      return
+    case 6:
+      if (name.toLowerCase() === 'expect') sink.expect = value
+      return
+    case 7:
+      if (name.toLowerCase() === 'upgrade') sink.upgrade = value
+      return
+    case 10:
+      if (name.toLowerCase() === 'connection') {
+        sink.connection = sink.connection === undefined ? value : `${sink.connection}, ${value}`
+      }
+      return
+    case 14:
+      if (name.toLowerCase() === 'content-length') noteContentLength(value, sink, code)
+      return
+    case 17:
+      if (name.toLowerCase() === 'transfer-encoding') {
+        sink.transferEncoding = sink.transferEncoding === undefined ? value : `${sink.transferEncoding}, ${value}`
+      }
+      return
+  }
+}
+
+/**
+ * RFC 9112 §6.3 item 5: Content-Length must be 1*DIGIT. A list ("5, 5") or a
+ * second field line is refused outright: differing lengths are the classic
+ * smuggling vector and identical ones have no legitimate use.
+ */
+function noteContentLength(value: string, sink: FieldSink, code: ErrorCode): void {
+  sink.contentLengthCount++
+  if (sink.contentLengthCount > 1) throw new GatewayError(code, 'duplicate Content-Length')
+  if (value.length === 0 || value.length > 15 || !/^\d+$/.test(value)) {
+    throw new GatewayError(code, 'invalid Content-Length')
+  }
+  sink.contentLength = Number(value)
+}
+
+/** splitTokens lowercases a comma-separated list, dropping empty members (RFC 9110 §5.6.1). */
+export function splitTokens(value: string): string[] {
+  const out: string[] = []
+  for (const part of value.split(',')) {
+    const t = part.trim().toLowerCase()
+    if (t !== '') out.push(t)
+  }
+  return out
+}
+
+/**
+ * checkTransferEncoding enforces that the only transfer coding is a single,
+ * final `chunked` (RFC 9112 §6.1, §6.3 item 4). Other codings are refused:
+ * re-framing them safely is not worth their near-zero use.
+ */
+export function checkTransferEncoding(value: string, code: ErrorCode, unsupportedCode: ErrorCode): void {
+  const codings = splitTokens(value)
+  if (codings.length === 0) throw new GatewayError(code, 'empty Transfer-Encoding')
+  if (codings[codings.length - 1] !== 'chunked') throw new GatewayError(code, 'chunked is not the final transfer coding')
+  if (codings.length > 1) {
+    if (codings.indexOf('chunked') !== codings.length - 1) throw new GatewayError(code, 'chunked applied more than once')
+    throw new GatewayError(unsupportedCode, `unsupported transfer coding ${codings[0]}`)
+  }
+}

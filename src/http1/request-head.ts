@@ -1,0 +1,214 @@
+/**
+ * The strict HTTP/1.1 request-head parser (RFC 9112 §2–§6). It works on the
+ * bytes a connection has accumulated: `scanRequestHead` finds where the head
+ * ends (or rejects early), `parseRequestHead` turns the complete head into a
+ * RequestHead. Anything ambiguous is refused with a 4xx rather than guessed,
+ * because a proxy that guesses differently from its upstream is how request
+ * smuggling happens.
+ */
+import { GatewayError } from '../core/errors.ts'
+import { checkTransferEncoding, type FieldSink, parseFieldLines, splitTokens, TOKEN_RE } from './fields.ts'
+
+/** Limits applied while parsing a request head. */
+export interface HeadLimits {
+  /** Request line plus field lines plus the blank line, in bytes. */
+  maxHeadSize: number
+  /** Field lines. */
+  maxHeaders: number
+  /** Request-target length in bytes. */
+  maxTargetLength: number
+}
+
+/** Which request-target forms a listener accepts (RFC 9112 §3.2). */
+export interface TargetForms {
+  /** `GET http://host/path` — proxies and, per §3.2.2, every server must accept it. */
+  absolute: boolean
+  /** `CONNECT host:port` — only forward proxies. */
+  authority: boolean
+}
+
+export const REVERSE_PROXY_FORMS: TargetForms = { absolute: true, authority: false }
+
+/** A parsed request head. Field names keep their case; `rawHeaders` is `[name, value, …]`. */
+export class RequestHead implements FieldSink {
+  method = ''
+  /** The request-target in origin-form (`/path?query`), `*`, or authority-form for CONNECT. */
+  target = ''
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  minor = 1
+  rawHeaders: string[] = []
+  /** -1 when absent. */
+  contentLength = -1
+  contentLengthCount = 0
+  transferEncoding: string | undefined = undefined
+  connection: string | undefined = undefined
+  host: string | undefined = undefined
+  hostCount = 0
+  upgrade: string | undefined = undefined
+  expect: string | undefined = undefined
+  /** Set when the target was absolute-form: its authority replaces Host (RFC 9112 §3.2.2). */
+  absoluteAuthority: string | undefined = undefined
+  /** The scheme of an absolute-form target. */
+  absoluteScheme: string | undefined = undefined
+  /** True when the body is chunked; false for Content-Length or no body. */
+  chunked = false
+  keepAlive = true
+  /** The protocol asked for by `Connection: upgrade` + `Upgrade`, else undefined. */
+  upgradeProtocol: string | undefined = undefined
+  expectContinue = false
+  /** Lowercased Connection options other than close/keep-alive/upgrade: more hop-by-hop fields. */
+  connectionOptions: string[] | undefined = undefined
+  /** Bytes the head occupied, including leading empty lines. */
+  size = 0
+}
+
+const CRLFCRLF = Buffer.from('\r\n\r\n')
+const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/
+// RFC 9112 §3.2 / RFC 3986: the target is printable ASCII without spaces.
+const TARGET_RE = /^[\x21-\x7e]+$/
+const VERSION_RE = /^HTTP\/(\d)\.(\d)$/
+
+/**
+ * scanRequestHead looks for the end of a head in `buf` from `start`.
+ * Returns the index just past the blank line, or -1 when more bytes are
+ * needed. Throws when the bytes so far can already be refused: a bare LF
+ * (which would otherwise stall until the head timeout) or too many bytes.
+ */
+export function scanRequestHead(buf: Buffer, start: number, limits: HeadLimits): number {
+  // RFC 9112 §2.2: ignore at least one empty line before the request line.
+  let from = start
+  while (from + 1 < buf.length && buf[from] === 0x0d && buf[from + 1] === 0x0a && from - start < 8) from += 2
+  const end = buf.indexOf(CRLFCRLF, from)
+  if (end !== -1) {
+    if (end + 4 - start > limits.maxHeadSize) throw headTooLarge(buf, from, end, limits)
+    return end + 4
+  }
+  checkIncomplete(buf, from, limits)
+  return -1
+}
+
+function checkIncomplete(buf: Buffer, from: number, limits: HeadLimits): void {
+  for (let i = buf.indexOf(0x0a, from); i !== -1; i = buf.indexOf(0x0a, i + 1)) {
+    if (i === from || buf[i - 1] !== 0x0d) throw new GatewayError('MALFORMED_REQUEST', 'bare LF in head')
+  }
+  if (buf.length - from > limits.maxHeadSize) throw headTooLarge(buf, from, buf.length, limits)
+}
+
+/** A head over the limit is 414 when the request line alone is too long, else 431. */
+function headTooLarge(buf: Buffer, from: number, end: number, limits: HeadLimits): GatewayError {
+  const lineEnd = buf.indexOf(0x0d, from)
+  const lineLength = (lineEnd === -1 || lineEnd > end ? end : lineEnd) - from
+  if (lineLength > limits.maxTargetLength) return new GatewayError('TARGET_TOO_LONG', 'request line too long')
+  return new GatewayError('HEAD_TOO_LARGE', 'request head too large')
+}
+
+/**
+ * parseRequestHead parses the complete head `buf[start, end)` (`end` as
+ * returned by scanRequestHead). Throws a GatewayError (400/414/431/501/505).
+ */
+export function parseRequestHead(
+  buf: Buffer,
+  start: number,
+  end: number,
+  limits: HeadLimits,
+  forms: TargetForms = REVERSE_PROXY_FORMS,
+): RequestHead {
+  const text = buf.latin1Slice(start, end)
+  let pos = 0
+  while (text.startsWith('\r\n', pos)) pos += 2
+  const head = new RequestHead()
+  head.size = end - start
+  const lineEnd = text.indexOf('\r\n', pos)
+  parseRequestLine(text.slice(pos, lineEnd), head, limits, forms)
+  parseFieldLines(text, lineEnd + 2, text.length - 2, head, limits.maxHeaders, 'MALFORMED_REQUEST')
+  applyFraming(head)
+  return head
+}
+
+function parseRequestLine(line: string, head: RequestHead, limits: HeadLimits, forms: TargetForms): void {
+  // RFC 9112 §3: method SP request-target SP HTTP-version, single spaces.
+  const sp1 = line.indexOf(' ')
+  const sp2 = line.lastIndexOf(' ')
+  if (sp1 <= 0 || sp2 === sp1) throw new GatewayError('MALFORMED_REQUEST', 'malformed request line')
+  const method = line.slice(0, sp1)
+  const target = line.slice(sp1 + 1, sp2)
+  const version = line.slice(sp2 + 1)
+  if (!TOKEN_RE.test(method)) throw new GatewayError('MALFORMED_REQUEST', 'invalid method')
+  const v = VERSION_RE.exec(version)
+  if (v === null) throw new GatewayError('MALFORMED_REQUEST', 'invalid HTTP version')
+  if (v[1] !== '1' || (v[2] !== '0' && v[2] !== '1')) {
+    throw new GatewayError('HTTP_VERSION_NOT_SUPPORTED', `HTTP version ${version} not supported`)
+  }
+  if (target.length > limits.maxTargetLength) throw new GatewayError('TARGET_TOO_LONG', 'request target too long')
+  if (!TARGET_RE.test(target)) throw new GatewayError('MALFORMED_REQUEST', 'invalid request target')
+  head.method = method
+  head.minor = v[2] === '1' ? 1 : 0
+  readTarget(target, head, forms)
+}
+
+/** readTarget classifies the request-target by its form (RFC 9112 §3.2.1–§3.2.4). */
+function readTarget(target: string, head: RequestHead, forms: TargetForms): void {
+  const c = target.charCodeAt(0)
+  if (head.method === 'CONNECT') {
+    if (!forms.authority) throw new GatewayError('MALFORMED_REQUEST', 'CONNECT not allowed here')
+    if (!/^[^/?#@]+:\d{1,5}$/.test(target)) throw new GatewayError('MALFORMED_REQUEST', 'invalid authority-form target')
+    head.target = target
+    return
+  }
+  if (c === 0x2f /* / */) {
+    head.target = target
+    return
+  }
+  if (target === '*') {
+    if (head.method !== 'OPTIONS') throw new GatewayError('MALFORMED_REQUEST', 'asterisk-form only with OPTIONS')
+    head.target = target
+    return
+  }
+  const m = /^(https?):\/\/([^/?#]+)(.*)$/i.exec(target)
+  if (m === null || !forms.absolute) throw new GatewayError('MALFORMED_REQUEST', 'invalid request target form')
+  const authority = m[2]!
+  if (authority.includes('@') || !HOST_RE.test(authority)) {
+    throw new GatewayError('MALFORMED_REQUEST', 'invalid authority in absolute-form target')
+  }
+  const rest = m[3]!
+  head.absoluteScheme = m[1]!.toLowerCase()
+  head.absoluteAuthority = authority
+  head.target = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest
+  if (head.target.charCodeAt(0) !== 0x2f) throw new GatewayError('MALFORMED_REQUEST', 'invalid absolute-form target')
+}
+
+/** applyFraming decides body length, persistence and upgrade from the fields (RFC 9112 §6.3, §9.3). */
+function applyFraming(head: RequestHead): void {
+  // RFC 9112 §3.2: a client MUST send exactly one Host in HTTP/1.1.
+  if (head.hostCount > 1) throw new GatewayError('MALFORMED_REQUEST', 'multiple Host fields')
+  if (head.hostCount === 0 && head.minor === 1) throw new GatewayError('MALFORMED_REQUEST', 'missing Host')
+  if (head.host !== undefined && !HOST_RE.test(head.host)) throw new GatewayError('MALFORMED_REQUEST', 'invalid Host')
+  if (head.absoluteAuthority !== undefined) head.host = head.absoluteAuthority
+
+  if (head.transferEncoding !== undefined) {
+    // RFC 9112 §6.1: Transfer-Encoding with Content-Length, or in HTTP/1.0, is faulty framing.
+    if (head.contentLengthCount > 0) throw new GatewayError('MALFORMED_REQUEST', 'both Transfer-Encoding and Content-Length')
+    if (head.minor === 0) throw new GatewayError('MALFORMED_REQUEST', 'Transfer-Encoding in HTTP/1.0')
+    checkTransferEncoding(head.transferEncoding, 'MALFORMED_REQUEST', 'UNSUPPORTED_TRANSFER_CODING')
+    head.chunked = true
+  }
+
+  let keepAlive = head.minor === 1
+  let close = false
+  if (head.connection !== undefined) {
+    for (const option of splitTokens(head.connection)) {
+      if (option === 'close') close = true
+      else if (option === 'keep-alive') keepAlive = true
+      else if (option === 'upgrade') {
+        if (head.upgrade !== undefined && head.minor === 1) head.upgradeProtocol = head.upgrade
+      } else {
+        head.connectionOptions ??= []
+        head.connectionOptions.push(option)
+      }
+    }
+  }
+  head.keepAlive = keepAlive && !close
+  if (head.expect !== undefined && head.minor === 1 && head.expect.toLowerCase() === '100-continue') {
+    head.expectContinue = true
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The HTTP/1.1 response-head parser for the upstream side. As strict as the
+ * request side: an upstream response we cannot frame with certainty becomes a
+ * 502, never a guess passed on to the client.
+ */
+import { GatewayError } from '../core/errors.ts'
+import { checkTransferEncoding, type FieldSink, parseFieldLines, splitTokens } from './fields.ts'
+
+/** A parsed response head. */
+export class ResponseHead implements FieldSink {
+  minor = 1
+  status = 0
+  reason = ''
+  rawHeaders: string[] = []
+  contentLength = -1
+  contentLengthCount = 0
+  transferEncoding: string | undefined = undefined
+  connection: string | undefined = undefined
+  host: string | undefined = undefined
+  hostCount = 0
+  upgrade: string | undefined = undefined
+  expect: string | undefined = undefined
+  chunked = false
+  /** False when the upstream asked to close or spoke HTTP/1.0 without keep-alive. */
+  keepAlive = true
+  connectionOptions: string[] | undefined = undefined
+  size = 0
+}
+
+const CRLFCRLF = Buffer.from('\r\n\r\n')
+const STATUS_LINE_RE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/
+
+/**
+ * scanResponseHead returns the index just past the head's blank line, or -1
+ * when more bytes are needed. Throws once `maxHeadSize` bytes hold no end.
+ */
+export function scanResponseHead(buf: Buffer, start: number, maxHeadSize: number): number {
+  const end = buf.indexOf(CRLFCRLF, start)
+  if (end !== -1) {
+    if (end + 4 - start > maxHeadSize) throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'response head too large')
+    return end + 4
+  }
+  if (buf.length - start > maxHeadSize) throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'response head too large')
+  return -1
+}
+
+/** parseResponseHead parses `buf[start, end)`. Throws UPSTREAM_INVALID_RESPONSE. */
+export function parseResponseHead(buf: Buffer, start: number, end: number, maxHeaders: number): ResponseHead {
+  const text = buf.latin1Slice(start, end)
+  const head = new ResponseHead()
+  head.size = end - start
+  const lineEnd = text.indexOf('\r\n')
+  // RFC 9112 §4: HTTP-version SP 3DIGIT SP [reason-phrase]; some servers omit the last SP.
+  const m = STATUS_LINE_RE.exec(text.slice(0, lineEnd))
+  if (m === null) throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'malformed status line')
+  head.minor = m[1] === '1' ? 1 : 0
+  head.status = Number(m[2])
+  head.reason = m[3] ?? ''
+  if (head.status < 100) throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'invalid status code')
+  parseFieldLines(text, lineEnd + 2, text.length - 2, head, maxHeaders, 'UPSTREAM_INVALID_RESPONSE')
+  applyResponseFraming(head)
+  return head
+}
+
+function applyResponseFraming(head: ResponseHead): void {
+  if (head.transferEncoding !== undefined) {
+    // RFC 9112 §6.3 item 3: both present "ought to be handled as an error".
+    if (head.contentLengthCount > 0) {
+      throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'both Transfer-Encoding and Content-Length')
+    }
+    checkTransferEncoding(head.transferEncoding, 'UPSTREAM_INVALID_RESPONSE', 'UPSTREAM_INVALID_RESPONSE')
+    head.chunked = true
+  }
+  let keepAlive = head.minor === 1
+  let close = false
+  if (head.connection !== undefined) {
+    for (const option of splitTokens(head.connection)) {
+      if (option === 'close') close = true
+      else if (option === 'keep-alive') keepAlive = true
+      else if (option !== 'upgrade') {
+        head.connectionOptions ??= []
+        head.connectionOptions.push(option)
+      }
+    }
+  }
+  head.keepAlive = keepAlive && !close
+}
+
+/**
+ * responseHasBody applies RFC 9112 §6.3 items 1–2: responses to HEAD, 1xx,
+ * 204 and 304 never have content, whatever their fields say.
+ */
+export function responseHasBody(method: string, status: number): boolean {
+  return !(method === 'HEAD' || status < 200 || status === 204 || status === 304)
+}
