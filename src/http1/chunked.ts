@@ -91,7 +91,8 @@ export class ChunkedDecoder {
           break
         case EXT:
           if (c === 0x0d) this.state = SIZE_LF
-          else if ((c < 0x20 && c !== 0x09) || c === 0x7f || ++this.extBytes > MAX_EXT_BYTES) this.fail('invalid chunk extension')
+          else if ((c < 0x20 && c !== 0x09) || c === 0x7f || ++this.extBytes > MAX_EXT_BYTES)
+            this.fail('invalid chunk extension')
           break
         case SIZE_LF:
           if (c !== 0x0a) this.fail('expected LF after chunk size')

@@ -58,7 +58,11 @@ export function parseFieldLines(
     while (ve > vs && isOws(text.charCodeAt(ve - 1))) ve--
     const value = text.slice(vs, ve)
     if (INVALID_VALUE_CHAR_RE.test(value)) throw new GatewayError(code, 'invalid character in field value')
-    if (raw.length >= maxFields * 2) throw new GatewayError(code === 'MALFORMED_REQUEST' ? 'TOO_MANY_HEADERS' : code, 'too many header fields')
+    if (raw.length >= maxFields * 2)
+      throw new GatewayError(
+        code === 'MALFORMED_REQUEST' ? 'TOO_MANY_HEADERS' : code,
+        'too many header fields',
+      )
     raw.push(name, value)
     noteFramingField(name, value, sink, code)
     pos = eol + 2
@@ -94,7 +98,8 @@ function noteFramingField(name: string, value: string, sink: FieldSink, code: Er
       return
     case 17:
       if (name.toLowerCase() === 'transfer-encoding') {
-        sink.transferEncoding = sink.transferEncoding === undefined ? value : `${sink.transferEncoding}, ${value}`
+        sink.transferEncoding =
+          sink.transferEncoding === undefined ? value : `${sink.transferEncoding}, ${value}`
       }
       return
   }
@@ -132,9 +137,11 @@ export function splitTokens(value: string): string[] {
 export function checkTransferEncoding(value: string, code: ErrorCode, unsupportedCode: ErrorCode): void {
   const codings = splitTokens(value)
   if (codings.length === 0) throw new GatewayError(code, 'empty Transfer-Encoding')
-  if (codings[codings.length - 1] !== 'chunked') throw new GatewayError(code, 'chunked is not the final transfer coding')
+  if (codings[codings.length - 1] !== 'chunked')
+    throw new GatewayError(code, 'chunked is not the final transfer coding')
   if (codings.length > 1) {
-    if (codings.indexOf('chunked') !== codings.length - 1) throw new GatewayError(code, 'chunked applied more than once')
+    if (codings.indexOf('chunked') !== codings.length - 1)
+      throw new GatewayError(code, 'chunked applied more than once')
     throw new GatewayError(unsupportedCode, `unsupported transfer coding ${codings[0]}`)
   }
 }

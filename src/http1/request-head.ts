@@ -113,7 +113,7 @@ export function parseRequestHead(
   limits: HeadLimits,
   forms: TargetForms = REVERSE_PROXY_FORMS,
 ): RequestHead {
-  const text = buf.latin1Slice(start, end)
+  const text = buf.toString('latin1', start, end)
   let pos = 0
   while (text.startsWith('\r\n', pos)) pos += 2
   const head = new RequestHead()
@@ -139,7 +139,8 @@ function parseRequestLine(line: string, head: RequestHead, limits: HeadLimits, f
   if (v[1] !== '1' || (v[2] !== '0' && v[2] !== '1')) {
     throw new GatewayError('HTTP_VERSION_NOT_SUPPORTED', `HTTP version ${version} not supported`)
   }
-  if (target.length > limits.maxTargetLength) throw new GatewayError('TARGET_TOO_LONG', 'request target too long')
+  if (target.length > limits.maxTargetLength)
+    throw new GatewayError('TARGET_TOO_LONG', 'request target too long')
   if (!TARGET_RE.test(target)) throw new GatewayError('MALFORMED_REQUEST', 'invalid request target')
   head.method = method
   head.minor = v[2] === '1' ? 1 : 0
@@ -151,7 +152,8 @@ function readTarget(target: string, head: RequestHead, forms: TargetForms): void
   const c = target.charCodeAt(0)
   if (head.method === 'CONNECT') {
     if (!forms.authority) throw new GatewayError('MALFORMED_REQUEST', 'CONNECT not allowed here')
-    if (!/^[^/?#@]+:\d{1,5}$/.test(target)) throw new GatewayError('MALFORMED_REQUEST', 'invalid authority-form target')
+    if (!/^[^/?#@]+:\d{1,5}$/.test(target))
+      throw new GatewayError('MALFORMED_REQUEST', 'invalid authority-form target')
     head.target = target
     return
   }
@@ -160,12 +162,14 @@ function readTarget(target: string, head: RequestHead, forms: TargetForms): void
     return
   }
   if (target === '*') {
-    if (head.method !== 'OPTIONS') throw new GatewayError('MALFORMED_REQUEST', 'asterisk-form only with OPTIONS')
+    if (head.method !== 'OPTIONS')
+      throw new GatewayError('MALFORMED_REQUEST', 'asterisk-form only with OPTIONS')
     head.target = target
     return
   }
   const m = /^(https?):\/\/([^/?#]+)(.*)$/i.exec(target)
-  if (m === null || !forms.absolute) throw new GatewayError('MALFORMED_REQUEST', 'invalid request target form')
+  if (m === null || !forms.absolute)
+    throw new GatewayError('MALFORMED_REQUEST', 'invalid request target form')
   const authority = m[2]!
   if (authority.includes('@') || !HOST_RE.test(authority)) {
     throw new GatewayError('MALFORMED_REQUEST', 'invalid authority in absolute-form target')
@@ -174,7 +178,8 @@ function readTarget(target: string, head: RequestHead, forms: TargetForms): void
   head.absoluteScheme = m[1]!.toLowerCase()
   head.absoluteAuthority = authority
   head.target = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest
-  if (head.target.charCodeAt(0) !== 0x2f) throw new GatewayError('MALFORMED_REQUEST', 'invalid absolute-form target')
+  if (head.target.charCodeAt(0) !== 0x2f)
+    throw new GatewayError('MALFORMED_REQUEST', 'invalid absolute-form target')
 }
 
 /** applyFraming decides body length, persistence and upgrade from the fields (RFC 9112 §6.3, §9.3). */
@@ -182,12 +187,14 @@ function applyFraming(head: RequestHead): void {
   // RFC 9112 §3.2: a client MUST send exactly one Host in HTTP/1.1.
   if (head.hostCount > 1) throw new GatewayError('MALFORMED_REQUEST', 'multiple Host fields')
   if (head.hostCount === 0 && head.minor === 1) throw new GatewayError('MALFORMED_REQUEST', 'missing Host')
-  if (head.host !== undefined && !HOST_RE.test(head.host)) throw new GatewayError('MALFORMED_REQUEST', 'invalid Host')
+  if (head.host !== undefined && !HOST_RE.test(head.host))
+    throw new GatewayError('MALFORMED_REQUEST', 'invalid Host')
   if (head.absoluteAuthority !== undefined) head.host = head.absoluteAuthority
 
   if (head.transferEncoding !== undefined) {
     // RFC 9112 §6.1: Transfer-Encoding with Content-Length, or in HTTP/1.0, is faulty framing.
-    if (head.contentLengthCount > 0) throw new GatewayError('MALFORMED_REQUEST', 'both Transfer-Encoding and Content-Length')
+    if (head.contentLengthCount > 0)
+      throw new GatewayError('MALFORMED_REQUEST', 'both Transfer-Encoding and Content-Length')
     if (head.minor === 0) throw new GatewayError('MALFORMED_REQUEST', 'Transfer-Encoding in HTTP/1.0')
     checkTransferEncoding(head.transferEncoding, 'MALFORMED_REQUEST', 'UNSUPPORTED_TRANSFER_CODING')
     head.chunked = true

@@ -10,7 +10,14 @@
  */
 import { GatewayError } from '../core/errors.ts'
 import { ChunkedDecoder, type ChunkSink } from './chunked.ts'
-import { type HeadLimits, parseRequestHead, REVERSE_PROXY_FORMS, type RequestHead, scanRequestHead, type TargetForms } from './request-head.ts'
+import {
+  type HeadLimits,
+  parseRequestHead,
+  REVERSE_PROXY_FORMS,
+  type RequestHead,
+  scanRequestHead,
+  type TargetForms,
+} from './request-head.ts'
 
 /** What the reader reports. Each method may call `next()`, `pause()` or `destroy()` on the reader. */
 export interface RequestHandler {
@@ -40,6 +47,9 @@ export class RequestReader implements ChunkSink {
   private remaining = 0
   private decoder: ChunkedDecoder | null = null
   private paused = false
+  /** True while a handler callback runs: guards against re-entrant parsing. */
+  private busy = false
+  private nextRequested = false
   private readonly limits: ReaderLimits
   private readonly forms: TargetForms
   private readonly handler: RequestHandler
@@ -73,17 +83,16 @@ export class RequestReader implements ChunkSink {
   /** push feeds bytes from the socket. */
   push(chunk: Buffer): void {
     if (this.state === FAILED) return
-    if (this.buf !== null || this.paused || this.state === WAIT_HEAD || this.state === WAIT_NEXT) {
+    if (this.buf === null && !this.paused && !this.busy && this.readingBody) {
+      // Body bytes with nothing buffered: decode in place, no copy.
+      this.busy = true
+      const end = this.feedBody(chunk, 0)
+      this.busy = false
+      if (end !== -1 && end < chunk.length && this.state !== FAILED) this.buf = chunk.subarray(end)
+    } else {
       this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk])
-      this.run()
-      return
     }
-    // Body bytes with nothing buffered: decode in place, no copy.
-    const end = this.feedBody(chunk, 0)
-    if (end !== -1 && end < chunk.length) {
-      this.buf = chunk.subarray(end)
-      this.run()
-    }
+    this.run()
   }
 
   /** pause stops events until resume(); bytes keep buffering. */
@@ -96,10 +105,13 @@ export class RequestReader implements ChunkSink {
     this.run()
   }
 
-  /** next allows the following pipelined message to be read (call when the response is done). */
+  /**
+   * next allows the following pipelined message to be read (call when the
+   * response is done). Called from inside a handler callback, it takes effect
+   * when that callback returns, so events never interleave.
+   */
   next(): void {
-    if (this.state !== WAIT_NEXT) return
-    this.state = WAIT_HEAD
+    this.nextRequested = true
     this.run()
   }
 
@@ -109,16 +121,34 @@ export class RequestReader implements ChunkSink {
     this.buf = null
   }
 
+  /** takeBuffered hands over unread bytes (the start of a tunnel after an upgrade). */
+  takeBuffered(): Buffer | null {
+    const b = this.buf
+    this.buf = null
+    return b
+  }
+
   private run(): void {
-    while (this.buf !== null && !this.paused && this.state !== FAILED && this.state !== WAIT_NEXT) {
-      const buf = this.buf
-      if (this.state === WAIT_HEAD) {
-        if (!this.readHead(buf)) return
-        continue
+    if (this.busy) return // re-entrant: the running loop below picks up the change
+    this.busy = true
+    try {
+      for (;;) {
+        if (this.nextRequested && this.state === WAIT_NEXT) {
+          this.nextRequested = false
+          this.state = WAIT_HEAD
+        }
+        const buf = this.buf
+        if (buf === null || this.paused || this.state === FAILED || this.state === WAIT_NEXT) return
+        if (this.state === WAIT_HEAD) {
+          if (!this.readHead(buf)) return
+          continue
+        }
+        this.buf = null
+        const end = this.feedBody(buf, 0)
+        if (end !== -1 && end < buf.length && this.state !== FAILED) this.buf = buf.subarray(end)
       }
-      this.buf = null
-      const end = this.feedBody(buf, 0)
-      if (end !== -1 && end < buf.length) this.buf = buf.subarray(end)
+    } finally {
+      this.busy = false
     }
   }
 
@@ -136,6 +166,7 @@ export class RequestReader implements ChunkSink {
       return false
     }
     this.buf = end < buf.length ? buf.subarray(end) : null
+    this.nextRequested = false
     if (head.chunked) {
       this.state = BODY_CHUNKED
       this.decoder = new ChunkedDecoder('MALFORMED_REQUEST')
@@ -152,7 +183,8 @@ export class RequestReader implements ChunkSink {
 
   private checkBodySize(head: RequestHead): void {
     const max = this.limits.maxBodySize
-    if (max > 0 && head.contentLength > max) throw new GatewayError('BODY_TOO_LARGE', 'Content-Length over the limit')
+    if (max > 0 && head.contentLength > max)
+      throw new GatewayError('BODY_TOO_LARGE', 'Content-Length over the limit')
   }
 
   /** Returns the index in `buf` where the body ended, or -1 when all of it was body. */
@@ -209,6 +241,8 @@ export class RequestReader implements ChunkSink {
   private fail(err: unknown): void {
     this.state = FAILED
     this.buf = null
-    this.handler.onError(err instanceof GatewayError ? err : new GatewayError('MALFORMED_REQUEST', String(err)))
+    this.handler.onError(
+      err instanceof GatewayError ? err : new GatewayError('MALFORMED_REQUEST', String(err)),
+    )
   }
 }

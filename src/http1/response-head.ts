@@ -37,16 +37,18 @@ const STATUS_LINE_RE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*)
 export function scanResponseHead(buf: Buffer, start: number, maxHeadSize: number): number {
   const end = buf.indexOf(CRLFCRLF, start)
   if (end !== -1) {
-    if (end + 4 - start > maxHeadSize) throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'response head too large')
+    if (end + 4 - start > maxHeadSize)
+      throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'response head too large')
     return end + 4
   }
-  if (buf.length - start > maxHeadSize) throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'response head too large')
+  if (buf.length - start > maxHeadSize)
+    throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'response head too large')
   return -1
 }
 
 /** parseResponseHead parses `buf[start, end)`. Throws UPSTREAM_INVALID_RESPONSE. */
 export function parseResponseHead(buf: Buffer, start: number, end: number, maxHeaders: number): ResponseHead {
-  const text = buf.latin1Slice(start, end)
+  const text = buf.toString('latin1', start, end)
   const head = new ResponseHead()
   head.size = end - start
   const lineEnd = text.indexOf('\r\n')

@@ -1,0 +1,207 @@
+/**
+ * The phase model (docs/architecture.md): typed hooks a user or a built-in
+ * module implements. Every phase is optional; a phase nobody hooks costs
+ * nothing on the request path. A hook may return synchronously, and then no
+ * promise is created; only hooks that return a promise are awaited.
+ */
+import type { GatewayError } from './errors.ts'
+import type { HeaderList } from './header-list.ts'
+import type { Session } from './session.ts'
+
+/** A response the gateway makes itself (a hook's answer, a fixed route, an error). */
+export interface GatewayResponse {
+  status: number
+  headers?: Record<string, string> | readonly (readonly [string, string])[]
+  body?: string | Buffer
+}
+
+/** What a request-phase hook decides: let the request go on, or answer it now. */
+export type HookResult =
+  | { readonly kind: 'continue' }
+  | { readonly kind: 'respond'; readonly response: GatewayResponse }
+
+/** The `continue` result. Returning `undefined` means the same. */
+export const CONTINUE: HookResult = Object.freeze({ kind: 'continue' })
+
+/** respond builds the result that answers the request without going upstream. */
+export function respond(
+  status: number,
+  body?: string | Buffer,
+  headers?: GatewayResponse['headers'],
+): HookResult {
+  return { kind: 'respond', response: { status, body, headers } }
+}
+
+export type MaybePromise<T> = T | Promise<T>
+// biome-ignore lint/suspicious/noConfusingVoidType: a hook that returns nothing continues.
+export type HookReturn = MaybePromise<HookResult | undefined | void>
+
+/** The head that will be sent upstream; hooks may rewrite it. */
+export interface UpstreamRequest {
+  method: string
+  /** Origin-form target: path and query. */
+  path: string
+  headers: HeaderList
+}
+
+/** A response head on its way to the client; hooks may rewrite it. */
+export interface ResponseHeadView {
+  status: number
+  reason: string
+  headers: HeaderList
+}
+
+/** A client connection, as `onAccept` sees it. */
+export interface ConnectionInfo {
+  remoteAddress: string
+  remotePort: number
+  localPort: number
+  tls: boolean
+}
+
+/**
+ * GatewayHooks are the phases of a request, in order. Each documents when it
+ * runs, what happens when it is absent, and what its result means.
+ */
+export interface GatewayHooks<Ctx extends object = Record<string, unknown>> {
+  /**
+   * onAccept runs once per client connection, before any byte is read.
+   * Default: accept. Return false to close the connection at once.
+   */
+  onAccept?(connection: ConnectionInfo): boolean
+  /**
+   * onRequestHead runs when a request head is parsed and valid, before routing.
+   * Default: continue. `respond(…)` answers without routing (limits, health).
+   */
+  onRequestHead?(session: Session<Ctx>): HookReturn
+  /**
+   * onRequest runs after routing, for requests that matched a route.
+   * Default: continue. `respond(…)` answers without going upstream (auth, rate limits).
+   */
+  onRequest?(session: Session<Ctx>): HookReturn
+  /**
+   * onUpstreamRequest runs after a target is chosen, before the head is sent.
+   * Default: the head as the gateway built it (hop-by-hop removed, forwarding headers set).
+   * Mutate `request` to rewrite it; the result is awaited if it is a promise.
+   */
+  onUpstreamRequest?(session: Session<Ctx>, request: UpstreamRequest): MaybePromise<void>
+  /**
+   * onResponse runs when the upstream's response head arrived (or the gateway
+   * made one), before it is sent to the client. Default: sent as received minus
+   * hop-by-hop fields. Mutate `response` to rewrite status or headers.
+   */
+  onResponse?(session: Session<Ctx>, response: ResponseHeadView): MaybePromise<void>
+  /**
+   * onError runs when the request failed before a response head was sent.
+   * Default: a short error body with the code and request id.
+   * Return a response to send instead, or undefined for the default.
+   */
+  onError?(session: Session<Ctx>, error: GatewayError): GatewayResponse | undefined
+  /** onLog runs once after the request ended, successfully or not. It cannot change anything. */
+  onLog?(session: Session<Ctx>): void
+}
+
+/** HookLists are the hooks of each phase, compiled from one or more GatewayHooks. */
+export interface HookLists {
+  onAccept: NonNullable<GatewayHooks['onAccept']>[]
+  onRequestHead: NonNullable<GatewayHooks['onRequestHead']>[]
+  onRequest: NonNullable<GatewayHooks['onRequest']>[]
+  onUpstreamRequest: NonNullable<GatewayHooks['onUpstreamRequest']>[]
+  onResponse: NonNullable<GatewayHooks['onResponse']>[]
+  onError: NonNullable<GatewayHooks['onError']>[]
+  onLog: NonNullable<GatewayHooks['onLog']>[]
+}
+
+/** compileHooks groups hook objects by phase, keeping their order. */
+export function compileHooks(all: readonly GatewayHooks<never>[]): HookLists {
+  const lists: HookLists = {
+    onAccept: [],
+    onRequestHead: [],
+    onRequest: [],
+    onUpstreamRequest: [],
+    onResponse: [],
+    onError: [],
+    onLog: [],
+  }
+  for (const h of all as readonly GatewayHooks[]) {
+    for (const phase of Object.keys(lists) as (keyof HookLists)[]) {
+      const fn = h[phase]
+      if (typeof fn === 'function') (lists[phase] as unknown[]).push(fn.bind(h))
+    }
+  }
+  return lists
+}
+
+type RequestHook = (session: Session) => HookReturn
+
+/**
+ * runRequestHooks runs `hooks` in order until one responds. Calls `done`
+ * synchronously when every hook returned synchronously. A thrown error or
+ * rejected promise reaches `done` as `err`.
+ */
+export function runRequestHooks(
+  hooks: readonly RequestHook[],
+  session: Session,
+  done: (err: unknown, result: HookResult | undefined) => void,
+  from = 0,
+): void {
+  for (let i = from; i < hooks.length; i++) {
+    let r: HookReturn
+    try {
+      r = hooks[i]!(session)
+    } catch (err) {
+      done(err, undefined)
+      return
+    }
+    if (r instanceof Promise) {
+      r.then(
+        function hookSettled(v) {
+          if (v && v.kind === 'respond') done(undefined, v)
+          else runRequestHooks(hooks, session, done, i + 1)
+        },
+        function hookRejected(err) {
+          done(err, undefined)
+        },
+      )
+      return
+    }
+    if (r && r.kind === 'respond') {
+      done(undefined, r)
+      return
+    }
+  }
+  done(undefined, undefined)
+}
+
+type MutateHook<A> = (session: Session, arg: A) => MaybePromise<void>
+
+/** runMutateHooks runs hooks that rewrite `arg`, awaiting only those that return promises. */
+export function runMutateHooks<A>(
+  hooks: readonly MutateHook<A>[],
+  session: Session,
+  arg: A,
+  done: (err: unknown) => void,
+  from = 0,
+): void {
+  for (let i = from; i < hooks.length; i++) {
+    let r: MaybePromise<void>
+    try {
+      r = hooks[i]!(session, arg)
+    } catch (err) {
+      done(err)
+      return
+    }
+    if (r instanceof Promise) {
+      r.then(
+        function hookSettled() {
+          runMutateHooks(hooks, session, arg, done, i + 1)
+        },
+        function hookRejected(err) {
+          done(err)
+        },
+      )
+      return
+    }
+  }
+  done(undefined)
+}

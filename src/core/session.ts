@@ -1,0 +1,106 @@
+/**
+ * A Session is one request: its head, its typed per-request context, the
+ * route and target chosen for it, what happened and how long it took. Hooks
+ * see Sessions, never sockets: the engine under a Session can change without
+ * touching a feature.
+ */
+import type { RequestHead } from '../http1/request-head.ts'
+import type { GatewayError } from './errors.ts'
+import { HeaderList } from './header-list.ts'
+
+/** The route a session matched, as hooks and logs see it. */
+export interface RouteInfo {
+  /** The configured name, or `route-N` by position. */
+  readonly name: string
+  readonly upstream: string | undefined
+}
+
+/** Milliseconds since the session started (performance.now() based), 0 when not reached. */
+export interface SessionTimings {
+  /** Head parsed (includes the time the head took to arrive). */
+  head: number
+  /** An upstream connection was ready (new or reused). */
+  upstreamConnected: number
+  /** The upstream response head arrived. */
+  upstreamHead: number
+  /** The last response byte was handed to the socket. */
+  end: number
+}
+
+export class Session<Ctx extends object = Record<string, unknown>> {
+  /** The request id: the client's `x-request-id` when sane, else a new UUID. */
+  id: string
+  readonly head: RequestHead
+  /** Per-request state for hooks; typed through GatewayHooks<Ctx>. */
+  ctx: Ctx
+  readonly clientAddress: string
+  readonly clientPort: number
+  /** Whether the client connection is TLS. */
+  readonly tls: boolean
+  /** Wall-clock start, epoch ms. */
+  readonly startedAt: number
+  /** performance.now() at start; timings are relative to it. */
+  readonly t0: number
+  readonly timings: SessionTimings = { head: 0, upstreamConnected: 0, upstreamHead: 0, end: 0 }
+  route: RouteInfo | undefined = undefined
+  /** The upstream target URL origin the request went to, when it went upstream. */
+  target: string | undefined = undefined
+  /** The response status sent to the client (0 until a head was sent). */
+  status = 0
+  /** Request body bytes received from the client. */
+  bytesIn = 0
+  /** Response bytes (head and body) written to the client. */
+  bytesOut = 0
+  /** Set when the request failed; its code goes to logs and metrics. */
+  error: GatewayError | undefined = undefined
+  /** The W3C trace id this request is part of. */
+  traceId: string | undefined = undefined
+  /** The number of upstream attempts made (retries included). */
+  attempts = 0
+  private headerView: HeaderList | undefined = undefined
+
+  constructor(head: RequestHead, clientAddress: string, clientPort: number, tls: boolean, t0: number) {
+    this.head = head
+    this.clientAddress = clientAddress
+    this.clientPort = clientPort
+    this.tls = tls
+    this.t0 = t0
+    this.startedAt = Date.now()
+    this.id = ''
+    this.ctx = {} as Ctx
+  }
+
+  get method(): string {
+    return this.head.method
+  }
+
+  /** The path of the request target, without the query. */
+  get path(): string {
+    const t = this.head.target
+    const q = t.indexOf('?')
+    return q === -1 ? t : t.slice(0, q)
+  }
+
+  /** The query string without `?`, or '' when none. */
+  get query(): string {
+    const t = this.head.target
+    const q = t.indexOf('?')
+    return q === -1 ? '' : t.slice(q + 1)
+  }
+
+  /** The Host the client asked for (from an absolute-form target when there was one). */
+  get host(): string {
+    return this.head.host ?? ''
+  }
+
+  /** The request's header fields as received (read-only by convention). */
+  get headers(): HeaderList {
+    this.headerView ??= new HeaderList(this.head.rawHeaders)
+    return this.headerView
+  }
+
+  /** header returns the first value of a request header, case-insensitively. */
+  header(name: string): string | undefined {
+    return this.headers.get(name)
+  }
+}

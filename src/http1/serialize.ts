@@ -1,0 +1,98 @@
+/**
+ * Serialisation of what the gateway sends to clients: response heads (from an
+ * upstream or made here) and chunked framing.
+ */
+import { STATUS_CODES } from 'node:http'
+
+/** How a response body is framed to the client. */
+export type ResponseFraming = 'none' | 'length' | 'chunked' | 'close'
+
+export interface ResponseHeadOptions {
+  /** Framing decided for the client side. */
+  framing: ResponseFraming
+  /** Send `Connection: close` and close after the body. */
+  close: boolean
+  /** The client spoke HTTP/1.0 and the connection stays open: say so (RFC 9112 §9.3). */
+  keepAliveHeader: boolean
+  /** Extra fields appended at the end, flat `[name, value, …]`. */
+  extra: readonly string[] | undefined
+  /** Lowercased Connection options of the upstream response: more hop-by-hop fields to drop. */
+  connectionOptions: readonly string[] | undefined
+  /** 101 responses keep Connection/Upgrade. */
+  upgrade: string | undefined
+}
+
+/**
+ * serializeResponseHead writes a response head for the client from an
+ * upstream's fields, dropping hop-by-hop fields (RFC 9110 §7.6.1) and
+ * stating the framing this hop uses.
+ */
+export function serializeResponseHead(
+  status: number,
+  reason: string,
+  raw: readonly string[],
+  o: ResponseHeadOptions,
+): string {
+  let s = `HTTP/1.1 ${status} ${reason === '' ? (STATUS_CODES[status] ?? '') : reason}\r\n`
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    if (isHopByHopResponseField(name, o.framing)) continue
+    if (o.connectionOptions?.includes(name.toLowerCase())) continue
+    s += `${name}: ${raw[i + 1]}\r\n`
+  }
+  if (o.framing === 'chunked') s += 'Transfer-Encoding: chunked\r\n'
+  if (o.upgrade !== undefined) s += `Connection: upgrade\r\nUpgrade: ${o.upgrade}\r\n`
+  else if (o.close) s += 'Connection: close\r\n'
+  else if (o.keepAliveHeader) s += 'Connection: keep-alive\r\n'
+  const extra = o.extra
+  if (extra !== undefined) for (let i = 0; i < extra.length; i += 2) s += `${extra[i]}: ${extra[i + 1]}\r\n`
+  return `${s}\r\n`
+}
+
+/** Content-Length is dropped only when this hop re-frames the body as chunked. */
+function isHopByHopResponseField(name: string, framing: ResponseFraming): boolean {
+  switch (name.length) {
+    case 2:
+      return name.toLowerCase() === 'te'
+    case 7: {
+      const l = name.toLowerCase()
+      return l === 'upgrade' || l === 'trailer'
+    }
+    case 10: {
+      const l = name.toLowerCase()
+      return l === 'connection' || l === 'keep-alive'
+    }
+    case 14:
+      return framing === 'chunked' && name.toLowerCase() === 'content-length'
+    case 16:
+      return name.toLowerCase() === 'proxy-connection'
+    case 17:
+      return name.toLowerCase() === 'transfer-encoding'
+    default:
+      return false
+  }
+}
+
+const CRLF = Buffer.from('\r\n')
+
+/** chunkHeader is the size line of one chunk (RFC 9112 §7.1). */
+export function chunkHeader(size: number): string {
+  return `${size.toString(16)}\r\n`
+}
+
+export { CRLF }
+
+/**
+ * lastChunk ends a chunked body, with trailer fields when there are any
+ * (RFC 9112 §7.1.2). Framing fields are never sent as trailers (RFC 9110 §6.5.1).
+ */
+export function lastChunk(trailers: readonly string[] | undefined): string {
+  if (trailers === undefined || trailers.length === 0) return '0\r\n\r\n'
+  let s = '0\r\n'
+  for (let i = 0; i < trailers.length; i += 2) {
+    const l = trailers[i]!.toLowerCase()
+    if (l === 'content-length' || l === 'transfer-encoding' || l === 'host' || l === 'trailer') continue
+    s += `${trailers[i]}: ${trailers[i + 1]}\r\n`
+  }
+  return `${s}\r\n`
+}

@@ -1,0 +1,28 @@
+/**
+ * Portcullis's public programmatic API.
+ *
+ * ```ts
+ * import { createGateway, respond } from 'portcullis'
+ * const gw = await createGateway('./portcullis.yaml', { hooks: { onRequest: (s) => … } })
+ * await gw.listen()
+ * ```
+ */
+export type { GatewayConfig, GatewayConfigInput } from './config/schema.ts'
+export { configSchema } from './config/schema.ts'
+export type { ErrorCode, ErrorSource } from './core/errors.ts'
+export { ERROR_KINDS, GatewayError } from './core/errors.ts'
+export { HeaderList } from './core/header-list.ts'
+export type {
+  ConnectionInfo,
+  GatewayHooks,
+  GatewayResponse,
+  HookResult,
+  HookReturn,
+  ResponseHeadView,
+  UpstreamRequest,
+} from './core/hooks.ts'
+export { CONTINUE, respond } from './core/hooks.ts'
+export type { RouteInfo, SessionTimings } from './core/session.ts'
+export { Session } from './core/session.ts'
+export type { BoundAddress, Gateway, GatewayOptions } from './server/gateway.ts'
+export { createGateway } from './server/gateway.ts'

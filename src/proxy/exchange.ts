@@ -1,0 +1,413 @@
+/**
+ * ProxyExchange carries one request to an upstream target and its response
+ * back: it waits for a pooled connection, sends the rewritten head, streams
+ * the body both ways with backpressure, and maps every upstream failure to a
+ * stable error. It holds at most one body chunk per direction beyond what the
+ * sockets buffer, so memory stays flat whatever the body size.
+ */
+import type { Expirable } from '../core/deadlines.ts'
+import { GatewayError, toGatewayError } from '../core/errors.ts'
+import { HeaderList } from '../core/header-list.ts'
+import { type ResponseHeadView, runMutateHooks, type UpstreamRequest } from '../core/hooks.ts'
+import type { Session } from '../core/session.ts'
+import type { ResponseHead } from '../http1/response-head.ts'
+import {
+  CRLF,
+  chunkHeader,
+  lastChunk,
+  type ResponseFraming,
+  serializeResponseHead,
+} from '../http1/serialize.ts'
+import type { DownstreamConnection } from '../server/downstream.ts'
+import type { Runtime } from '../server/runtime.ts'
+import type { UpstreamConnection, UpstreamUser } from '../upstream/connection.ts'
+import type { PoolWaiter } from '../upstream/pool.ts'
+import type { Target, Upstream } from '../upstream/upstream.ts'
+import { type BodyFraming, buildUpstreamHeaders, serializeRequestHead } from './forwarding.ts'
+import { startTunnel } from './tunnel.ts'
+
+// What the exchange's deadline guards.
+const P_QUEUE = 0
+const P_SENDING = 1
+const P_WAITING = 2
+const P_RECEIVING = 3
+const P_DONE = 4
+
+/** Methods whose replay cannot change the outcome (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
+
+export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
+  deadline = 0
+  /** True once a response head went to the client: failures then close the connection. */
+  responseStarted = false
+  private phase = P_QUEUE
+  private up: UpstreamConnection | null = null
+  private target: Target | undefined = undefined
+  private head: string | undefined = undefined
+  private headSent = false
+  private pending: Buffer[] | null = null
+  private pendingEnd = false
+  private pendingTrailers: string[] | undefined = undefined
+  /** The whole request body was written upstream. */
+  private requestSent = false
+  private upFraming: BodyFraming = 'none'
+  private outFraming: ResponseFraming = 'none'
+  private upstreamPaused = false
+  private retried = false
+  private done = false
+  private readonly client: DownstreamConnection
+  private readonly session: Session
+  private readonly upstream: Upstream
+  private readonly rt: Runtime
+
+  constructor(client: DownstreamConnection, session: Session, upstream: Upstream, rt: Runtime) {
+    this.client = client
+    this.session = session
+    this.upstream = upstream
+    this.rt = rt
+  }
+
+  start(): void {
+    const target = this.upstream.pick(this.session)
+    if (target === undefined) {
+      this.fail(new GatewayError('NO_HEALTHY_UPSTREAM', `upstream ${this.upstream.name} has no target`))
+      return
+    }
+    this.target = target
+    this.session.target = target.origin
+    this.session.attempts++
+    const h = this.session.head
+    this.upFraming = h.chunked ? 'chunked' : h.contentLength > 0 ? 'length' : 'none'
+    this.phase = P_QUEUE
+    this.deadline = this.rt.deadlines.at(this.upstream.config.pool.queueTimeout)
+    this.rt.deadlines.add(this)
+    target.pool.acquire(this)
+  }
+
+  // --- request side, called by the client connection ---
+
+  /** requestData forwards request body bytes; false asks the client side to pause. */
+  requestData(data: Buffer): boolean {
+    if (this.done) return true
+    if (!this.headSent) {
+      ;(this.pending ??= []).push(data)
+      return false
+    }
+    if (this.phase === P_SENDING) this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
+    return this.writeUp(data)
+  }
+
+  requestEnd(trailers: string[] | undefined): void {
+    if (this.done) return
+    if (!this.headSent) {
+      this.pendingEnd = true
+      this.pendingTrailers = trailers
+      return
+    }
+    if (this.upFraming === 'chunked') this.up?.socket.write(lastChunk(trailers), 'latin1')
+    this.requestSent = true
+    if (this.phase === P_SENDING) this.waitForResponse()
+  }
+
+  /** onClientDrain resumes an upstream paused for a slow client. */
+  onClientDrain(): void {
+    if (this.upstreamPaused && this.up !== null) {
+      this.upstreamPaused = false
+      this.up.socket.resume()
+    }
+  }
+
+  /** abort: the client left or its request broke. Frees the upstream connection. */
+  abort(): void {
+    if (this.done) return
+    this.finish()
+    this.target?.pool.cancel(this)
+    this.up?.destroy()
+    this.up = null
+  }
+
+  // --- PoolWaiter ---
+
+  onConnection(conn: UpstreamConnection): void {
+    if (this.done) {
+      conn.reusable = true
+      this.target!.pool.release(conn)
+      return
+    }
+    this.up = conn
+    conn.attach(this, this.session.method)
+    this.session.timings.upstreamConnected ||= performance.now() - this.session.t0
+    if (this.head !== undefined) {
+      this.sendHead()
+      return
+    }
+    const headers = buildUpstreamHeaders(
+      this.session.head,
+      this.rt.policy,
+      this.session.clientAddress,
+      this.session.tls,
+      this.session.id,
+      this.target!.hostHeader,
+      this.upFraming,
+      this.session,
+    )
+    const path = this.target!.basePath + this.session.head.target
+    if (this.rt.hooks.onUpstreamRequest.length === 0) {
+      this.head = serializeRequestHead(this.session.method, path, headers)
+      this.sendHead()
+      return
+    }
+    const req: UpstreamRequest = { method: this.session.method, path, headers: new HeaderList(headers) }
+    runMutateHooks(this.rt.hooks.onUpstreamRequest as never, this.session, req, (err) => {
+      if (this.done) return
+      if (err !== undefined) return this.fail(toGatewayError(err, 'HOOK_FAILED'))
+      this.head = serializeRequestHead(req.method, req.path, req.headers.raw)
+      this.sendHead()
+    })
+  }
+
+  onPoolError(err: GatewayError): void {
+    if (!this.done) this.fail(err)
+  }
+
+  private sendHead(): void {
+    const sock = this.up!.socket
+    this.headSent = true
+    this.phase = P_SENDING
+    this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
+    sock.cork()
+    sock.write(this.head!, 'latin1')
+    const pending = this.pending
+    this.pending = null
+    if (pending !== null) for (const b of pending) this.writeUp(b)
+    sock.uncork()
+    if (this.pendingEnd) this.requestEnd(this.pendingTrailers)
+    else if (this.upFraming === 'none') {
+      this.requestSent = true
+      this.waitForResponse()
+    } else this.client.resumeReading()
+  }
+
+  private writeUp(data: Buffer): boolean {
+    const up = this.up
+    if (up === null || up.closed) return true
+    const sock = up.socket
+    if (this.upFraming !== 'chunked') return sock.write(data)
+    sock.cork()
+    sock.write(chunkHeader(data.length), 'latin1')
+    sock.write(data)
+    const ok = sock.write(CRLF)
+    sock.uncork()
+    return ok
+  }
+
+  private waitForResponse(): void {
+    this.phase = P_WAITING
+    this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.response)
+  }
+
+  // --- UpstreamUser: the response ---
+
+  onUpstreamInformational(head: ResponseHead): void {
+    // RFC 9110 §15.2: 1xx go to HTTP/1.1 clients only; a 100 only if it asked for one.
+    if (this.session.head.minor === 0) return
+    if (head.status === 100 && !this.session.head.expectContinue) return
+    this.client.write(serializeResponseHead(head.status, head.reason, head.rawHeaders, INFORMATIONAL))
+  }
+
+  onUpstreamHead(head: ResponseHead): void {
+    const s = this.session
+    s.timings.upstreamHead = performance.now() - s.t0
+    this.phase = P_RECEIVING
+    this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
+    if (head.status === 101) {
+      this.upgrade(head)
+      return
+    }
+    this.outFraming = this.chooseFraming(head)
+    if (this.outFraming === 'close') this.client.closeAfter = true
+    if (this.session.head.upgradeProtocol !== undefined) this.up!.reusable = false
+    if (this.rt.hooks.onResponse.length === 0) {
+      this.writeResponseHead(head.status, head.reason, head.rawHeaders, head.connectionOptions)
+      return
+    }
+    const view: ResponseHeadView = {
+      status: head.status,
+      reason: head.reason,
+      headers: new HeaderList(head.rawHeaders),
+    }
+    this.up!.socket.pause()
+    runMutateHooks(this.rt.hooks.onResponse as never, s, view, (err) => {
+      if (this.done) return
+      if (err !== undefined) return this.fail(toGatewayError(err, 'HOOK_FAILED'))
+      this.writeResponseHead(
+        view.status,
+        view.reason === head.reason ? head.reason : view.reason,
+        view.headers.raw,
+        head.connectionOptions,
+      )
+      if (!this.upstreamPaused) this.up?.socket.resume()
+    })
+  }
+
+  private chooseFraming(head: ResponseHead): ResponseFraming {
+    const method = this.session.method
+    if (method === 'HEAD' || head.status === 204 || head.status === 304) return 'none'
+    if (head.chunked || head.contentLength < 0) return this.session.head.minor === 1 ? 'chunked' : 'close'
+    return 'length'
+  }
+
+  private writeResponseHead(
+    status: number,
+    reason: string,
+    raw: readonly string[],
+    options: string[] | undefined,
+  ): void {
+    const s = this.session
+    const policy = this.rt.policy
+    let extra: string[] | undefined
+    if (policy.via) extra = ['Via', '1.1 portcullis']
+    if (this.rt.config.proxy.echoRequestId) (extra ??= []).push(policy.requestIdHeader, s.id)
+    s.status = status
+    this.responseStarted = true
+    this.client.write(
+      serializeResponseHead(status, reason, raw, {
+        framing: this.outFraming,
+        close: this.client.closeAfter,
+        keepAliveHeader: s.head.minor === 0,
+        extra,
+        connectionOptions: options,
+        upgrade: undefined,
+      }),
+    )
+  }
+
+  onUpstreamData(data: Buffer): void {
+    if (this.phase === P_RECEIVING) this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
+    let ok: boolean
+    if (this.outFraming === 'chunked') {
+      const sock = this.client.socket
+      sock.cork()
+      this.client.write(chunkHeader(data.length))
+      this.client.write(data)
+      ok = this.client.write(CRLF)
+      sock.uncork()
+    } else {
+      ok = this.client.write(data)
+    }
+    if (!ok && !this.upstreamPaused && this.up !== null) {
+      this.upstreamPaused = true
+      this.up.socket.pause()
+    }
+  }
+
+  onUpstreamEnd(trailers: string[] | undefined): void {
+    if (this.outFraming === 'chunked') this.client.write(lastChunk(trailers))
+    this.phase = P_DONE
+    this.deadline = 0
+    if (this.requestSent) this.release()
+    else {
+      // Answered before the request body was sent: the connection is mid-message, unusable.
+      this.up?.destroy()
+      this.up = null
+    }
+    this.finish()
+    this.client.responseComplete()
+  }
+
+  onUpstreamError(err: GatewayError): void {
+    const conn = this.up
+    this.up = null
+    if (this.done) return
+    if (conn !== null && this.canRetry(conn)) {
+      this.retried = true
+      this.headSent = false
+      this.session.attempts++
+      this.phase = P_QUEUE
+      this.deadline = this.rt.deadlines.at(this.upstream.config.pool.queueTimeout)
+      this.target!.pool.acquire(this, true)
+      return
+    }
+    this.fail(err)
+  }
+
+  onUpstreamDrain(): void {
+    this.client.resumeReading()
+  }
+
+  /**
+   * A reused keep-alive connection the upstream closed as we wrote to it
+   * fails with nothing received. Replaying is safe for an idempotent request
+   * without a body, once, on a new connection (as Go's Transport and undici do).
+   */
+  private canRetry(conn: UpstreamConnection): boolean {
+    const h = this.session.head
+    return (
+      !this.retried &&
+      conn.served > 0 &&
+      conn.responseBytes === 0 &&
+      !this.responseStarted &&
+      this.upFraming === 'none' &&
+      IDEMPOTENT.has(h.method)
+    )
+  }
+
+  private upgrade(head: ResponseHead): void {
+    const up = this.up!
+    if (this.session.head.upgradeProtocol === undefined) {
+      this.fail(new GatewayError('UPSTREAM_INVALID_RESPONSE', '101 without an upgrade request'))
+      return
+    }
+    this.session.status = 101
+    this.responseStarted = true
+    this.finish()
+    this.up = null
+    startTunnel(this.client, up, head, this.session)
+  }
+
+  expire(): void {
+    switch (this.phase) {
+      case P_QUEUE:
+        this.target?.pool.cancel(this)
+        this.fail(new GatewayError('UPSTREAM_QUEUE_TIMEOUT', 'no connection free in time'))
+        return
+      case P_WAITING:
+        this.fail(new GatewayError('UPSTREAM_RESPONSE_TIMEOUT', 'no response head in time'))
+        return
+      default:
+        this.fail(new GatewayError('UPSTREAM_IDLE_TIMEOUT', 'upstream idle'))
+    }
+  }
+
+  private release(): void {
+    const up = this.up
+    this.up = null
+    if (up === null) return
+    if (this.upstreamPaused) up.socket.resume()
+    this.target!.pool.release(up)
+  }
+
+  private finish(): void {
+    this.done = true
+    this.deadline = 0
+    this.rt.deadlines.delete(this)
+  }
+
+  private fail(err: GatewayError): void {
+    const up = this.up
+    this.up = null
+    up?.destroy()
+    this.finish()
+    if (this.responseStarted) this.client.abortResponse(err)
+    else this.client.respondError(err)
+  }
+}
+
+const INFORMATIONAL = {
+  framing: 'none',
+  close: false,
+  keepAliveHeader: false,
+  extra: undefined,
+  connectionOptions: undefined,
+  upgrade: undefined,
+} as const

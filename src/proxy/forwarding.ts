@@ -1,0 +1,219 @@
+/**
+ * What a proxy must change in a request head on its way upstream:
+ * hop-by-hop fields go (RFC 9110 §7.6.1), Host is kept or set to the
+ * target's, forwarding fields are added (X-Forwarded-*, Via per RFC 9110
+ * §7.6.3), a request id is ensured and a W3C traceparent passed on when valid.
+ */
+import { BlockList, isIP } from 'node:net'
+
+export interface ForwardingPolicy {
+  preserveHost: boolean
+  forwardedHeaders: boolean
+  via: boolean
+  /** Lowercase name of the request id header. */
+  requestIdHeader: string
+  /** Whether X-Forwarded-* from this peer are kept (appended to) rather than replaced. */
+  trusts(address: string): boolean
+}
+
+/** How the request body is framed upstream. */
+export type BodyFraming = 'none' | 'length' | 'chunked'
+
+/** Facts about the incoming request the head builder needs. */
+export interface IncomingRequest {
+  minor: number
+  rawHeaders: readonly string[]
+  host: string | undefined
+  contentLength: number
+  connectionOptions: readonly string[] | undefined
+  upgradeProtocol: string | undefined
+}
+
+/** trustList compiles `trustedProxies` (IPs and CIDRs) into a predicate. */
+export function trustList(entries: readonly string[]): (address: string) => boolean {
+  if (entries.length === 0) return () => false
+  const list = new BlockList()
+  for (const e of entries) {
+    const [ip, bits] = e.split('/')
+    const family = isIP(ip!) === 6 ? 'ipv6' : 'ipv4'
+    if (bits === undefined) list.addAddress(ip!, family)
+    else list.addSubnet(ip!, Number(bits), family)
+  }
+  return (address) => list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')
+}
+
+/** clientIp strips the IPv4-mapped prefix Node reports on dual-stack sockets. */
+export function clientIp(address: string | undefined): string {
+  if (address === undefined) return ''
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:@+=/-]{1,200}$/
+const TRACEPARENT_RE = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/
+
+/** incomingRequestId returns the client's request id when it is sane, else undefined. */
+export function incomingRequestId(raw: readonly string[], header: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    if (name.length === header.length && name.toLowerCase() === header) {
+      const v = raw[i + 1]!
+      return REQUEST_ID_RE.test(v) ? v : undefined
+    }
+  }
+  return undefined
+}
+
+/** traceIdOf returns the trace id of a valid W3C traceparent (Trace Context §3.2), else undefined. */
+export function traceIdOf(value: string): string | undefined {
+  const m = TRACEPARENT_RE.exec(value)
+  if (
+    m === null ||
+    value.startsWith('ff') ||
+    /^0+$/.test(m[1]!) ||
+    value.slice(36, 52) === '0000000000000000'
+  ) {
+    return undefined
+  }
+  return m[1]
+}
+
+/** What buildUpstreamHeaders found out on the way; reported on the session. */
+export interface ForwardFacts {
+  traceId: string | undefined
+}
+
+/**
+ * buildUpstreamHeaders returns the flat header list to send upstream.
+ * `hostHeader` is the target's host, used unless the policy preserves Host.
+ */
+export function buildUpstreamHeaders(
+  req: IncomingRequest,
+  policy: ForwardingPolicy,
+  peer: string,
+  tls: boolean,
+  requestId: string,
+  hostHeader: string,
+  framing: BodyFraming,
+  facts: ForwardFacts,
+): string[] {
+  const raw = req.rawHeaders
+  const trusted = policy.forwardedHeaders && policy.trusts(peer)
+  const host = policy.preserveHost && req.host !== undefined && req.host !== '' ? req.host : hostHeader
+  const out: string[] = ['Host', host]
+  let xff: string | undefined
+  let xfProto: string | undefined
+  let xfHost: string | undefined
+  let via: string | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    const value = raw[i + 1]!
+    switch (classify(name, policy.requestIdHeader)) {
+      case KEEP:
+        if (req.connectionOptions === undefined || !req.connectionOptions.includes(name.toLowerCase())) {
+          out.push(name, value)
+        }
+        break
+      case XFF:
+        if (trusted) xff = xff === undefined ? value : `${xff}, ${value}`
+        else if (!policy.forwardedHeaders) out.push(name, value)
+        break
+      case XF_PROTO:
+        if (trusted) xfProto ??= value
+        else if (!policy.forwardedHeaders) out.push(name, value)
+        break
+      case XF_HOST:
+        if (trusted) xfHost ??= value
+        else if (!policy.forwardedHeaders) out.push(name, value)
+        break
+      case VIA:
+        via = via === undefined ? value : `${via}, ${value}`
+        break
+      case TRACEPARENT:
+        facts.traceId = traceIdOf(value)
+        if (facts.traceId !== undefined) out.push(name, value)
+        break
+      case TRACESTATE:
+        out.push(name, value) // dropped below when traceparent was invalid
+        break
+      // DROP: hop-by-hop, framing, Host and the request id are rebuilt below.
+    }
+  }
+  if (facts.traceId === undefined) dropField(out, 'tracestate')
+  if (framing === 'length') out.push('Content-Length', String(req.contentLength))
+  else if (framing === 'chunked') out.push('Transfer-Encoding', 'chunked')
+  if (req.upgradeProtocol !== undefined) out.push('Connection', 'upgrade', 'Upgrade', req.upgradeProtocol)
+  if (policy.forwardedHeaders) {
+    out.push('X-Forwarded-For', xff === undefined ? peer : `${xff}, ${peer}`)
+    out.push('X-Forwarded-Proto', xfProto ?? (tls ? 'https' : 'http'))
+    if (req.host !== undefined) out.push('X-Forwarded-Host', xfHost ?? req.host)
+  }
+  if (policy.via) {
+    const hop = req.minor === 1 ? '1.1 portcullis' : '1.0 portcullis'
+    out.push('Via', via === undefined ? hop : `${via}, ${hop}`)
+  } else if (via !== undefined) out.push('Via', via)
+  out.push(policy.requestIdHeader, requestId)
+  return out
+}
+
+/** serializeRequestHead writes an HTTP/1.1 request head. */
+export function serializeRequestHead(method: string, path: string, headers: readonly string[]): string {
+  let s = `${method} ${path} HTTP/1.1\r\n`
+  for (let i = 0; i < headers.length; i += 2) s += `${headers[i]}: ${headers[i + 1]}\r\n`
+  return `${s}\r\n`
+}
+
+function dropField(out: string[], lower: string): void {
+  for (let i = out.length - 2; i >= 0; i -= 2) {
+    if (out[i]!.toLowerCase() === lower) out.splice(i, 2)
+  }
+}
+
+const KEEP = 0
+const DROP = 1
+const XFF = 2
+const XF_PROTO = 3
+const XF_HOST = 4
+const VIA = 5
+const TRACEPARENT = 6
+const TRACESTATE = 7
+
+/** classify sorts a field name by what forwarding does with it; a length switch keeps it cheap. */
+function classify(name: string, requestIdHeader: string): number {
+  const n = name.length
+  if (n === requestIdHeader.length && name.toLowerCase() === requestIdHeader) return DROP
+  switch (n) {
+    case 2:
+      return name.toLowerCase() === 'te' ? DROP : KEEP
+    case 3:
+      return name.toLowerCase() === 'via' ? VIA : KEEP
+    case 4:
+      return name.toLowerCase() === 'host' ? DROP : KEEP
+    case 7: {
+      const l = name.toLowerCase()
+      return l === 'upgrade' || l === 'trailer' ? DROP : KEEP
+    }
+    case 10: {
+      const l = name.toLowerCase()
+      if (l === 'connection' || l === 'keep-alive') return DROP
+      return l === 'tracestate' ? TRACESTATE : KEEP
+    }
+    case 11:
+      return name.toLowerCase() === 'traceparent' ? TRACEPARENT : KEEP
+    case 14:
+      return name.toLowerCase() === 'content-length' ? DROP : KEEP
+    case 15:
+      return name.toLowerCase() === 'x-forwarded-for' ? XFF : KEEP
+    case 16: {
+      const l = name.toLowerCase()
+      if (l === 'proxy-connection') return DROP
+      return l === 'x-forwarded-host' ? XF_HOST : KEEP
+    }
+    case 17: {
+      const l = name.toLowerCase()
+      if (l === 'transfer-encoding') return DROP
+      return l === 'x-forwarded-proto' ? XF_PROTO : KEEP
+    }
+    default:
+      return KEEP
+  }
+}

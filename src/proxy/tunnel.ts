@@ -1,0 +1,62 @@
+/**
+ * After a 101 (Switching Protocols) the two connections stop speaking HTTP:
+ * bytes are copied both ways with stream backpressure until either side
+ * closes, and then both are torn down together (RFC 9110 §7.8).
+ */
+import type { Session } from '../core/session.ts'
+import type { ResponseHead } from '../http1/response-head.ts'
+import { serializeResponseHead } from '../http1/serialize.ts'
+import type { DownstreamConnection } from '../server/downstream.ts'
+import type { UpstreamConnection } from '../upstream/connection.ts'
+
+/** After one side ended, the other gets this long to flush before it is destroyed. */
+const TEARDOWN_MS = 1000
+
+/** startTunnel forwards the 101 and joins the client and upstream sockets. */
+export function startTunnel(
+  client: DownstreamConnection,
+  up: UpstreamConnection,
+  head: ResponseHead,
+  session: Session,
+): void {
+  const upRest = up.tunnel()
+  const clientRest = client.detachForTunnel()
+  const a = client.socket
+  const b = up.socket
+  const protocol = head.upgrade ?? session.head.upgradeProtocol
+  const head101 = serializeResponseHead(101, head.reason, head.rawHeaders, {
+    framing: 'none',
+    close: false,
+    keepAliveHeader: false,
+    extra: undefined,
+    connectionOptions: head.connectionOptions,
+    upgrade: protocol,
+  })
+  a.write(head101, 'latin1')
+  if (upRest !== null) a.write(upRest)
+  if (clientRest !== null) b.write(clientRest)
+  a.pipe(b)
+  b.pipe(a)
+  a.resume()
+  b.resume()
+  let ended = false
+  const teardown = function teardown(this: unknown): void {
+    if (ended) return
+    ended = true
+    a.end()
+    b.end()
+    setTimeout(() => {
+      a.destroy()
+      b.destroy()
+    }, TEARDOWN_MS).unref()
+  }
+  const destroyBoth = function destroyBoth(): void {
+    ended = true
+    a.destroy()
+    b.destroy()
+  }
+  a.on('close', teardown)
+  b.on('close', teardown)
+  a.on('error', destroyBoth)
+  b.on('error', destroyBoth)
+}

@@ -1,0 +1,394 @@
+/**
+ * DownstreamConnection serves one client connection: it reads requests with
+ * the RequestReader, runs the request phases, hands proxied requests to a
+ * ProxyExchange and writes the gateway's own responses. One request is
+ * active at a time; pipelined requests wait in the reader (RFC 9112 §9.3.2).
+ */
+import { randomUUID } from 'node:crypto'
+import type net from 'node:net'
+import type { Expirable } from '../core/deadlines.ts'
+import { GatewayError, toGatewayError } from '../core/errors.ts'
+import { type GatewayResponse, type HookResult, runRequestHooks } from '../core/hooks.ts'
+import { Session } from '../core/session.ts'
+import { RequestHead } from '../http1/request-head.ts'
+import { type RequestHandler, RequestReader } from '../http1/request-reader.ts'
+import { ProxyExchange } from '../proxy/exchange.ts'
+import { clientIp, incomingRequestId } from '../proxy/forwarding.ts'
+import type { CompiledRoute } from '../routing/router.ts'
+import { errorResponse, serializeMadeResponse } from './gateway-response.ts'
+import type { Runtime } from './runtime.ts'
+
+/** What a connection needs from the server that accepted it. */
+export interface ConnectionHost {
+  /** The runtime new requests use (it changes on reload). */
+  readonly runtime: Runtime
+  /** True once shutdown began: responses say Connection: close. */
+  readonly draining: boolean
+  onConnectionClosed(conn: DownstreamConnection): void
+}
+
+// What the single deadline of a connection currently guards.
+const D_NONE = 0
+const D_HEAD = 1
+const D_KEEPALIVE = 2
+const D_BODY = 3
+const D_SEND = 4
+const D_LINGER = 5
+
+/** After we close with request bytes unread, keep reading (and dropping) them this long so our response is not lost to a reset. */
+const LINGER_MS = 2000
+
+export class DownstreamConnection implements RequestHandler, Expirable {
+  deadline = 0
+  readonly socket: net.Socket
+  readonly tls: boolean
+  private dkind = D_NONE
+  private readonly reader: RequestReader
+  private readonly host: ConnectionHost
+  private readonly peer: string
+  private readonly peerPort: number
+  private rt: Runtime
+  private session: Session | null = null
+  private exchange: ProxyExchange | null = null
+  /** Body bytes that arrived before the request's fate was decided. */
+  private held: Buffer[] | null = null
+  private heldEnd = false
+  private heldTrailers: string[] | undefined = undefined
+  private discardBody = false
+  private requests = 0
+  private bodyDone = true
+  private responseDone = true
+  /** The current response closes the connection. */
+  closeAfter = false
+  private closed = false
+  private clientEnded = false
+  private tunneled = false
+
+  constructor(socket: net.Socket, host: ConnectionHost, tls: boolean) {
+    this.socket = socket
+    this.host = host
+    this.tls = tls
+    this.rt = host.runtime
+    this.peer = clientIp(socket.remoteAddress)
+    this.peerPort = socket.remotePort ?? 0
+    this.reader = new RequestReader(this, this.rt.limits)
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('end', () => this.onClientEnd())
+    socket.on('drain', () => this.onDrain())
+    socket.on('error', () => {}) // 'close' follows; the session records the abort.
+    socket.on('close', () => this.onClose())
+    this.setDeadline(D_HEAD, this.rt.config.timeouts.head)
+    this.rt.deadlines.add(this)
+  }
+
+  /** True when no request is in progress (safe to close on shutdown). */
+  get idle(): boolean {
+    return this.session === null && this.reader.idle
+  }
+
+  /** write sends response bytes to the client; false means wait for drain. */
+  write(data: string | Buffer): boolean {
+    if (this.closed) return true
+    const s = this.session
+    if (s !== null) s.bytesOut += typeof data === 'string' ? Buffer.byteLength(data, 'latin1') : data.length
+    const ok = typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data)
+    if (!ok) this.setDeadline(D_SEND, this.rt.config.timeouts.send)
+    return ok
+  }
+
+  /** pauseReading and resumeReading apply request-body backpressure. */
+  pauseReading(): void {
+    this.socket.pause()
+  }
+
+  resumeReading(): void {
+    if (!this.closed && this.reader.buffered < this.rt.limits.maxHeadSize * 2) this.socket.resume()
+  }
+
+  /** closeIfIdle ends an idle keep-alive connection (shutdown); busy ones close after their response. */
+  closeIfIdle(): void {
+    if (this.idle) this.socket.end()
+  }
+
+  destroy(): void {
+    this.socket.destroy()
+  }
+
+  /**
+   * detachForTunnel stops HTTP handling after a 101: the connection's
+   * listeners and deadline go, and unread bytes (the start of the new
+   * protocol) are returned. The request is logged when the socket closes.
+   */
+  detachForTunnel(): Buffer | null {
+    this.tunneled = true
+    this.exchange = null
+    this.rt.deadlines.delete(this)
+    this.socket.removeAllListeners('data')
+    this.socket.removeAllListeners('end')
+    this.socket.removeAllListeners('drain')
+    const rest = this.reader.takeBuffered()
+    this.reader.destroy()
+    return rest
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.dkind === D_LINGER) return
+    if (this.session === null && (this.dkind === D_KEEPALIVE || this.dkind === D_NONE)) {
+      this.setDeadline(D_HEAD, this.rt.config.timeouts.head)
+    }
+    this.reader.push(chunk)
+    if (this.reader.buffered > this.rt.limits.maxHeadSize * 2) this.socket.pause()
+  }
+
+  // --- RequestHandler: the reader's events ---
+
+  onHead(head: RequestHead): void {
+    this.rt = this.host.runtime
+    const rt = this.rt
+    const session = new Session(head, this.peer, this.peerPort, this.tls, performance.now())
+    session.id = incomingRequestId(head.rawHeaders, rt.policy.requestIdHeader) ?? randomUUID()
+    this.session = session
+    this.requests++
+    this.bodyDone = !(head.chunked || head.contentLength > 0)
+    this.responseDone = false
+    this.discardBody = false
+    this.held = null
+    this.heldEnd = false
+    this.closeAfter =
+      !head.keepAlive ||
+      this.requests >= rt.config.limits.maxRequestsPerConnection ||
+      this.host.draining ||
+      this.clientEnded
+    if (head.chunked || head.contentLength > 0) this.setDeadline(D_BODY, rt.config.timeouts.body)
+    else this.setDeadline(D_NONE, 0)
+    if (rt.hooks.onRequestHead.length === 0) this.route(session)
+    else this.runHooks(rt.hooks.onRequestHead, session, () => this.route(session))
+  }
+
+  onBody(data: Buffer): void {
+    const session = this.session!
+    session.bytesIn += data.length
+    if (this.dkind === D_BODY) this.deadline = this.rt.deadlines.at(this.rt.config.timeouts.body)
+    const ex = this.exchange
+    if (ex !== null) {
+      if (!ex.requestData(data)) this.socket.pause()
+    } else if (!this.discardBody) {
+      ;(this.held ??= []).push(data)
+      this.socket.pause()
+    }
+  }
+
+  onBodyEnd(trailers: string[] | undefined): void {
+    this.bodyDone = true
+    if (this.dkind === D_BODY) this.setDeadline(D_NONE, 0)
+    const ex = this.exchange
+    if (ex !== null) ex.requestEnd(trailers)
+    else if (!this.discardBody) {
+      this.heldEnd = true
+      this.heldTrailers = trailers
+    }
+    this.maybeFinish()
+  }
+
+  onError(err: GatewayError): void {
+    if (this.session === null)
+      this.session = new Session(new RequestHead(), this.peer, this.peerPort, this.tls, performance.now())
+    const session = this.session
+    if (session.id === '') session.id = randomUUID()
+    this.closeAfter = true
+    this.bodyDone = true
+    if (this.exchange?.responseStarted) {
+      session.error = err
+      this.exchange.abort()
+      this.socket.destroy()
+      return
+    }
+    this.exchange?.abort()
+    this.exchange = null
+    this.respondError(err)
+  }
+
+  // --- phases ---
+
+  private route(session: Session): void {
+    const rt = this.rt
+    const route = rt.router.match(session.host, session.path, session.method)
+    if (route === undefined) {
+      this.respondError(new GatewayError('NO_ROUTE', 'no route matched'))
+      return
+    }
+    session.route = route
+    if (rt.hooks.onRequest.length === 0) this.act(session, route)
+    else this.runHooks(rt.hooks.onRequest, session, () => this.act(session, route))
+  }
+
+  private act(session: Session, route: CompiledRoute): void {
+    const fixed = route.config.respond
+    if (fixed !== undefined) {
+      this.respond(fixed)
+      return
+    }
+    const upstream = this.rt.upstreams.get(route.upstream!)!
+    const ex = new ProxyExchange(this, session, upstream, this.rt)
+    this.exchange = ex
+    ex.start()
+    this.flushHeld(ex)
+  }
+
+  private flushHeld(ex: ProxyExchange): void {
+    const held = this.held
+    this.held = null
+    if (held !== null) for (const b of held) ex.requestData(b)
+    if (this.heldEnd) ex.requestEnd(this.heldTrailers)
+  }
+
+  /** runHooks runs request hooks; `next` continues the request, a `respond` result answers it. */
+  private runHooks(hooks: Runtime['hooks']['onRequest'], session: Session, next: () => void): void {
+    runRequestHooks(hooks as never, session, (err: unknown, result: HookResult | undefined) => {
+      if (this.session !== session) return // the client left meanwhile
+      if (err !== undefined) this.respondError(toGatewayError(err, 'HOOK_FAILED'))
+      else if (result !== undefined && result.kind === 'respond') this.respond(result.response)
+      else next()
+    })
+  }
+
+  /** respond sends a response made by the gateway (fixed route, hook answer, error). */
+  respond(res: GatewayResponse): void {
+    const session = this.session!
+    if (!this.bodyDone) {
+      // The body is not read yet: drop it and close rather than parse it for nothing.
+      this.closeAfter = true
+      this.discardBody = true
+      this.held = null
+    }
+    const made = serializeMadeResponse(res, {
+      requestIdHeader: this.rt.policy.requestIdHeader,
+      requestId: session.id,
+      close: this.closeAfter,
+      keepAliveHeader: session.head.minor === 0,
+      headOnly: session.method === 'HEAD',
+    })
+    session.status = res.status
+    this.write(made.head)
+    if (made.body.length > 0) this.write(made.body)
+    this.responseComplete()
+  }
+
+  /** respondError answers a failed request: onError hooks first, then the default error body. */
+  respondError(err: GatewayError): void {
+    const session = this.session!
+    session.error = err
+    let res: GatewayResponse | undefined
+    for (const hook of this.rt.hooks.onError) {
+      try {
+        res = hook(session, err)
+      } catch {
+        res = undefined
+      }
+      if (res !== undefined) break
+    }
+    this.exchange = null
+    this.respond(res ?? errorResponse(err, session.id, session.header('accept')))
+  }
+
+  /** responseComplete is called once the last response byte was written. */
+  responseComplete(): void {
+    this.responseDone = true
+    this.maybeFinish()
+  }
+
+  /** abortResponse ends a response that cannot be completed: close, never a truncated success. */
+  abortResponse(err: GatewayError): void {
+    const session = this.session
+    if (session !== null) session.error = err
+    this.socket.destroy()
+  }
+
+  private maybeFinish(): void {
+    if (!this.responseDone) return
+    if (!this.bodyDone) {
+      // The response is complete but the client is still sending: we cannot
+      // find the next request without reading this body, so stop here.
+      this.closeAfter = true
+      this.discardBody = true
+    }
+    this.finishRequest()
+  }
+
+  private finishRequest(): void {
+    const session = this.session
+    if (session === null) return
+    session.timings.end = performance.now() - session.t0
+    this.session = null
+    this.exchange = null
+    this.rt.logSession(session)
+    if (this.closeAfter || this.closed || this.host.draining) {
+      this.closeGracefully()
+      return
+    }
+    this.setDeadline(D_KEEPALIVE, this.rt.config.timeouts.keepAlive)
+    if (this.socket.isPaused()) this.resumeReading()
+    this.reader.next()
+  }
+
+  private closeGracefully(): void {
+    this.reader.destroy()
+    if (this.closed) return
+    this.socket.end()
+    this.setDeadline(D_LINGER, LINGER_MS)
+    this.socket.resume()
+  }
+
+  private onClientEnd(): void {
+    this.clientEnded = true
+    if (this.session === null) this.socket.end()
+    else this.closeAfter = true
+  }
+
+  private onDrain(): void {
+    if (this.dkind === D_SEND) {
+      if (this.session !== null && !this.bodyDone) this.setDeadline(D_BODY, this.rt.config.timeouts.body)
+      else this.setDeadline(D_NONE, 0)
+    }
+    this.exchange?.onClientDrain()
+  }
+
+  private onClose(): void {
+    this.closed = true
+    this.rt.deadlines.delete(this)
+    this.reader.destroy()
+    const session = this.session
+    if (session !== null) {
+      if (!this.tunneled) session.error ??= new GatewayError('CLIENT_ABORTED', 'client closed the connection')
+      this.exchange?.abort()
+      this.responseDone = true
+      this.bodyDone = true
+      this.finishRequest()
+    }
+    this.host.onConnectionClosed(this)
+  }
+
+  expire(): void {
+    switch (this.dkind) {
+      case D_HEAD:
+        // Silence before any byte is not worth an answer; a partial head gets 408.
+        if (this.reader.readingHead) this.onError(new GatewayError('HEAD_TIMEOUT', 'request head timeout'))
+        else this.socket.destroy()
+        return
+      case D_BODY:
+        this.onError(new GatewayError('BODY_TIMEOUT', 'request body timeout'))
+        return
+      case D_SEND:
+        this.abortResponse(new GatewayError('CLIENT_SEND_TIMEOUT', 'client stopped reading'))
+        return
+      default:
+        this.socket.destroy()
+    }
+  }
+
+  private setDeadline(kind: number, ms: number): void {
+    this.dkind = kind
+    this.deadline = kind === D_NONE ? 0 : this.rt.deadlines.at(ms)
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * createGateway: the programmatic entry point. A Gateway owns the listeners,
+ * the live connections, the deadline sweeper and the current Runtime; it
+ * reloads by swapping the Runtime and shuts down by draining.
+ */
+import { readFileSync } from 'node:fs'
+import net from 'node:net'
+import tls from 'node:tls'
+import {
+  configSchema,
+  type GatewayConfig,
+  type GatewayConfigInput,
+  type ListenConfig,
+} from '../config/schema.ts'
+import { Deadlines } from '../core/deadlines.ts'
+import { compileHooks, type GatewayHooks } from '../core/hooks.ts'
+import { AccessLog } from '../observe/access-log.ts'
+import { type ConnectionHost, DownstreamConnection } from './downstream.ts'
+import { Runtime, shortestTimeout } from './runtime.ts'
+
+export interface GatewayOptions<Ctx extends object = Record<string, unknown>> {
+  /** The file the config came from, for reload and messages. */
+  configPath?: string
+  /** User hooks, run after built-in modules in each phase. */
+  hooks?: GatewayHooks<Ctx> | readonly GatewayHooks<Ctx>[]
+}
+
+/** A listening address, as bound (port 0 resolved). */
+export interface BoundAddress {
+  host: string
+  port: number
+  tls: boolean
+}
+
+export interface Gateway {
+  /** listen binds every configured listener; rejects (and binds nothing) if one fails. */
+  listen(): Promise<void>
+  /** close stops accepting, lets in-flight requests finish up to the drain timeout, then closes everything. */
+  close(options?: { drainTimeout?: number }): Promise<void>
+  /** reload swaps in a new configuration: new requests use it, running ones finish on the old. */
+  reload(config: GatewayConfig): Promise<void>
+  /** addresses returns the bound listeners. */
+  addresses(): BoundAddress[]
+  /** The configuration in force. */
+  readonly config: GatewayConfig
+}
+
+/**
+ * createGateway builds a gateway from a validated config object, a raw
+ * object (validated here, throwing on problems) or a config file path.
+ */
+export async function createGateway<Ctx extends object = Record<string, unknown>>(
+  config: GatewayConfig | GatewayConfigInput | string,
+  options: GatewayOptions<Ctx> = {},
+): Promise<Gateway> {
+  let resolved: GatewayConfig
+  if (typeof config === 'string') {
+    const { loadConfig, formatProblems } = await import('../config/load.ts')
+    const r = await loadConfig(config)
+    if (!r.ok) throw new Error(`invalid configuration:\n${formatProblems(r.problems)}`)
+    resolved = r.config
+  } else {
+    const r = configSchema.safeParse(config)
+    if (!r.success) {
+      const lines = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+      throw new Error(`invalid configuration:\n${lines.join('\n')}`)
+    }
+    resolved = r.data
+  }
+  const hooks =
+    options.hooks === undefined ? [] : Array.isArray(options.hooks) ? options.hooks : [options.hooks]
+  return new GatewayServer(resolved, hooks as GatewayHooks<never>[])
+}
+
+class GatewayServer implements Gateway, ConnectionHost {
+  runtime: Runtime
+  draining = false
+  private readonly hooks: readonly GatewayHooks<never>[]
+  private readonly deadlines: Deadlines
+  private readonly servers: { server: net.Server; tls: boolean }[] = []
+  private readonly connections = new Set<DownstreamConnection>()
+  private accessLog: AccessLog | undefined
+  private drained: (() => void) | undefined
+
+  constructor(config: GatewayConfig, hooks: readonly GatewayHooks<never>[]) {
+    this.hooks = hooks
+    this.deadlines = new Deadlines(Deadlines.tickFor(shortestTimeout(config)))
+    this.runtime = new Runtime(config, compileHooks(hooks), this.deadlines, this)
+    this.setAccessLog(config)
+  }
+
+  get config(): GatewayConfig {
+    return this.runtime.config
+  }
+
+  async listen(): Promise<void> {
+    try {
+      for (const l of this.runtime.config.listen) await this.bind(l)
+    } catch (err) {
+      await Promise.all(this.servers.map(({ server }) => new Promise((r) => server.close(r))))
+      this.servers.length = 0
+      throw err
+    }
+  }
+
+  private bind(l: ListenConfig): Promise<void> {
+    const secure = l.tls !== undefined
+    const onSocket = (socket: net.Socket) => this.accept(socket, secure)
+    const server = secure
+      ? tls.createServer(
+          {
+            cert: readFileSync(l.tls!.cert),
+            key: readFileSync(l.tls!.key),
+            allowHalfOpen: true,
+            ALPNProtocols: ['http/1.1'],
+          },
+          onSocket,
+        )
+      : net.createServer({ allowHalfOpen: true, noDelay: true }, onSocket)
+    if (secure) server.on('tlsClientError', (_err, socket) => socket.destroy())
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ host: l.address.host, port: l.address.port, backlog: 1024 }, () => {
+        server.off('error', reject)
+        server.on('error', () => {}) // accept errors (EMFILE) must not crash the process
+        this.servers.push({ server, tls: secure })
+        resolve()
+      })
+    })
+  }
+
+  private accept(socket: net.Socket, secure: boolean): void {
+    if (this.draining) {
+      socket.destroy()
+      return
+    }
+    const onAccept = this.runtime.hooks.onAccept
+    if (onAccept.length > 0) {
+      const info = {
+        remoteAddress: socket.remoteAddress ?? '',
+        remotePort: socket.remotePort ?? 0,
+        localPort: socket.localPort ?? 0,
+        tls: secure,
+      }
+      for (const hook of onAccept) {
+        if (!hook(info)) {
+          socket.destroy()
+          return
+        }
+      }
+    }
+    this.connections.add(new DownstreamConnection(socket, this, secure))
+  }
+
+  onConnectionClosed(conn: DownstreamConnection): void {
+    this.connections.delete(conn)
+    if (this.draining && this.connections.size === 0) this.drained?.()
+  }
+
+  addresses(): BoundAddress[] {
+    return this.servers.map(({ server, tls }) => {
+      const a = server.address() as net.AddressInfo
+      return { host: a.address, port: a.port, tls }
+    })
+  }
+
+  async reload(config: GatewayConfig): Promise<void> {
+    const old = this.runtime
+    this.runtime = new Runtime(config, compileHooks(this.hooks), this.deadlines, this)
+    this.setAccessLog(config)
+    // Idle pooled connections of the old runtime close now; busy ones when their exchange ends.
+    old.close()
+  }
+
+  async close(options: { drainTimeout?: number } = {}): Promise<void> {
+    if (this.draining) return
+    this.draining = true
+    const drainTimeout = options.drainTimeout ?? this.runtime.config.timeouts.drain
+    // server.close() calls back only once every connection ended, so it is awaited last.
+    const stopped = this.servers.map(({ server }) => new Promise<void>((r) => server.close(() => r())))
+    for (const c of this.connections) c.closeIfIdle()
+    if (this.connections.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve
+        setTimeout(resolve, drainTimeout).unref()
+      })
+    }
+    for (const c of this.connections) c.destroy()
+    await Promise.all(stopped)
+    this.runtime.close()
+    this.deadlines.stop()
+    await this.accessLog?.close()
+  }
+
+  private setAccessLog(config: GatewayConfig): void {
+    const want = config.accessLog
+    if (this.accessLog?.sameAs(want)) return
+    const old = this.accessLog
+    this.accessLog = want.enabled ? new AccessLog(this, want.path) : undefined
+    void old?.close()
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * A Runtime is everything compiled from one configuration: route table,
+ * upstreams with their pools, forwarding policy, limits and hooks. A reload
+ * builds a new Runtime; requests already running keep the one they started
+ * with, new requests take the new one.
+ */
+import type { GatewayConfig } from '../config/schema.ts'
+import type { Deadlines } from '../core/deadlines.ts'
+import type { HookLists } from '../core/hooks.ts'
+import type { Session } from '../core/session.ts'
+import type { ReaderLimits } from '../http1/request-reader.ts'
+import { requestEndChannel } from '../observe/channels.ts'
+import { type ForwardingPolicy, trustList } from '../proxy/forwarding.ts'
+import { Router } from '../routing/router.ts'
+import { Upstream } from '../upstream/upstream.ts'
+
+export class Runtime {
+  readonly config: GatewayConfig
+  readonly router: Router
+  readonly upstreams: ReadonlyMap<string, Upstream>
+  readonly policy: ForwardingPolicy
+  readonly limits: ReaderLimits
+  readonly hooks: HookLists
+  readonly deadlines: Deadlines
+  /** The gateway this runtime belongs to (identifies it on diagnostics channels). */
+  readonly owner: object
+
+  constructor(config: GatewayConfig, hooks: HookLists, deadlines: Deadlines, owner: object) {
+    this.config = config
+    this.hooks = hooks
+    this.deadlines = deadlines
+    this.owner = owner
+    this.router = new Router(config.routes)
+    const upstreams = new Map<string, Upstream>()
+    for (const [name, u] of Object.entries(config.upstreams))
+      upstreams.set(name, new Upstream(name, u, deadlines))
+    this.upstreams = upstreams
+    const p = config.proxy
+    this.policy = {
+      preserveHost: p.preserveHost,
+      forwardedHeaders: p.forwardedHeaders,
+      via: p.via,
+      requestIdHeader: p.requestIdHeader,
+      trusts: trustList(p.trustedProxies),
+    }
+    this.limits = {
+      maxHeadSize: config.limits.maxHeadSize,
+      maxHeaders: config.limits.maxHeaders,
+      maxTargetLength: config.limits.maxTargetLength,
+      maxBodySize: config.limits.maxBodySize,
+    }
+  }
+
+  /** logSession runs onLog hooks and publishes the request's end; observers must not throw into us. */
+  logSession(session: Session): void {
+    const hooks = this.hooks.onLog
+    for (let i = 0; i < hooks.length; i++) {
+      try {
+        hooks[i]!(session)
+      } catch {
+        // A failing logger must not fail the request; it already ended.
+      }
+    }
+    if (requestEndChannel.hasSubscribers) requestEndChannel.publish({ gateway: this.owner, session })
+  }
+
+  /** close stops the upstream pools of this runtime. */
+  close(): void {
+    for (const u of this.upstreams.values()) u.close()
+  }
+}
+
+/** shortestTimeout is what the deadline tick is derived from. */
+export function shortestTimeout(config: GatewayConfig): number {
+  const all: number[] = Object.values(config.timeouts)
+  for (const u of Object.values(config.upstreams)) {
+    all.push(
+      u.timeouts.connect,
+      u.timeouts.response,
+      u.timeouts.idle,
+      u.pool.idleTimeout,
+      u.pool.queueTimeout,
+    )
+  }
+  return Math.min(...all.filter((t) => t > 0))
+}

@@ -1,0 +1,345 @@
+/**
+ * UpstreamConnection is one keep-alive connection to a target. It owns the
+ * socket's listeners (attached once, not per request) and the response
+ * parser, and reports to whichever exchange is using it.
+ */
+import net from 'node:net'
+import tls from 'node:tls'
+import type { Deadlines, Expirable } from '../core/deadlines.ts'
+import { GatewayError } from '../core/errors.ts'
+import { ChunkedDecoder, type ChunkSink } from '../http1/chunked.ts'
+import {
+  parseResponseHead,
+  type ResponseHead,
+  responseHasBody,
+  scanResponseHead,
+} from '../http1/response-head.ts'
+
+/** The exchange using a connection. */
+export interface UpstreamUser {
+  /** A 1xx other than 101. */
+  onUpstreamInformational(head: ResponseHead): void
+  /** The final response head (or a 101). */
+  onUpstreamHead(head: ResponseHead): void
+  onUpstreamData(data: Buffer): void
+  /** The response is complete; the connection may be released after this. */
+  onUpstreamEnd(trailers: string[] | undefined): void
+  onUpstreamError(err: GatewayError): void
+  /** The socket's write buffer drained. */
+  onUpstreamDrain(): void
+}
+
+/** Where and how to connect. */
+export interface Endpoint {
+  host: string
+  port: number
+  tls: boolean
+  /** SNI and certificate name for TLS. */
+  servername: string
+}
+
+/** Callbacks the pool gets from its connections. */
+export interface ConnectionOwner {
+  onConnected(conn: UpstreamConnection): void
+  onConnectFailed(conn: UpstreamConnection, err: GatewayError): void
+  onClosed(conn: UpstreamConnection): void
+}
+
+const CONNECTING = 0
+const IDLE = 1
+const BUSY = 2
+const CLOSED = 3
+
+const R_HEAD = 0
+const R_LENGTH = 1
+const R_CHUNKED = 2
+const R_UNTIL_CLOSE = 3
+const R_DONE = 4
+const R_TUNNEL = 5
+
+const MAX_RESPONSE_HEAD = 64 * 1024
+const MAX_RESPONSE_HEADERS = 256
+
+export class UpstreamConnection implements Expirable, ChunkSink {
+  readonly socket: net.Socket
+  deadline = 0
+  /** Requests sent on this connection before the current one: > 0 means reused. */
+  served = 0
+  /** Bytes of the current response received so far (0: nothing yet, so a retry may be safe). */
+  responseBytes = 0
+  /** Whether the current response allows reuse. */
+  reusable = false
+  private state = CONNECTING
+  private user: UpstreamUser | null = null
+  private method = 'GET'
+  private rstate = R_DONE
+  private buf: Buffer | null = null
+  private remaining = 0
+  private decoder: ChunkedDecoder | null = null
+  private readonly owner: ConnectionOwner
+  private readonly deadlines: Deadlines
+  private readonly idleTimeout: number
+
+  constructor(
+    endpoint: Endpoint,
+    owner: ConnectionOwner,
+    deadlines: Deadlines,
+    connectTimeout: number,
+    idleTimeout: number,
+  ) {
+    this.owner = owner
+    this.deadlines = deadlines
+    this.idleTimeout = idleTimeout
+    this.socket = endpoint.tls
+      ? tls.connect({
+          host: endpoint.host,
+          port: endpoint.port,
+          servername: endpoint.servername,
+          ALPNProtocols: ['http/1.1'],
+        })
+      : net.connect({ host: endpoint.host, port: endpoint.port })
+    this.socket.setNoDelay(true)
+    this.socket.on(endpoint.tls ? 'secureConnect' : 'connect', () => this.onConnect())
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    this.socket.on('end', () => this.onEnd())
+    this.socket.on('error', (err: NodeJS.ErrnoException) => this.onSocketError(err))
+    this.socket.on('close', () => this.onClose())
+    this.socket.on('drain', () => this.user?.onUpstreamDrain())
+    this.deadline = deadlines.at(connectTimeout)
+    deadlines.add(this)
+  }
+
+  get idle(): boolean {
+    return this.state === IDLE
+  }
+
+  get closed(): boolean {
+    return this.state === CLOSED
+  }
+
+  /** attach gives the connection to an exchange for one request. */
+  attach(user: UpstreamUser, method: string): void {
+    this.user = user
+    this.method = method
+    this.state = BUSY
+    this.deadline = 0
+    this.rstate = R_HEAD
+    this.responseBytes = 0
+    this.reusable = false
+  }
+
+  /** detachIdle returns the connection to idle after a complete exchange. */
+  detachIdle(): void {
+    this.user = null
+    this.served++
+    this.state = IDLE
+    this.deadline = this.deadlines.at(this.idleTimeout)
+  }
+
+  /** tunnel hands the raw socket over after a 101: no more HTTP parsing. */
+  tunnel(): Buffer | null {
+    this.rstate = R_TUNNEL
+    this.user = null
+    this.deadlines.delete(this)
+    this.socket.removeAllListeners('data')
+    this.socket.removeAllListeners('drain')
+    this.socket.removeAllListeners('end')
+    const rest = this.buf
+    this.buf = null
+    return rest
+  }
+
+  destroy(): void {
+    if (this.state === CLOSED) return
+    this.user = null
+    this.socket.destroy()
+    this.markClosed()
+  }
+
+  expire(): void {
+    if (this.state === CONNECTING) {
+      this.fail(new GatewayError('UPSTREAM_CONNECT_TIMEOUT', 'connect timeout'))
+      this.socket.destroy()
+    } else if (this.state === IDLE) {
+      this.destroy()
+    }
+  }
+
+  private onConnect(): void {
+    if (this.state !== CONNECTING) return
+    this.state = IDLE
+    this.deadline = 0
+    this.owner.onConnected(this)
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.user === null) {
+      // Bytes nobody asked for (RFC 9112 §9.3.2 forbids a server to send them): not safe to reuse.
+      this.destroy()
+      return
+    }
+    this.responseBytes += chunk.length
+    if (this.rstate === R_LENGTH && this.buf === null) {
+      this.readLength(chunk)
+      return
+    }
+    this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk])
+    this.drainBuffer()
+  }
+
+  private drainBuffer(): void {
+    while (this.buf !== null && this.user !== null) {
+      const buf = this.buf
+      this.buf = null
+      try {
+        if (this.rstate === R_HEAD) {
+          if (!this.readHead(buf)) return
+        } else if (this.rstate === R_LENGTH) this.readLength(buf)
+        else if (this.rstate === R_CHUNKED) this.readChunked(buf)
+        else if (this.rstate === R_UNTIL_CLOSE) this.user.onUpstreamData(buf)
+        else if (this.rstate === R_TUNNEL) this.buf = buf
+        else {
+          this.destroy() // bytes after a complete response
+          return
+        }
+      } catch (err) {
+        this.fail(
+          err instanceof GatewayError ? err : new GatewayError('UPSTREAM_INVALID_RESPONSE', String(err)),
+        )
+        this.socket.destroy()
+        return
+      }
+      if (this.rstate === R_TUNNEL) return
+    }
+  }
+
+  /** Returns false when the head is incomplete (the bytes are kept). */
+  private readHead(buf: Buffer): boolean {
+    const end = scanResponseHead(buf, 0, MAX_RESPONSE_HEAD)
+    if (end === -1) {
+      this.buf = buf
+      return false
+    }
+    const head = parseResponseHead(buf, 0, end, MAX_RESPONSE_HEADERS)
+    this.buf = end < buf.length ? buf.subarray(end) : null
+    const user = this.user!
+    if (head.status === 101) {
+      this.rstate = R_TUNNEL
+      user.onUpstreamHead(head)
+      return true
+    }
+    if (head.status < 200) {
+      user.onUpstreamInformational(head)
+      return true
+    }
+    this.reusable = head.keepAlive
+    if (!responseHasBody(this.method, head.status)) {
+      this.rstate = R_DONE
+      user.onUpstreamHead(head)
+      this.complete(undefined)
+    } else if (head.chunked) {
+      this.rstate = R_CHUNKED
+      this.decoder = new ChunkedDecoder('UPSTREAM_INVALID_RESPONSE')
+      user.onUpstreamHead(head)
+    } else if (head.contentLength >= 0) {
+      this.rstate = R_LENGTH
+      this.remaining = head.contentLength
+      user.onUpstreamHead(head)
+      if (this.remaining === 0) this.complete(undefined)
+    } else {
+      // RFC 9112 §6.3 item 8: no length means the body ends when the connection does.
+      this.rstate = R_UNTIL_CLOSE
+      this.reusable = false
+      user.onUpstreamHead(head)
+    }
+    return true
+  }
+
+  private readLength(buf: Buffer): void {
+    if (buf.length <= this.remaining) {
+      this.remaining -= buf.length
+      this.user!.onUpstreamData(buf)
+      if (this.remaining === 0) this.complete(undefined)
+      return
+    }
+    // More bytes than the response declared: forward what is ours, then refuse reuse.
+    const mine = buf.subarray(0, this.remaining)
+    this.remaining = 0
+    this.reusable = false
+    this.user!.onUpstreamData(mine)
+    this.complete(undefined)
+  }
+
+  private readChunked(buf: Buffer): void {
+    const decoder = this.decoder!
+    const end = decoder.feed(buf, 0, this)
+    if (end === -1) return
+    this.decoder = null
+    if (end < buf.length) this.reusable = false
+    this.complete(decoder.trailers)
+  }
+
+  /** ChunkSink: decoded response body data. */
+  chunkData(data: Buffer): void {
+    this.user!.onUpstreamData(data)
+  }
+
+  private complete(trailers: string[] | undefined): void {
+    this.rstate = R_DONE
+    this.buf = null
+    const user = this.user
+    if (user !== null) user.onUpstreamEnd(trailers)
+  }
+
+  private onEnd(): void {
+    if (this.rstate === R_UNTIL_CLOSE && this.user !== null) {
+      this.reusable = false
+      this.complete(undefined)
+    } else if (this.user !== null && this.rstate !== R_DONE) {
+      this.fail(new GatewayError('UPSTREAM_RESET', 'upstream closed the connection mid-response'))
+    }
+    this.destroy()
+  }
+
+  private onSocketError(err: NodeJS.ErrnoException): void {
+    const connecting = this.state === CONNECTING
+    this.fail(mapSocketError(err, connecting))
+    if (!connecting) this.destroy()
+  }
+
+  private onClose(): void {
+    if (this.user !== null && this.rstate !== R_DONE && this.rstate !== R_TUNNEL) {
+      this.fail(new GatewayError('UPSTREAM_RESET', 'upstream connection closed'))
+    }
+    this.markClosed()
+  }
+
+  private fail(err: GatewayError): void {
+    if (this.state === CONNECTING) {
+      this.state = CLOSED
+      this.deadlines.delete(this)
+      this.owner.onConnectFailed(this, err)
+      return
+    }
+    const user = this.user
+    this.user = null
+    this.rstate = R_DONE
+    if (user !== null) user.onUpstreamError(err)
+  }
+
+  private markClosed(): void {
+    this.deadlines.delete(this)
+    if (this.state === CLOSED) return
+    this.state = CLOSED
+    this.owner.onClosed(this)
+  }
+}
+
+/** mapSocketError turns errno codes into stable gateway codes. */
+export function mapSocketError(err: NodeJS.ErrnoException, connecting: boolean): GatewayError {
+  const code = err.code ?? ''
+  if (code === 'ECONNREFUSED')
+    return new GatewayError('UPSTREAM_CONNECT_REFUSED', err.message, { cause: err })
+  if (connecting) return new GatewayError('UPSTREAM_CONNECT_FAILED', err.message, { cause: err })
+  return new GatewayError('UPSTREAM_RESET', err.message, { cause: err })
+}

@@ -1,0 +1,162 @@
+/**
+ * ConnectionPool keeps keep-alive connections to one target. Idle
+ * connections are reused last-in first-out, so the warmest socket is used and
+ * surplus ones age out by the idle timeout. At most `maxConnections` are
+ * open; requests beyond that wait in FIFO order, bounded by the queue timeout
+ * the waiter enforces itself.
+ */
+import type { Deadlines } from '../core/deadlines.ts'
+import type { GatewayError } from '../core/errors.ts'
+import { type ConnectionOwner, type Endpoint, UpstreamConnection } from './connection.ts'
+
+/** Someone waiting for a connection. */
+export interface PoolWaiter {
+  /** Called with a connection ready for one request. `reused` when it served before. */
+  onConnection(conn: UpstreamConnection): void
+  /** Called when the connection opened for this waiter failed. */
+  onPoolError(err: GatewayError): void
+}
+
+export interface PoolOptions {
+  maxConnections: number
+  maxIdle: number
+  idleTimeout: number
+  connectTimeout: number
+}
+
+export class ConnectionPool implements ConnectionOwner {
+  private readonly idle: UpstreamConnection[] = []
+  private readonly waiters: PoolWaiter[] = []
+  /** The waiter each connecting socket was opened for. */
+  private readonly opening = new Map<UpstreamConnection, PoolWaiter>()
+  private open = 0
+  private closed = false
+  readonly endpoint: Endpoint
+  private readonly options: PoolOptions
+  private readonly deadlines: Deadlines
+
+  constructor(endpoint: Endpoint, options: PoolOptions, deadlines: Deadlines) {
+    this.endpoint = endpoint
+    this.options = options
+    this.deadlines = deadlines
+  }
+
+  /** Connections open (connecting, busy or idle). */
+  get size(): number {
+    return this.open
+  }
+
+  get idleCount(): number {
+    return this.idle.length
+  }
+
+  /**
+   * acquire hands `waiter` a connection now (an idle one), later (a new one
+   * or one freed), or reports a connect failure. `fresh` skips idle ones.
+   */
+  acquire(waiter: PoolWaiter, fresh = false): void {
+    if (!fresh) {
+      const conn = this.takeIdle()
+      if (conn !== undefined) {
+        waiter.onConnection(conn)
+        return
+      }
+    }
+    if (this.open < this.options.maxConnections) {
+      this.connect(waiter)
+      return
+    }
+    this.waiters.push(waiter)
+  }
+
+  /** cancel withdraws a waiter (its queue timeout passed or its client left). */
+  cancel(waiter: PoolWaiter): void {
+    const i = this.waiters.indexOf(waiter)
+    if (i !== -1) this.waiters.splice(i, 1)
+    for (const [conn, w] of this.opening) {
+      if (w === waiter) this.opening.delete(conn)
+    }
+  }
+
+  /** release returns a connection after a complete exchange; it is reused or closed. */
+  release(conn: UpstreamConnection): void {
+    if (conn.closed) return
+    if (!conn.reusable || this.closed) {
+      conn.destroy()
+      return
+    }
+    conn.detachIdle()
+    const waiter = this.waiters.shift()
+    if (waiter !== undefined) {
+      waiter.onConnection(conn)
+      return
+    }
+    if (this.idle.length >= this.options.maxIdle) {
+      conn.destroy()
+      return
+    }
+    this.idle.push(conn)
+  }
+
+  /** close destroys idle connections and stops reuse; busy ones close when released. */
+  close(): void {
+    this.closed = true
+    for (const conn of this.idle.splice(0)) conn.destroy()
+  }
+
+  onConnected(conn: UpstreamConnection): void {
+    const waiter = this.opening.get(conn)
+    this.opening.delete(conn)
+    if (waiter !== undefined) {
+      waiter.onConnection(conn)
+      return
+    }
+    // Its waiter left; the new connection serves the queue or goes idle.
+    conn.reusable = true
+    this.release(conn)
+  }
+
+  onConnectFailed(conn: UpstreamConnection, err: GatewayError): void {
+    this.open--
+    const waiter = this.opening.get(conn)
+    this.opening.delete(conn)
+    waiter?.onPoolError(err)
+    this.serveQueue()
+  }
+
+  onClosed(conn: UpstreamConnection): void {
+    this.open--
+    const i = this.idle.indexOf(conn)
+    if (i !== -1) this.idle.splice(i, 1)
+    this.serveQueue()
+  }
+
+  private takeIdle(): UpstreamConnection | undefined {
+    while (this.idle.length > 0) {
+      const conn = this.idle.pop()!
+      // A socket the peer half-closed or reset is dropped before any byte is written to it.
+      if (conn.idle && !conn.socket.destroyed && conn.socket.readable) return conn
+      conn.destroy()
+    }
+    return undefined
+  }
+
+  private connect(waiter: PoolWaiter): void {
+    this.open++
+    const conn = new UpstreamConnection(
+      this.endpoint,
+      this,
+      this.deadlines,
+      this.options.connectTimeout,
+      this.options.idleTimeout,
+    )
+    this.opening.set(conn, waiter)
+  }
+
+  /** A slot freed: open a connection for the first waiter, if any. */
+  private serveQueue(): void {
+    if (this.closed) return
+    const waiter = this.waiters.shift()
+    if (waiter !== undefined) this.acquire(waiter)
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * An Upstream is a named group of targets with a balancer; a Target is one
+ * origin server with its connection pool.
+ */
+import type { UpstreamConfig } from '../config/schema.ts'
+import type { Deadlines } from '../core/deadlines.ts'
+import type { Session } from '../core/session.ts'
+import type { Balancer } from './balancers/balancer.ts'
+import { RoundRobin } from './balancers/round-robin.ts'
+import { ConnectionPool } from './pool.ts'
+
+export class Target {
+  /** The configured URL, for logs. */
+  readonly url: string
+  /** `scheme://host:port`, what logs and Session.target show. */
+  readonly origin: string
+  /** The Host header value for this target (`host[:port]`, as in the URL). */
+  readonly hostHeader: string
+  /** Path prefix to put before forwarded paths ('' when the URL has none). */
+  readonly basePath: string
+  readonly weight: number
+  readonly pool: ConnectionPool
+
+  constructor(url: string, weight: number, config: UpstreamConfig, deadlines: Deadlines) {
+    const u = new URL(url)
+    const secure = u.protocol === 'https:'
+    const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
+    const port = u.port === '' ? (secure ? 443 : 80) : Number(u.port)
+    this.url = url
+    this.origin = `${u.protocol}//${u.host}`
+    this.hostHeader = u.host
+    this.basePath = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '')
+    this.weight = weight
+    this.pool = new ConnectionPool(
+      { host, port, tls: secure, servername: host },
+      {
+        maxConnections: config.pool.maxConnections,
+        maxIdle: config.pool.maxIdle,
+        idleTimeout: config.pool.idleTimeout,
+        connectTimeout: config.timeouts.connect,
+      },
+      deadlines,
+    )
+  }
+}
+
+export class Upstream {
+  readonly name: string
+  readonly targets: readonly Target[]
+  readonly config: UpstreamConfig
+  private readonly balancer: Balancer<Target>
+
+  constructor(name: string, config: UpstreamConfig, deadlines: Deadlines) {
+    this.name = name
+    this.config = config
+    this.targets = config.targets.map((t) => new Target(t.url, t.weight, config, deadlines))
+    this.balancer = new RoundRobin<Target>()
+  }
+
+  /** pick chooses a target for the session with the configured balancer. */
+  pick(session: Session): Target | undefined {
+    return this.balancer.pick(this.targets, session)
+  }
+
+  /** close stops every pool; busy connections close when their exchange ends. */
+  close(): void {
+    for (const t of this.targets) t.pool.close()
+  }
+}
