@@ -27,6 +27,11 @@ export interface UpstreamUser {
   onUpstreamError(err: GatewayError): void
   /** The socket's write buffer drained. */
   onUpstreamDrain(): void
+  /**
+   * Brackets the handling of one chunk read from the upstream, so that what
+   * it produces (typically a response head and body) can leave in one write.
+   */
+  onUpstreamBatch(start: boolean): void
 }
 
 /** Where and how to connect. */
@@ -179,12 +184,14 @@ export class UpstreamConnection implements Expirable, ChunkSink {
       return
     }
     this.responseBytes += chunk.length
-    if (this.rstate === R_LENGTH && this.buf === null) {
-      this.readLength(chunk)
-      return
+    const user = this.user
+    user.onUpstreamBatch(true)
+    if (this.rstate === R_LENGTH && this.buf === null) this.readLength(chunk)
+    else {
+      this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk])
+      this.drainBuffer()
     }
-    this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk])
-    this.drainBuffer()
+    user.onUpstreamBatch(false)
   }
 
   private drainBuffer(): void {
