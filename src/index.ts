@@ -24,5 +24,5 @@ export type {
 export { CONTINUE, respond } from './core/hooks.ts'
 export type { RouteInfo, SessionTimings } from './core/session.ts'
 export { Session } from './core/session.ts'
-export type { BoundAddress, Gateway, GatewayOptions } from './server/gateway.ts'
+export type { BoundAddress, Gateway, GatewayOptions, GatewayStats } from './server/gateway.ts'
 export { createGateway } from './server/gateway.ts'

@@ -37,6 +37,11 @@ export class Deadlines {
     return Math.min(250, Math.max(10, Math.floor(shortestTimeoutMs / 10)))
   }
 
+  /** How many members are registered. */
+  get size(): number {
+    return this.members.size
+  }
+
   add(member: Expirable): void {
     this.members.add(member)
     if (this.timer === undefined) this.start()

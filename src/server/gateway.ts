@@ -41,8 +41,20 @@ export interface Gateway {
   reload(config: GatewayConfig): Promise<void>
   /** addresses returns the bound listeners. */
   addresses(): BoundAddress[]
+  /** stats reports live counts: what leak tests and the admin API read. */
+  stats(): GatewayStats
   /** The configuration in force. */
   readonly config: GatewayConfig
+}
+
+/** Live counts of a gateway. */
+export interface GatewayStats {
+  /** Open client connections. */
+  connections: number
+  /** Objects waiting on a deadline (connections, exchanges, upstream connections). */
+  deadlines: number
+  /** Per upstream, per target URL: open and idle pooled connections. */
+  upstreams: Record<string, Record<string, { open: number; idle: number }>>
 }
 
 /**
@@ -162,6 +174,16 @@ class GatewayServer implements Gateway, ConnectionHost {
       const a = server.address() as net.AddressInfo
       return { host: a.address, port: a.port, tls }
     })
+  }
+
+  stats(): GatewayStats {
+    const upstreams: GatewayStats['upstreams'] = {}
+    for (const [name, u] of this.runtime.upstreams) {
+      const targets: Record<string, { open: number; idle: number }> = {}
+      for (const t of u.targets) targets[t.url] = { open: t.pool.size, idle: t.pool.idleCount }
+      upstreams[name] = targets
+    }
+    return { connections: this.connections.size, deadlines: this.deadlines.size, upstreams }
   }
 
   async reload(config: GatewayConfig): Promise<void> {
