@@ -8,37 +8,47 @@ import { isIP } from 'node:net'
 import { z } from 'zod'
 import { parseDuration, parseSize } from './units.ts'
 
-const duration = z
-  .union([z.number(), z.string()])
-  .transform((v, ctx) => {
-    const ms = parseDuration(v)
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)} (use e.g. 250ms, 5s, 2m)` })
-      return z.NEVER
-    }
-    return ms
-  })
-
-const size = z
-  .union([z.number(), z.string()])
-  .transform((v, ctx) => {
-    const bytes = parseSize(v)
-    if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `invalid size ${JSON.stringify(v)} (use e.g. 64kb, 10mb)` })
-      return z.NEVER
-    }
-    return bytes
-  })
-
-/** `HOST:PORT`, `[v6]:PORT` or a bare `PORT` (bound to 127.0.0.1, the safe default). */
-const address = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const parsed = parseAddress(String(v))
-  if (!parsed) {
-    ctx.addIssue({ code: 'custom', message: `invalid address ${JSON.stringify(v)} (use HOST:PORT)` })
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const ms = parseDuration(v)
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid duration ${JSON.stringify(v)} (use e.g. 250ms, 5s, 2m)`,
+    })
     return z.NEVER
   }
-  return parsed
+  return ms
 })
+
+const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const bytes = parseSize(v)
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: `invalid size ${JSON.stringify(v)} (use e.g. 64kb, 10mb)` })
+    return z.NEVER
+  }
+  return bytes
+})
+
+/**
+ * `HOST:PORT`, `[v6]:PORT`, a bare `PORT` (bound to 127.0.0.1, the safe
+ * default), or `{ host, port }` — the parsed form, accepted so that an
+ * already validated config validates again unchanged (parse is idempotent).
+ */
+const address = z
+  .union([z.string(), z.number(), z.strictObject({ host: z.string(), port: z.number() })])
+  .transform((v, ctx) => {
+    const parsed = parseAddress(addressText(v))
+    if (!parsed) {
+      ctx.addIssue({ code: 'custom', message: `invalid address ${JSON.stringify(v)} (use HOST:PORT)` })
+      return z.NEVER
+    }
+    return parsed
+  })
+
+function addressText(v: string | number | Address): string {
+  if (typeof v !== 'object') return String(v)
+  return v.host.includes(':') ? `[${v.host}]:${v.port}` : `${v.host}:${v.port}`
+}
 
 export interface Address {
   host: string
@@ -118,7 +128,9 @@ const upstream = z.strictObject({
   timeouts: upstreamTimeouts,
 })
 
-const stringList = z.union([z.string(), z.array(z.string()).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]))
+const stringList = z
+  .union([z.string(), z.array(z.string()).min(1)])
+  .transform((v) => (Array.isArray(v) ? v : [v]))
 
 const match = z
   .strictObject({
@@ -224,8 +236,13 @@ const accessLog = z
 
 export const configSchema = z
   .strictObject({
-    listen: z.array(listen).min(1).default([{ address: { host: '127.0.0.1', port: 8080 } }]),
-    upstreams: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'upstream names use A-Z a-z 0-9 _ . -'), upstream).default({}),
+    listen: z
+      .array(listen)
+      .min(1)
+      .default([{ address: { host: '127.0.0.1', port: 8080 } }]),
+    upstreams: z
+      .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'upstream names use A-Z a-z 0-9 _ . -'), upstream)
+      .default({}),
     routes: z.array(route).default([]),
     limits,
     timeouts,

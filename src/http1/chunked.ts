@@ -28,6 +28,15 @@ const DONE = 9
 const MAX_SIZE_DIGITS = 13
 /** Chunk extensions are dropped on forwarding; this bounds what we read of them. */
 const MAX_EXT_BYTES = 4096
+/**
+ * RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+ * the name a token, the value a token or quoted-string (RFC 9110 §5.6.4). Matched
+ * without BWS, as llhttp does and as the chunk size already is: whitespace and
+ * stray bytes in a chunk line are where chunked parsers disagree (request
+ * smuggling), and extensions are dropped on forwarding anyway.
+ */
+const CHUNK_EXT_RE =
+  /^(?:;[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:=(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)+$/
 
 class TrailerSink implements FieldSink {
   rawHeaders: string[] = []
@@ -50,6 +59,7 @@ export class ChunkedDecoder {
   private remaining = 0
   private digits = 0
   private extBytes = 0
+  private ext = ''
   private trailerText = ''
   private readonly code: ErrorCode
   private readonly maxTrailerSize: number
@@ -90,9 +100,9 @@ export class ChunkedDecoder {
           this.readSizeByte(c)
           break
         case EXT:
-          if (c === 0x0d) this.state = SIZE_LF
-          else if ((c < 0x20 && c !== 0x09) || c === 0x7f || ++this.extBytes > MAX_EXT_BYTES)
-            this.fail('invalid chunk extension')
+          if (c === 0x0d) this.endExtension()
+          else if (++this.extBytes > MAX_EXT_BYTES) this.fail('chunk extension too long')
+          else this.ext += String.fromCharCode(c)
           break
         case SIZE_LF:
           if (c !== 0x0a) this.fail('expected LF after chunk size')
@@ -132,8 +142,16 @@ export class ChunkedDecoder {
     }
     if (this.state === SIZE) this.fail('invalid chunk size')
     if (c === 0x0d) this.state = SIZE_LF
-    else if (c === 0x3b /* ; */) this.state = EXT
-    else this.fail('invalid chunk size')
+    else if (c === 0x3b /* ; */) {
+      this.state = EXT
+      this.ext = ';'
+    } else this.fail('invalid chunk size')
+  }
+
+  private endExtension(): void {
+    if (!CHUNK_EXT_RE.test(this.ext)) this.fail('invalid chunk extension')
+    this.ext = ''
+    this.state = SIZE_LF
   }
 
   /** Returns true when the blank line ending the trailer section has been read. */
@@ -155,6 +173,9 @@ export class ChunkedDecoder {
       if (text !== '') {
         const sink = new TrailerSink()
         parseFieldLines(text, 0, text.length - 2, sink, this.maxTrailers, this.code)
+        // RFC 9110 §6.5.1: framing fields are never allowed in trailers; a recipient
+        // that merged one into the header section would re-frame the message.
+        if (sink.contentLengthCount > 0 || sink.transferEncoding !== undefined) this.fail('framing field in trailer section')
         this.trailers = sink.rawHeaders
       }
       return true

@@ -1,0 +1,66 @@
+/**
+ * `portcullis start --config FILE`: the full gateway in the foreground.
+ */
+import { availableParallelism } from 'node:os'
+import { parseArgs } from 'node:util'
+import { formatProblems, loadConfig } from '../config/load.ts'
+import { type Command, EXIT_USAGE, parseOrUsage, printError, UsageError } from './command.ts'
+import { serve } from './serve.ts'
+
+const HELP = `Usage: portcullis start --config FILE [--workers N|auto]
+
+Start the gateway described by a configuration file (YAML or JSON) and serve
+until stopped. Prints one line per listening address.
+
+Signals:
+  SIGTERM, SIGINT   stop accepting, drain in-flight requests, exit 0
+                    (a second signal exits at once)
+  SIGHUP            reload the configuration file; an invalid file is
+                    refused and the running configuration keeps serving
+
+Options:
+  -c, --config FILE      the configuration file
+  -w, --workers N|auto   worker processes (currently always 1)
+  -h, --help             show this help
+
+Exit status: 0 after a clean shutdown, 1 for an invalid configuration or
+command line, 2 when the gateway cannot run (e.g. the address is in use).`
+
+/** The `start` command. */
+export const start: Command = {
+  name: 'start',
+  summary: 'start the gateway from a configuration file',
+  help: HELP,
+  run: runStart,
+}
+
+async function runStart(args: string[]): Promise<number> {
+  const { values } = parseOrUsage('start', () =>
+    parseArgs({
+      args,
+      options: { config: { type: 'string', short: 'c' }, workers: { type: 'string', short: 'w' } },
+      strict: true,
+    }),
+  )
+  const configPath = values.config
+  if (configPath === undefined) throw new UsageError('start', 'missing --config FILE')
+  const workers = parseWorkers(values.workers)
+  if (workers > 1) {
+    const note = 'multi-process mode is not implemented yet; running a single process'
+    printError(`portcullis: note: --workers ${values.workers} (${workers}): ${note}`)
+  }
+  const result = await loadConfig(configPath)
+  if (!result.ok) {
+    printError(formatProblems(result.problems))
+    return EXIT_USAGE
+  }
+  return serve(result.config, { configPath: result.file, reload: () => loadConfig(configPath) })
+}
+
+/** parseWorkers reads `--workers`: a positive integer or `auto` (one per CPU); default 1. */
+export function parseWorkers(text: string | undefined): number {
+  if (text === undefined) return 1
+  if (text === 'auto') return availableParallelism()
+  if (/^\d+$/.test(text) && Number(text) >= 1) return Number(text)
+  throw new UsageError('start', `--workers must be a positive integer or 'auto', got '${text}'`)
+}
