@@ -213,8 +213,10 @@ const proxy = z
     forwardedHeaders: z.boolean().default(true),
     /** Add a Via header (RFC 9110 §7.6.3) upstream and downstream. */
     via: z.boolean().default(true),
-    /** Peers (IPs or CIDRs) whose X-Forwarded-* and X-Request-Id are kept; others' are replaced. */
-    trustedProxies: z.array(z.string()).default([]),
+    /** Peers (IPs or CIDRs) whose X-Forwarded-* fields are kept and appended to; others' are replaced. */
+    trustedProxies: z
+      .array(z.string().refine(isIpOrCidr, { message: 'must be an IP address or CIDR (10.0.0.0/8)' }))
+      .default([]),
     /** Header that carries the request id. */
     requestIdHeader: z
       .string()
@@ -289,6 +291,16 @@ export type ListenConfig = GatewayConfig['listen'][number]
 export type LimitsConfig = GatewayConfig['limits']
 export type TimeoutsConfig = GatewayConfig['timeouts']
 export type ProxyConfig = GatewayConfig['proxy']
+
+/** isIpOrCidr accepts `1.2.3.4`, `::1`, `10.0.0.0/8` and `fd00::/8`. */
+export function isIpOrCidr(text: string): boolean {
+  const [ip, bits, extra] = text.split('/')
+  const family = isIP(ip!)
+  if (family === 0 || extra !== undefined) return false
+  if (bits === undefined) return true
+  if (!/^\d{1,3}$/.test(bits)) return false
+  return Number(bits) <= (family === 4 ? 32 : 128)
+}
 
 /** nearest returns the candidate within edit distance 2 of `word`, if any. */
 export function nearest(word: string, candidates: readonly string[]): string | undefined {

@@ -91,6 +91,11 @@ function checkIncomplete(buf: Buffer, from: number, limits: HeadLimits): void {
   for (let i = buf.indexOf(0x0a, from); i !== -1; i = buf.indexOf(0x0a, i + 1)) {
     if (i === from || buf[i - 1] !== 0x0d) throw new GatewayError('MALFORMED_REQUEST', 'bare LF in head')
   }
+  // RFC 9112 §2.2: a CR not followed by LF is as bare as a lone LF, and would stall
+  // the same way; a CR that is the last byte so far is not decided yet.
+  for (let i = buf.indexOf(0x0d, from); i !== -1 && i + 1 < buf.length; i = buf.indexOf(0x0d, i + 1)) {
+    if (buf[i + 1] !== 0x0a) throw new GatewayError('MALFORMED_REQUEST', 'bare CR in head')
+  }
   if (buf.length - from > limits.maxHeadSize) throw headTooLarge(buf, from, buf.length, limits)
 }
 

@@ -39,8 +39,8 @@ export interface Endpoint {
   host: string
   port: number
   tls: boolean
-  /** SNI and certificate name for TLS. */
-  servername: string
+  /** SNI and certificate name for TLS; undefined for IP literals (RFC 6066 §3 forbids them in SNI). */
+  servername: string | undefined
 }
 
 /** Callbacks the pool gets from its connections. */

@@ -2,6 +2,7 @@
  * An Upstream is a named group of targets with a balancer; a Target is one
  * origin server with its connection pool.
  */
+import { isIP } from 'node:net'
 import type { UpstreamConfig } from '../config/schema.ts'
 import type { Deadlines } from '../core/deadlines.ts'
 import type { Session } from '../core/session.ts'
@@ -32,7 +33,7 @@ export class Target {
     this.basePath = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '')
     this.weight = weight
     this.pool = new ConnectionPool(
-      { host, port, tls: secure, servername: host },
+      { host, port, tls: secure, servername: isIP(host) === 0 ? host : undefined },
       {
         maxConnections: config.pool.maxConnections,
         maxIdle: config.pool.maxIdle,
