@@ -19,6 +19,7 @@ export type {
   HookResult,
   HookReturn,
   ResponseHeadView,
+  TargetInfo,
   UpstreamRequest,
 } from './core/hooks.ts'
 export { CONTINUE, respond } from './core/hooks.ts'

@@ -51,6 +51,15 @@ export interface ResponseHeadView {
   headers: HeaderList
 }
 
+/** An upstream target, as `selectUpstream` sees it. */
+export interface TargetInfo {
+  /** The configured URL. */
+  readonly url: string
+  /** `scheme://host:port`. */
+  readonly origin: string
+  readonly weight: number
+}
+
 /** A client connection, as `onAccept` sees it. */
 export interface ConnectionInfo {
   remoteAddress: string
@@ -80,6 +89,12 @@ export interface GatewayHooks<Ctx extends object = Record<string, unknown>> {
    */
   onRequest?(session: Session<Ctx>): HookReturn
   /**
+   * selectUpstream runs when a request is about to go upstream, before the
+   * balancer. Default: the upstream's balancer picks. Return one of `targets`
+   * to use it instead, or undefined to let the balancer pick.
+   */
+  selectUpstream?(session: Session<Ctx>, targets: readonly TargetInfo[]): TargetInfo | undefined
+  /**
    * onUpstreamRequest runs after a target is chosen, before the head is sent.
    * Default: the head as the gateway built it (hop-by-hop removed, forwarding headers set).
    * Mutate `request` to rewrite it; the result is awaited if it is a promise.
@@ -106,6 +121,7 @@ export interface HookLists {
   onAccept: NonNullable<GatewayHooks['onAccept']>[]
   onRequestHead: NonNullable<GatewayHooks['onRequestHead']>[]
   onRequest: NonNullable<GatewayHooks['onRequest']>[]
+  selectUpstream: NonNullable<GatewayHooks['selectUpstream']>[]
   onUpstreamRequest: NonNullable<GatewayHooks['onUpstreamRequest']>[]
   onResponse: NonNullable<GatewayHooks['onResponse']>[]
   onError: NonNullable<GatewayHooks['onError']>[]
@@ -118,6 +134,7 @@ export function compileHooks(all: readonly GatewayHooks<never>[]): HookLists {
     onAccept: [],
     onRequestHead: [],
     onRequest: [],
+    selectUpstream: [],
     onUpstreamRequest: [],
     onResponse: [],
     onError: [],

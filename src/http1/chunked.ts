@@ -175,7 +175,8 @@ export class ChunkedDecoder {
         parseFieldLines(text, 0, text.length - 2, sink, this.maxTrailers, this.code)
         // RFC 9110 §6.5.1: framing fields are never allowed in trailers; a recipient
         // that merged one into the header section would re-frame the message.
-        if (sink.contentLengthCount > 0 || sink.transferEncoding !== undefined) this.fail('framing field in trailer section')
+        if (sink.contentLengthCount > 0 || sink.transferEncoding !== undefined)
+          this.fail('framing field in trailer section')
         this.trailers = sink.rawHeaders
       }
       return true

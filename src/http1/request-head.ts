@@ -71,32 +71,42 @@ const VERSION_RE = /^HTTP\/(\d)\.(\d)$/
 /**
  * scanRequestHead looks for the end of a head in `buf` from `start`.
  * Returns the index just past the blank line, or -1 when more bytes are
- * needed. Throws when the bytes so far can already be refused: a bare LF
- * (which would otherwise stall until the head timeout) or too many bytes.
+ * needed. Throws when the bytes so far can already be refused: a bare CR or
+ * LF (which would otherwise stall until the head timeout) or too many bytes.
+ *
+ * The refusal must not depend on how TCP cut the bytes (the fuzz test checks
+ * this), so the checks run in byte order on a fixed window: bare line breaks
+ * first, looked for only within the first maxHeadSize + 1 bytes (the point at
+ * which an incremental reader refuses for size), then the size, then — once
+ * the head is complete — everything parseRequestHead checks.
  */
 export function scanRequestHead(buf: Buffer, start: number, limits: HeadLimits): number {
   // RFC 9112 §2.2: ignore at least one empty line before the request line.
   let from = start
   while (from + 1 < buf.length && buf[from] === 0x0d && buf[from + 1] === 0x0a && from - start < 8) from += 2
   const end = buf.indexOf(CRLFCRLF, from)
+  const seen = end === -1 ? buf.length : end + 4
+  checkLineBreaks(buf, from, Math.min(seen, from + limits.maxHeadSize + 1))
   if (end !== -1) {
     if (end + 4 - start > limits.maxHeadSize) throw headTooLarge(buf, from, end, limits)
     return end + 4
   }
-  checkIncomplete(buf, from, limits)
+  if (buf.length - from > limits.maxHeadSize) throw headTooLarge(buf, from, buf.length, limits)
   return -1
 }
 
-function checkIncomplete(buf: Buffer, from: number, limits: HeadLimits): void {
-  for (let i = buf.indexOf(0x0a, from); i !== -1; i = buf.indexOf(0x0a, i + 1)) {
+/**
+ * RFC 9112 §2.2: a bare LF, or a CR not followed by LF, in `buf[from, limit)`
+ * is refused (no leniency: lenient line ends are a smuggling vector). A CR
+ * whose next byte is not in the window yet is not decided.
+ */
+function checkLineBreaks(buf: Buffer, from: number, limit: number): void {
+  for (let i = buf.indexOf(0x0a, from); i !== -1 && i < limit; i = buf.indexOf(0x0a, i + 1)) {
     if (i === from || buf[i - 1] !== 0x0d) throw new GatewayError('MALFORMED_REQUEST', 'bare LF in head')
   }
-  // RFC 9112 §2.2: a CR not followed by LF is as bare as a lone LF, and would stall
-  // the same way; a CR that is the last byte so far is not decided yet.
-  for (let i = buf.indexOf(0x0d, from); i !== -1 && i + 1 < buf.length; i = buf.indexOf(0x0d, i + 1)) {
+  for (let i = buf.indexOf(0x0d, from); i !== -1 && i + 1 < limit; i = buf.indexOf(0x0d, i + 1)) {
     if (buf[i + 1] !== 0x0a) throw new GatewayError('MALFORMED_REQUEST', 'bare CR in head')
   }
-  if (buf.length - from > limits.maxHeadSize) throw headTooLarge(buf, from, buf.length, limits)
 }
 
 /** A head over the limit is 414 when the request line alone is too long, else 431. */

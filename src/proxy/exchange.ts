@@ -68,7 +68,13 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   }
 
   start(): void {
-    const target = this.upstream.pick(this.session)
+    let target: Target | undefined
+    try {
+      target = this.pickTarget()
+    } catch (err) {
+      this.fail(toGatewayError(err, 'HOOK_FAILED'))
+      return
+    }
     if (target === undefined) {
       this.fail(new GatewayError('NO_HEALTHY_UPSTREAM', `upstream ${this.upstream.name} has no target`))
       return
@@ -82,6 +88,17 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     this.deadline = this.rt.deadlines.at(this.upstream.config.pool.queueTimeout)
     this.rt.deadlines.add(this)
     target.pool.acquire(this)
+  }
+
+  /** pickTarget asks selectUpstream hooks first, then the balancer. */
+  private pickTarget(): Target | undefined {
+    const hooks = this.rt.hooks.selectUpstream
+    const targets = this.upstream.targets
+    for (let i = 0; i < hooks.length; i++) {
+      const chosen = hooks[i]!(this.session as never, targets)
+      if (chosen !== undefined && targets.includes(chosen as Target)) return chosen as Target
+    }
+    return this.upstream.pick(this.session)
   }
 
   // --- request side, called by the client connection ---

@@ -137,8 +137,33 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     if (this.session === null && (this.dkind === D_KEEPALIVE || this.dkind === D_NONE)) {
       this.setDeadline(D_HEAD, this.rt.config.timeouts.head)
     }
-    this.reader.push(chunk)
+    try {
+      this.reader.push(chunk)
+    } catch (err) {
+      this.internalError(err)
+      return
+    }
     if (this.reader.buffered > this.rt.limits.maxHeadSize * 2) this.socket.pause()
+  }
+
+  /**
+   * internalError is the last line of defence: a bug while handling this
+   * connection's bytes fails this connection (500 when nothing was sent yet),
+   * never the process.
+   */
+  private internalError(err: unknown): void {
+    process.emitWarning(`portcullis: internal error on a client connection: ${(err as Error)?.stack ?? err}`)
+    const ex = this.exchange
+    if (this.session !== null && (ex === null || !ex.responseStarted) && !this.closed) {
+      try {
+        this.onError(new GatewayError('INTERNAL_ERROR', String(err)))
+        return
+      } catch {
+        // fall through to destroy
+      }
+    }
+    this.exchange?.abort()
+    this.socket.destroy()
   }
 
   // --- RequestHandler: the reader's events ---

@@ -155,7 +155,13 @@ class GatewayServer implements Gateway, ConnectionHost {
         tls: secure,
       }
       for (const hook of onAccept) {
-        if (!hook(info)) {
+        let accepted: boolean
+        try {
+          accepted = hook(info)
+        } catch {
+          accepted = false // a throwing filter refuses rather than crashing the listener
+        }
+        if (!accepted) {
           socket.destroy()
           return
         }

@@ -105,7 +105,7 @@ export class UpstreamConnection implements Expirable, ChunkSink {
       : net.connect({ host: endpoint.host, port: endpoint.port })
     this.socket.setNoDelay(true)
     this.socket.on(endpoint.tls ? 'secureConnect' : 'connect', () => this.onConnect())
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    this.socket.on('data', (chunk: Buffer) => this.onDataGuarded(chunk))
     this.socket.on('end', () => this.onEnd())
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.onSocketError(err))
     this.socket.on('close', () => this.onClose())
@@ -175,6 +175,19 @@ export class UpstreamConnection implements Expirable, ChunkSink {
     this.state = IDLE
     this.deadline = 0
     this.owner.onConnected(this)
+  }
+
+  /** A bug while handling a response fails this exchange (as an invalid response), never the process. */
+  private onDataGuarded(chunk: Buffer): void {
+    try {
+      this.onData(chunk)
+    } catch (err) {
+      process.emitWarning(
+        `portcullis: internal error on an upstream connection: ${(err as Error)?.stack ?? err}`,
+      )
+      this.fail(new GatewayError('INTERNAL_ERROR', String(err)))
+      this.destroy()
+    }
   }
 
   private onData(chunk: Buffer): void {
