@@ -4,15 +4,24 @@
  * nothing on the request path. A hook may return synchronously, and then no
  * promise is created; only hooks that return a promise are awaited.
  */
+import type { Duplex, Readable } from 'node:stream'
 import type { GatewayError } from './errors.ts'
 import type { HeaderList } from './header-list.ts'
 import type { Session } from './session.ts'
 
-/** A response the gateway makes itself (a hook's answer, a fixed route, an error). */
+/** A response the gateway makes itself (a hook's answer, a fixed route, a static file, an error). */
 export interface GatewayResponse {
   status: number
   headers?: Record<string, string> | readonly (readonly [string, string])[]
-  body?: string | Buffer
+  /**
+   * A string or Buffer is sent with Content-Length. A Readable is streamed
+   * with backpressure: with Content-Length when `length` is given, else
+   * chunked (close-delimited for HTTP/1.0 clients). It is destroyed if the
+   * client leaves, and for HEAD requests.
+   */
+  body?: string | Buffer | Readable
+  /** The exact byte length of a Readable body, when known. */
+  length?: number
 }
 
 /** What a request-phase hook decides: let the request go on, or answer it now. */
@@ -49,6 +58,13 @@ export interface ResponseHeadView {
   status: number
   reason: string
   headers: HeaderList
+  /**
+   * A stream every body byte passes through on its way to the client (the
+   * `onResponseBody` phase), e.g. a compressor. Setting it drops the
+   * upstream's Content-Length: the body is re-framed as chunked.
+   * @experimental
+   */
+  bodyTransform?: Duplex
 }
 
 /** An upstream target, as `selectUpstream` sees it. */

@@ -5,6 +5,7 @@
  * stable error. It holds at most one body chunk per direction beyond what the
  * sockets buffer, so memory stays flat whatever the body size.
  */
+import type { Duplex } from 'node:stream'
 import type { Expirable } from '../core/deadlines.ts'
 import { GatewayError, toGatewayError } from '../core/errors.ts'
 import { HeaderList } from '../core/header-list.ts'
@@ -53,6 +54,13 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   private upFraming: BodyFraming = 'none'
   private outFraming: ResponseFraming = 'none'
   private upstreamPaused = false
+  /** A response hook is still running: body events wait (see runResponseHooks). */
+  private headPending = false
+  private heldOut: Buffer[] | null = null
+  private heldEnd = false
+  private heldTrailers: string[] | undefined = undefined
+  /** The response body's transform, when a hook set one. */
+  private transform: Duplex | null = null
   private retried = false
   private done = false
   private readonly client: DownstreamConnection
@@ -126,8 +134,12 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     if (this.phase === P_SENDING) this.waitForResponse()
   }
 
-  /** onClientDrain resumes an upstream paused for a slow client. */
+  /** onClientDrain resumes an upstream (or a transform) paused for a slow client. */
   onClientDrain(): void {
+    if (this.transform !== null) {
+      this.transform.resume()
+      return
+    }
     if (this.upstreamPaused && this.up !== null) {
       this.upstreamPaused = false
       this.up.socket.resume()
@@ -248,23 +260,51 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       this.writeResponseHead(head.status, head.reason, head.rawHeaders, head.connectionOptions)
       return
     }
+    this.runResponseHooks(head)
+  }
+
+  /**
+   * Response hooks may be async: body bytes and the end that arrive meanwhile
+   * are held (the upstream is paused) until the head has been written.
+   */
+  private runResponseHooks(head: ResponseHead): void {
     const view: ResponseHeadView = {
       status: head.status,
       reason: head.reason,
       headers: new HeaderList(head.rawHeaders),
     }
+    this.headPending = true
     this.up!.socket.pause()
-    runMutateHooks(this.rt.hooks.onResponse as never, s, view, (err) => {
+    runMutateHooks(this.rt.hooks.onResponse as never, this.session, view, (err) => {
       if (this.done) return
+      this.headPending = false
       if (err !== undefined) return this.fail(toGatewayError(err, 'HOOK_FAILED'))
-      this.writeResponseHead(
-        view.status,
-        view.reason === head.reason ? head.reason : view.reason,
-        view.headers.raw,
-        head.connectionOptions,
-      )
-      if (!this.upstreamPaused) this.up?.socket.resume()
+      if (view.bodyTransform !== undefined && this.outFraming !== 'none') this.startTransform(view)
+      const reason = view.status === head.status ? head.reason : ''
+      this.writeResponseHead(view.status, reason, view.headers.raw, head.connectionOptions)
+      const held = this.heldOut
+      this.heldOut = null
+      if (held !== null) for (const b of held) this.onUpstreamData(b)
+      if (this.heldEnd) this.onUpstreamEnd(this.heldTrailers)
+      else if (!this.upstreamPaused) this.up?.socket.resume()
     })
+  }
+
+  /** startTransform routes the body through a hook's stream; its length is unknown, so framing changes. */
+  private startTransform(view: ResponseHeadView): void {
+    const t = view.bodyTransform!
+    this.transform = t
+    view.headers.delete('content-length')
+    this.outFraming = this.session.head.minor === 1 ? 'chunked' : 'close'
+    if (this.outFraming === 'close') this.client.closeAfter = true
+    t.on('data', (out: Buffer) => {
+      if (!this.writeOut(out)) t.pause()
+    })
+    t.on('drain', () => {
+      if (this.up !== null && !this.upstreamPaused) this.up.socket.resume()
+    })
+    t.once('end', () => this.endResponse(undefined))
+    t.once('error', (err) => this.fail(toGatewayError(err, 'INTERNAL_ERROR')))
   }
 
   private chooseFraming(head: ResponseHead): ResponseFraming {
@@ -301,25 +341,39 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
 
   onUpstreamData(data: Buffer): void {
     if (this.phase === P_RECEIVING) this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
-    let ok: boolean
-    if (this.outFraming === 'chunked') {
-      const sock = this.client.socket
-      sock.cork()
-      this.client.write(chunkHeader(data.length))
-      this.client.write(data)
-      ok = this.client.write(CRLF)
-      sock.uncork()
-    } else {
-      ok = this.client.write(data)
+    if (this.headPending) {
+      ;(this.heldOut ??= []).push(data)
+      return
     }
-    if (!ok && !this.upstreamPaused && this.up !== null) {
+    const t = this.transform
+    if (t !== null) {
+      if (!t.write(data) && this.up !== null) this.up.socket.pause()
+      return
+    }
+    if (!this.writeOut(data) && !this.upstreamPaused && this.up !== null) {
       this.upstreamPaused = true
       this.up.socket.pause()
     }
   }
 
+  /** writeOut frames body bytes for the client; false means the client's buffer is full. */
+  private writeOut(data: Buffer): boolean {
+    if (this.outFraming !== 'chunked') return this.client.write(data)
+    const sock = this.client.socket
+    sock.cork()
+    this.client.write(chunkHeader(data.length))
+    this.client.write(data)
+    const ok = this.client.write(CRLF)
+    sock.uncork()
+    return ok
+  }
+
   onUpstreamEnd(trailers: string[] | undefined): void {
-    if (this.outFraming === 'chunked') this.client.write(lastChunk(trailers))
+    if (this.headPending) {
+      this.heldEnd = true
+      this.heldTrailers = trailers
+      return
+    }
     this.phase = P_DONE
     this.deadline = 0
     if (this.requestSent) this.release()
@@ -328,6 +382,14 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       this.up?.destroy()
       this.up = null
     }
+    if (this.transform !== null)
+      this.transform.end() // endResponse runs on its 'end'
+    else this.endResponse(trailers)
+  }
+
+  private endResponse(trailers: string[] | undefined): void {
+    if (this.done) return
+    if (this.outFraming === 'chunked') this.client.write(lastChunk(trailers))
     this.finish()
     this.client.responseComplete()
   }
@@ -408,11 +470,12 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     const up = this.up
     this.up = null
     if (up === null) return
-    if (this.upstreamPaused) up.socket.resume()
+    if (up.socket.isPaused()) up.socket.resume() // a pooled socket must flow again
     this.target!.pool.release(up)
   }
 
   private finish(): void {
+    if (this.transform !== null && !this.transform.writableFinished) this.transform.destroy()
     this.done = true
     this.deadline = 0
     this.rt.deadlines.delete(this)

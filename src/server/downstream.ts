@@ -15,7 +15,8 @@ import { type RequestHandler, RequestReader } from '../http1/request-reader.ts'
 import { ProxyExchange } from '../proxy/exchange.ts'
 import { clientIp, incomingRequestId } from '../proxy/forwarding.ts'
 import type { CompiledRoute } from '../routing/router.ts'
-import { errorResponse, serializeMadeResponse } from './gateway-response.ts'
+import { BodyStreamer } from './body-streamer.ts'
+import { errorResponse, isReadable, serializeMadeResponse } from './gateway-response.ts'
 import type { Runtime } from './runtime.ts'
 
 /** What a connection needs from the server that accepted it. */
@@ -50,6 +51,8 @@ export class DownstreamConnection implements RequestHandler, Expirable {
   private rt: Runtime
   private session: Session | null = null
   private exchange: ProxyExchange | null = null
+  /** Streams a gateway-made body (static file, hook answer) while one is being sent. */
+  private streamer: BodyStreamer | null = null
   /** Body bytes that arrived before the request's fate was decided. */
   private held: Buffer[] | null = null
   private heldEnd = false
@@ -295,7 +298,15 @@ export class DownstreamConnection implements RequestHandler, Expirable {
       headOnly: session.method === 'HEAD',
     })
     session.status = res.status
+    if (made.framing === 'close') this.closeAfter = true
     this.write(made.head)
+    if (isReadable(res.body)) {
+      if (session.method === 'HEAD') res.body.destroy()
+      else {
+        this.streamer = new BodyStreamer(res.body, this, made.framing === 'chunked')
+        return
+      }
+    }
     if (made.body.length > 0) this.write(made.body)
     this.responseComplete()
   }
@@ -347,6 +358,7 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     session.timings.end = performance.now() - session.t0
     this.session = null
     this.exchange = null
+    this.streamer = null
     this.rt.logSession(session)
     if (this.closeAfter || this.closed || this.host.draining) {
       this.closeGracefully()
@@ -377,6 +389,7 @@ export class DownstreamConnection implements RequestHandler, Expirable {
       else this.setDeadline(D_NONE, 0)
     }
     this.exchange?.onClientDrain()
+    this.streamer?.onClientDrain()
   }
 
   private onClose(): void {
@@ -387,6 +400,7 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     if (session !== null) {
       if (!this.tunneled) session.error ??= new GatewayError('CLIENT_ABORTED', 'client closed the connection')
       this.exchange?.abort()
+      this.streamer?.destroy()
       this.responseDone = true
       this.bodyDone = true
       this.finishRequest()

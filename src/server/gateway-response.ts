@@ -5,6 +5,7 @@
  * message (CONTRACT.md, "Responses Portcullis itself makes").
  */
 import { STATUS_CODES } from 'node:http'
+import type { Readable } from 'node:stream'
 import type { GatewayError } from '../core/errors.ts'
 import type { GatewayResponse } from '../core/hooks.ts'
 
@@ -39,13 +40,27 @@ export interface MadeResponseOptions {
   headOnly: boolean
 }
 
-/** serializeMadeResponse returns the head (with Content-Length) and the body bytes. */
+/** How a made response's body goes out. */
+export type MadeFraming = 'length' | 'chunked' | 'close'
+
+/**
+ * serializeMadeResponse returns the head and, for in-memory bodies, the body
+ * bytes. A streamed body (a Readable) is framed by the returned `framing`:
+ * Content-Length when its length is known, else chunked, or close-delimited
+ * for HTTP/1.0 clients.
+ */
 export function serializeMadeResponse(
   res: GatewayResponse,
   o: MadeResponseOptions,
-): { head: string; body: Buffer } {
-  const body =
-    res.body === undefined ? EMPTY : typeof res.body === 'string' ? Buffer.from(res.body) : res.body
+): { head: string; body: Buffer; framing: MadeFraming } {
+  const streamed = isReadable(res.body)
+  let body: Buffer = EMPTY
+  if (typeof res.body === 'string') body = Buffer.from(res.body)
+  else if (Buffer.isBuffer(res.body)) body = res.body
+  let framing: MadeFraming = 'length'
+  if (streamed && res.length === undefined && !o.headOnly)
+    framing = o.keepAliveHeader || o.close ? 'close' : 'chunked'
+  const close = o.close || framing === 'close'
   let s = `HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}\r\n`
   let hasId = false
   for (const [name, value] of headerPairs(res.headers)) {
@@ -55,10 +70,18 @@ export function serializeMadeResponse(
     s += `${name}: ${value}\r\n`
   }
   if (!hasId) s += `${o.requestIdHeader}: ${o.requestId}\r\n`
-  if (o.close) s += 'Connection: close\r\n'
+  if (close) s += 'Connection: close\r\n'
   else if (o.keepAliveHeader) s += 'Connection: keep-alive\r\n'
-  s += `Content-Length: ${body.length}\r\n\r\n`
-  return { head: s, body: o.headOnly ? EMPTY : body }
+  if (framing === 'chunked') s += 'Transfer-Encoding: chunked\r\n'
+  else if (framing === 'length' && !(streamed && res.length === undefined)) {
+    s += `Content-Length: ${streamed ? res.length : body.length}\r\n`
+  }
+  return { head: `${s}\r\n`, body: o.headOnly ? EMPTY : body, framing }
+}
+
+/** isReadable tells a stream body from a string or Buffer. */
+export function isReadable(body: GatewayResponse['body']): body is Readable {
+  return body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body)
 }
 
 const EMPTY = Buffer.alloc(0)

@@ -57,7 +57,7 @@ for (const [name, make] of implementations) {
 
 describe('RoundRobin specifics', () => {
   it('interleaves weights smoothly as nginx does (5,1,1 → a a b a c a a)', () => {
-    const b = new RoundRobin<T>()
+    const b: Balancer<T> = new RoundRobin<T>()
     const targets = [
       { id: 'a', weight: 5 },
       { id: 'b', weight: 1 },
@@ -68,7 +68,7 @@ describe('RoundRobin specifics', () => {
   })
 
   it('rotates strictly with equal weights', () => {
-    const b = new RoundRobin<T>()
+    const b: Balancer<T> = new RoundRobin<T>()
     const targets = ['a', 'b', 'c'].map((id) => ({ id, weight: 1 }))
     const order = Array.from({ length: 6 }, () => b.pick(targets, undefined)!.id).join('')
     assert.equal(order, 'abcabc')
