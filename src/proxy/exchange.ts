@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream'
 import type { Expirable } from '../core/deadlines.ts'
 import { GatewayError, toGatewayError } from '../core/errors.ts'
 import { HeaderList } from '../core/header-list.ts'
-import { type ResponseHeadView, runMutateHooks, type UpstreamRequest } from '../core/hooks.ts'
+import { type HookLists, type ResponseHeadView, runMutateHooks, type UpstreamRequest } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
 import type { ResponseHead } from '../http1/response-head.ts'
 import {
@@ -67,12 +67,21 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   private readonly session: Session
   private readonly upstream: Upstream
   private readonly rt: Runtime
+  /** The route's hooks (its modules' and the user's). */
+  private readonly hooks: HookLists
 
-  constructor(client: DownstreamConnection, session: Session, upstream: Upstream, rt: Runtime) {
+  constructor(
+    client: DownstreamConnection,
+    session: Session,
+    upstream: Upstream,
+    rt: Runtime,
+    hooks: HookLists,
+  ) {
     this.client = client
     this.session = session
     this.upstream = upstream
     this.rt = rt
+    this.hooks = hooks
   }
 
   start(): void {
@@ -100,7 +109,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
 
   /** pickTarget asks selectUpstream hooks first, then the balancer. */
   private pickTarget(): Target | undefined {
-    const hooks = this.rt.hooks.selectUpstream
+    const hooks = this.hooks.selectUpstream
     const targets = this.upstream.targets
     for (let i = 0; i < hooks.length; i++) {
       const chosen = hooks[i]!(this.session as never, targets)
@@ -181,13 +190,13 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       this.session,
     )
     const path = this.target!.basePath + this.session.head.target
-    if (this.rt.hooks.onUpstreamRequest.length === 0) {
+    if (this.hooks.onUpstreamRequest.length === 0) {
       this.head = serializeRequestHead(this.session.method, path, headers)
       this.sendHead()
       return
     }
     const req: UpstreamRequest = { method: this.session.method, path, headers: new HeaderList(headers) }
-    runMutateHooks(this.rt.hooks.onUpstreamRequest as never, this.session, req, (err) => {
+    runMutateHooks(this.hooks.onUpstreamRequest as never, this.session, req, (err) => {
       if (this.done) return
       if (err !== undefined) return this.fail(toGatewayError(err, 'HOOK_FAILED'))
       this.head = serializeRequestHead(req.method, req.path, req.headers.raw)
@@ -256,7 +265,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     this.outFraming = this.chooseFraming(head)
     if (this.outFraming === 'close') this.client.closeAfter = true
     if (this.session.head.upgradeProtocol !== undefined) this.up!.reusable = false
-    if (this.rt.hooks.onResponse.length === 0) {
+    if (this.hooks.onResponse.length === 0) {
       this.writeResponseHead(head.status, head.reason, head.rawHeaders, head.connectionOptions)
       return
     }
@@ -275,7 +284,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     }
     this.headPending = true
     this.up!.socket.pause()
-    runMutateHooks(this.rt.hooks.onResponse as never, this.session, view, (err) => {
+    runMutateHooks(this.hooks.onResponse as never, this.session, view, (err) => {
       if (this.done) return
       this.headPending = false
       if (err !== undefined) return this.fail(toGatewayError(err, 'HOOK_FAILED'))

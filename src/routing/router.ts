@@ -5,6 +5,7 @@
  * host plus a scan of that host's (usually few) routes.
  */
 import type { RouteConfig } from '../config/schema.ts'
+import { compileHooks, type HookLists } from '../core/hooks.ts'
 import type { RouteInfo } from '../core/session.ts'
 
 /** A route ready for matching. */
@@ -13,6 +14,8 @@ export interface CompiledRoute extends RouteInfo {
   readonly path: string | undefined
   readonly methods: ReadonlySet<string> | undefined
   readonly config: RouteConfig
+  /** The hooks this route runs: its modules' then the user's (shared when it has no modules). */
+  readonly hooks: HookLists
 }
 
 export class Router {
@@ -20,8 +23,9 @@ export class Router {
   private readonly anyHost: CompiledRoute[] = []
   readonly routes: readonly CompiledRoute[]
 
-  constructor(routes: readonly RouteConfig[]) {
-    this.routes = routes.map(compileRoute)
+  /** `hooksFor` gives each route its phase hooks; by default none. */
+  constructor(routes: readonly RouteConfig[], hooksFor: (route: RouteConfig) => HookLists = noHooks) {
+    this.routes = routes.map((r, i) => compileRoute(r, i, hooksFor(r)))
     for (const r of this.routes) {
       const hosts = r.config.match.host
       if (hosts === undefined) {
@@ -52,7 +56,11 @@ export class Router {
   }
 }
 
-function compileRoute(config: RouteConfig, index: number): CompiledRoute {
+function noHooks(): HookLists {
+  return compileHooks([])
+}
+
+function compileRoute(config: RouteConfig, index: number, hooks: HookLists): CompiledRoute {
   const methods = config.match.methods
   return {
     index,
@@ -61,6 +69,7 @@ function compileRoute(config: RouteConfig, index: number): CompiledRoute {
     path: config.match.path === '/' ? undefined : config.match.path,
     methods: methods === undefined ? undefined : new Set(methods),
     config,
+    hooks,
   }
 }
 

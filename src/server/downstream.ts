@@ -247,8 +247,9 @@ export class DownstreamConnection implements RequestHandler, Expirable {
       return
     }
     session.route = route
-    if (rt.hooks.onRequest.length === 0) this.act(session, route)
-    else this.runHooks(rt.hooks.onRequest, session, () => this.act(session, route))
+    const onRequest = route.hooks.onRequest
+    if (onRequest.length === 0) this.act(session, route)
+    else this.runHooks(onRequest, session, () => this.act(session, route))
   }
 
   private act(session: Session, route: CompiledRoute): void {
@@ -258,7 +259,7 @@ export class DownstreamConnection implements RequestHandler, Expirable {
       return
     }
     const upstream = this.rt.upstreams.get(route.upstream!)!
-    const ex = new ProxyExchange(this, session, upstream, this.rt)
+    const ex = new ProxyExchange(this, session, upstream, this.rt, route.hooks)
     this.exchange = ex
     ex.start()
     this.flushHeld(ex)

@@ -13,7 +13,7 @@ import {
   type ListenConfig,
 } from '../config/schema.ts'
 import { Deadlines } from '../core/deadlines.ts'
-import { compileHooks, type GatewayHooks } from '../core/hooks.ts'
+import type { GatewayHooks } from '../core/hooks.ts'
 import { AccessLog } from '../observe/access-log.ts'
 import { type ConnectionHost, DownstreamConnection } from './downstream.ts'
 import { Runtime, shortestTimeout } from './runtime.ts'
@@ -97,7 +97,7 @@ class GatewayServer implements Gateway, ConnectionHost {
   constructor(config: GatewayConfig, hooks: readonly GatewayHooks<never>[]) {
     this.hooks = hooks
     this.deadlines = new Deadlines(Deadlines.tickFor(shortestTimeout(config)))
-    this.runtime = new Runtime(config, compileHooks(hooks), this.deadlines, this)
+    this.runtime = new Runtime(config, hooks, this.deadlines, this)
     this.setAccessLog(config)
   }
 
@@ -194,7 +194,7 @@ class GatewayServer implements Gateway, ConnectionHost {
 
   async reload(config: GatewayConfig): Promise<void> {
     const old = this.runtime
-    this.runtime = new Runtime(config, compileHooks(this.hooks), this.deadlines, this)
+    this.runtime = new Runtime(config, this.hooks, this.deadlines, this)
     this.setAccessLog(config)
     // Idle pooled connections of the old runtime close now; busy ones when their exchange ends.
     old.close()

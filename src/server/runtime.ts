@@ -6,9 +6,10 @@
  */
 import type { GatewayConfig } from '../config/schema.ts'
 import type { Deadlines } from '../core/deadlines.ts'
-import type { HookLists } from '../core/hooks.ts'
+import { compileHooks, type GatewayHooks, type HookLists } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
 import type { ReaderLimits } from '../http1/request-reader.ts'
+import { routeModuleHooks } from '../modules/registry.ts'
 import { requestEndChannel } from '../observe/channels.ts'
 import { type ForwardingPolicy, trustList } from '../proxy/forwarding.ts'
 import { Router } from '../routing/router.ts'
@@ -25,12 +26,22 @@ export class Runtime {
   /** The gateway this runtime belongs to (identifies it on diagnostics channels). */
   readonly owner: object
 
-  constructor(config: GatewayConfig, hooks: HookLists, deadlines: Deadlines, owner: object) {
+  constructor(
+    config: GatewayConfig,
+    userHooks: readonly GatewayHooks<never>[],
+    deadlines: Deadlines,
+    owner: object,
+  ) {
     this.config = config
-    this.hooks = hooks
+    this.hooks = compileHooks(userHooks)
     this.deadlines = deadlines
     this.owner = owner
-    this.router = new Router(config.routes)
+    this.router = new Router(config.routes, (route) => {
+      const modules = routeModuleHooks(route, config)
+      return modules.length === 0
+        ? this.hooks
+        : compileHooks([...(modules as GatewayHooks<never>[]), ...userHooks])
+    })
     const upstreams = new Map<string, Upstream>()
     for (const [name, u] of Object.entries(config.upstreams))
       upstreams.set(name, new Upstream(name, u, deadlines))
