@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { staticSchema } from '../modules/static/schema.ts'
 import { parseDuration, parseSize } from './units.ts'
 
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -155,6 +156,10 @@ const respond = z.strictObject({
   headers: z.record(z.string(), z.string()).default({}),
 })
 
+/** The keys of a route that say what to do with a request; a route has exactly one. */
+const ROUTE_ACTIONS = ['upstream', 'respond', 'static'] as const
+const ROUTE_ACTIONS_TEXT = 'upstream, respond or static'
+
 const route = z
   .strictObject({
     /** Shown in logs and metrics; defaults to the route's index. */
@@ -164,11 +169,13 @@ const route = z
     upstream: z.string().optional(),
     /** Answer matching requests with a fixed response. */
     respond: respond.optional(),
+    /** Serve files from a directory (src/modules/static). */
+    static: staticSchema.optional(),
     /** Send the client's Host upstream (default) or the target's host. */
     preserveHost: z.boolean().optional(),
   })
-  .refine((r) => (r.upstream === undefined) !== (r.respond === undefined), {
-    message: 'needs exactly one action: upstream or respond',
+  .refine((r) => ROUTE_ACTIONS.filter((a) => r[a] !== undefined).length === 1, {
+    message: `needs exactly one action: ${ROUTE_ACTIONS_TEXT}`,
   })
 
 const tls = z.strictObject({ cert: z.string(), key: z.string() })

@@ -258,7 +258,12 @@ export class DownstreamConnection implements RequestHandler, Expirable {
       this.respond(fixed)
       return
     }
-    const upstream = this.rt.upstreams.get(route.upstream!)!
+    // Actions other than respond and upstream are route modules that answer in onRequest.
+    const upstream = route.upstream === undefined ? undefined : this.rt.upstreams.get(route.upstream)
+    if (upstream === undefined) {
+      this.respondError(new GatewayError('INTERNAL_ERROR', `route ${route.name} has no handler`))
+      return
+    }
     const ex = new ProxyExchange(this, session, upstream, this.rt, route.hooks)
     this.exchange = ex
     ex.start()
