@@ -53,6 +53,9 @@ export class Deadlines {
 
   /** at returns the absolute deadline `ms` from now (0 = none). */
   at(ms: number): number {
+    // Until the interval runs, `now` is the construction time: a gateway idle
+    // longer than a timeout would give its first connection a deadline already past.
+    if (this.timer === undefined) this.now = this.clock.now()
     return ms > 0 ? this.now + ms : 0
   }
 

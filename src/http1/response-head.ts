@@ -36,6 +36,14 @@ const STATUS_LINE_RE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*)
  */
 export function scanResponseHead(buf: Buffer, start: number, maxHeadSize: number): number {
   const end = buf.indexOf(CRLFCRLF, start)
+  // RFC 9112 §2.2: no bare LF. An LF-only head never shows a CRLFCRLF and would
+  // stall until the response timeout (504), so an incomplete head is checked
+  // here; a complete one is checked by the parser, which refuses any bare LF.
+  const limit = end === -1 ? buf.length : start
+  for (let i = buf.indexOf(0x0a, start); i !== -1 && i < limit; i = buf.indexOf(0x0a, i + 1)) {
+    if (i === start || buf[i - 1] !== 0x0d)
+      throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'bare LF in head')
+  }
   if (end !== -1) {
     if (end + 4 - start > maxHeadSize)
       throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'response head too large')

@@ -19,12 +19,18 @@ import {
   type ResponseFraming,
   serializeResponseHead,
 } from '../http1/serialize.ts'
+import type { CompiledRoute } from '../routing/router.ts'
 import type { DownstreamConnection } from '../server/downstream.ts'
 import type { Runtime } from '../server/runtime.ts'
 import type { UpstreamConnection, UpstreamUser } from '../upstream/connection.ts'
 import type { PoolWaiter } from '../upstream/pool.ts'
 import type { Target, Upstream } from '../upstream/upstream.ts'
-import { type BodyFraming, buildUpstreamHeaders, serializeRequestHead } from './forwarding.ts'
+import {
+  type BodyFraming,
+  buildUpstreamHeaders,
+  type ForwardingPolicy,
+  serializeRequestHead,
+} from './forwarding.ts'
 import { startTunnel } from './tunnel.ts'
 
 // What the exchange's deadline guards.
@@ -181,7 +187,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     }
     const headers = buildUpstreamHeaders(
       this.session.head,
-      this.rt.policy,
+      routePolicy(this.rt.policy, this.session),
       this.session.clientAddress,
       this.session.tls,
       this.session.id,
@@ -264,6 +270,9 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     }
     this.outFraming = this.chooseFraming(head)
     if (this.outFraming === 'close') this.client.closeAfter = true
+    // RFC 9110 §10.1.1: a final answer to `Expect: 100-continue` before any body byte means
+    // the client will not send it and we cannot skip it; the connection ends, so say so.
+    if (s.head.expectContinue && !this.requestSent && s.bytesIn === 0) this.client.closeAfter = true
     if (this.session.head.upgradeProtocol !== undefined) this.up!.reusable = false
     if (this.hooks.onResponse.length === 0) {
       this.writeResponseHead(head.status, head.reason, head.rawHeaders, head.connectionOptions)
@@ -339,7 +348,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     this.client.write(
       serializeResponseHead(status, reason, raw, {
         framing: this.outFraming,
-        close: this.client.closeAfter,
+        close: this.client.closingAfterResponse(),
         keepAliveHeader: s.head.minor === 0,
         extra,
         connectionOptions: options,
@@ -508,3 +517,14 @@ const INFORMATIONAL = {
   connectionOptions: undefined,
   upgrade: undefined,
 } as const
+
+/**
+ * routePolicy applies a route's own `preserveHost` over `proxy.preserveHost`
+ * (the schema documents both; the route's was ignored before). Allocates only
+ * for routes that set it.
+ */
+function routePolicy(policy: ForwardingPolicy, session: Session): ForwardingPolicy {
+  // session.route is the CompiledRoute the router matched; RouteInfo is its public view.
+  const own = (session.route as CompiledRoute | undefined)?.config.preserveHost
+  return own === undefined || own === policy.preserveHost ? policy : { ...policy, preserveHost: own }
+}

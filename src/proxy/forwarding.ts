@@ -141,6 +141,8 @@ export function buildUpstreamHeaders(
   if (facts.traceId === undefined) dropField(out, 'tracestate')
   if (framing === 'length') out.push('Content-Length', String(req.contentLength))
   else if (framing === 'chunked') out.push('Transfer-Encoding', 'chunked')
+  // An explicit empty body stays explicit: servers may answer a POST without a length 411 (RFC 9110 §8.6).
+  else if (req.contentLength === 0) out.push('Content-Length', '0')
   if (req.upgradeProtocol !== undefined) out.push('Connection', 'upgrade', 'Upgrade', req.upgradeProtocol)
   if (policy.forwardedHeaders) {
     out.push('X-Forwarded-For', xff === undefined ? peer : `${xff}, ${peer}`)

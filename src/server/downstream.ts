@@ -109,6 +109,17 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     if (!this.closed && this.reader.buffered < this.rt.limits.maxHeadSize * 2) this.socket.resume()
   }
 
+  /**
+   * closingAfterResponse tells whether the response about to be sent ends the
+   * connection. A shutdown that began after the request head arrived counts
+   * too: RFC 9112 §9.6 asks a server that will close to say `Connection:
+   * close`, else a keep-alive client may send its next request into the close.
+   */
+  closingAfterResponse(): boolean {
+    if (this.host.draining) this.closeAfter = true
+    return this.closeAfter
+  }
+
   /** closeIfIdle ends an idle keep-alive connection (shutdown); busy ones close after their response. */
   closeIfIdle(): void {
     if (this.idle) this.socket.end()
@@ -299,7 +310,7 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     const made = serializeMadeResponse(res, {
       requestIdHeader: this.rt.policy.requestIdHeader,
       requestId: session.id,
-      close: this.closeAfter,
+      close: this.closingAfterResponse(),
       keepAliveHeader: session.head.minor === 0,
       headOnly: session.method === 'HEAD',
     })
@@ -386,7 +397,12 @@ export class DownstreamConnection implements RequestHandler, Expirable {
   private onClientEnd(): void {
     this.clientEnded = true
     if (this.session === null) this.socket.end()
-    else this.closeAfter = true
+    else if (!this.bodyDone) {
+      // FIN before the request body is complete: the body can never complete,
+      // so abort now rather than hold the upstream until the body timeout.
+      // (A FIN after a complete request is a half-close: it gets its response.)
+      this.socket.destroy()
+    } else this.closeAfter = true
   }
 
   private onDrain(): void {

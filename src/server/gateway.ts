@@ -117,14 +117,23 @@ class GatewayServer implements Gateway, ConnectionHost {
 
   private bind(l: ListenConfig): Promise<void> {
     const secure = l.tls !== undefined
-    const onSocket = (socket: net.Socket) => this.accept(socket, secure)
+    const onSocket = (socket: net.Socket) => {
+      // Half-open only once the handshake is done: a TLS server created with
+      // allowHalfOpen keeps a socket whose client hung up mid-handshake (e.g.
+      // it refused our certificate) open until handshakeTimeout, which also
+      // held close() that long.
+      if (secure) socket.allowHalfOpen = true
+      this.accept(socket, secure)
+    }
     const server = secure
       ? tls.createServer(
           {
             cert: readFileSync(l.tls!.cert),
             key: readFileSync(l.tls!.key),
-            allowHalfOpen: true,
             ALPNProtocols: ['http/1.1'],
+            // Node's default is 120 s; a handshake is part of the head the
+            // client must send in time (slowloris guard, as timeouts.head).
+            handshakeTimeout: this.runtime.config.timeouts.head,
           },
           onSocket,
         )
