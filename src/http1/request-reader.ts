@@ -26,8 +26,11 @@ export interface RequestHandler {
   onBody(data: Buffer): void
   /** The message is complete; `trailers` when a chunked body carried any. */
   onBodyEnd(trailers: string[] | undefined): void
-  /** The stream can no longer be framed; the connection must answer (if it can) and close. */
-  onError(err: GatewayError): void
+  /**
+   * The stream can no longer be framed; the connection must answer (if it can) and close.
+   * `head` is given when a head parsed but was refused (413): the answer can then honour its Accept and request id.
+   */
+  onError(err: GatewayError, head?: RequestHead): void
 }
 
 export interface ReaderLimits extends HeadLimits {
@@ -155,14 +158,15 @@ export class RequestReader implements ChunkSink {
   /** Returns false when more bytes are needed or the stream failed. */
   private readHead(buf: Buffer): boolean {
     let head: RequestHead
+    let parsed: RequestHead | undefined
     let end: number
     try {
       end = scanRequestHead(buf, 0, this.limits)
       if (end === -1) return false
-      head = parseRequestHead(buf, 0, end, this.limits, this.forms)
+      head = parsed = parseRequestHead(buf, 0, end, this.limits, this.forms)
       this.checkBodySize(head)
     } catch (err) {
-      this.fail(err)
+      this.fail(err, parsed)
       return false
     }
     this.buf = end < buf.length ? buf.subarray(end) : null
@@ -238,11 +242,12 @@ export class RequestReader implements ChunkSink {
     return this.state === FAILED
   }
 
-  private fail(err: unknown): void {
+  private fail(err: unknown, head?: RequestHead): void {
     this.state = FAILED
     this.buf = null
     this.handler.onError(
       err instanceof GatewayError ? err : new GatewayError('MALFORMED_REQUEST', String(err)),
+      head,
     )
   }
 }

@@ -230,11 +230,20 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     this.maybeFinish()
   }
 
-  onError(err: GatewayError): void {
+  onError(err: GatewayError, head?: RequestHead): void {
     if (this.session === null)
-      this.session = new Session(new RequestHead(), this.peer, this.peerPort, this.tls, performance.now())
+      this.session = new Session(
+        head ?? new RequestHead(),
+        this.peer,
+        this.peerPort,
+        this.tls,
+        performance.now(),
+      )
     const session = this.session
-    if (session.id === '') session.id = randomUUID()
+    // A refused but parsed head (413) keeps the client's request id, like any answered request.
+    if (session.id === '')
+      session.id =
+        (head && incomingRequestId(head.rawHeaders, this.rt.policy.requestIdHeader)) ?? randomUUID()
     this.closeAfter = true
     this.bodyDone = true
     if (this.exchange?.responseStarted) {
@@ -252,7 +261,7 @@ export class DownstreamConnection implements RequestHandler, Expirable {
 
   private route(session: Session): void {
     const rt = this.rt
-    const route = rt.router.match(session.host, session.path, session.method)
+    const route = rt.router.match(session)
     if (route === undefined) {
       this.respondError(new GatewayError('NO_ROUTE', 'no route matched'))
       return
@@ -291,7 +300,11 @@ export class DownstreamConnection implements RequestHandler, Expirable {
   /** runHooks runs request hooks; `next` continues the request, a `respond` result answers it. */
   private runHooks(hooks: Runtime['hooks']['onRequest'], session: Session, next: () => void): void {
     runRequestHooks(hooks as never, session, (err: unknown, result: HookResult | undefined) => {
-      if (this.session !== session) return // the client left meanwhile
+      if (this.session !== session) {
+        // The client left meanwhile; a streamed answer must still release what it holds (an open file).
+        if (result?.kind === 'respond' && isReadable(result.response.body)) result.response.body.destroy()
+        return
+      }
       if (err !== undefined) this.respondError(toGatewayError(err, 'HOOK_FAILED'))
       else if (result !== undefined && result.kind === 'respond') this.respond(result.response)
       else next()
@@ -320,7 +333,8 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     if (isReadable(res.body)) {
       if (session.method === 'HEAD') res.body.destroy()
       else {
-        this.streamer = new BodyStreamer(res.body, this, made.framing === 'chunked')
+        const length = made.framing === 'length' ? res.length : undefined
+        this.streamer = new BodyStreamer(res.body, this, made.framing === 'chunked', length)
         return
       }
     }
@@ -396,13 +410,14 @@ export class DownstreamConnection implements RequestHandler, Expirable {
 
   private onClientEnd(): void {
     this.clientEnded = true
-    if (this.session === null) this.socket.end()
-    else if (!this.bodyDone) {
-      // FIN before the request body is complete: the body can never complete,
-      // so abort now rather than hold the upstream until the body timeout.
-      // (A FIN after a complete request is a half-close: it gets its response.)
-      this.socket.destroy()
-    } else this.closeAfter = true
+    if (this.session === null && this.reader.idle) {
+      this.socket.end()
+      return
+    }
+    // A half-close (RFC 9112 §9.6) and a client that left look the same on the
+    // wire. As nginx does ("client prematurely closed connection"), EOF during
+    // a request aborts it, so a slow upstream is not held for nobody.
+    this.socket.destroy()
   }
 
   private onDrain(): void {

@@ -99,15 +99,24 @@ describe('client keep-alive', () => {
     assert.equal(origin.requests.length, 3)
   })
 
-  it('answers a client that half-closes after its request, then closes', async (t) => {
+  it('treats EOF during a request as the client leaving, as nginx does: no response, connection closed', async (t) => {
     const origin = await echoOrigin(t)
     const gw = await startGateway(proxyConfig(origin.url), { t })
     const c = await RawClient.connect(gw.port, t)
-    c.write('GET /half?delay=50 HTTP/1.1\r\nHost: example.test\r\n\r\n')
+    c.write('GET /half?delay=300 HTTP/1.1\r\nHost: example.test\r\n\r\n')
     c.socket.end()
-    const res = await c.response()
-    assert.equal(res.body.toString(), 'GET /half?delay=50 ')
-    assert.equal(res.headers.connection, 'close')
+    assert.equal(await c.closedWithin(1000), true)
+    assert.equal(c.unread.length, 0, 'nothing is answered to a client that left')
+    await waitFor(() => gw.gw.stats().connections === 0, 'connection forgotten')
+  })
+
+  it('closes on EOF from an idle keep-alive client', async (t) => {
+    const origin = await echoOrigin(t)
+    const gw = await startGateway(proxyConfig(origin.url), { t })
+    const c = await RawClient.connect(gw.port, t)
+    c.write('GET / HTTP/1.1\r\nHost: example.test\r\n\r\n')
+    assert.equal((await c.response()).status, 200)
+    c.socket.end()
     assert.equal(await c.closedWithin(1000), true)
   })
 
