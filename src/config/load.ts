@@ -1,92 +1,92 @@
 /**
- * Loading a configuration: read the file, parse YAML (JSON is YAML) keeping
- * positions, interpolate the environment, validate against `configSchema`,
- * resolve relative file paths against the file's directory. Every problem is
- * collected and returned at once, sorted by position, never thrown.
+ * Loading a configuration: read the file and the files it includes, parse
+ * YAML (JSON is YAML) keeping positions, interpolate the environment, merge
+ * the files, validate against `configSchema`, resolve relative file paths
+ * against the directory of the file that wrote them. Every problem is
+ * collected and returned at once, sorted by file and position, never thrown.
  */
-import { accessSync, constants } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { accessSync, constants, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { LineCounter, parseDocument } from 'yaml'
 import { type ConfigProblem, compareProblems, formatProblem } from './errors.ts'
-import { type Environment, interpolateDocument } from './interpolate.ts'
+import type { Environment } from './interpolate.ts'
 import { type Locator, problemsFromIssues } from './issues.ts'
+import { mergeSources } from './merge.ts'
 import { configSchema, type GatewayConfig } from './schema.ts'
-import { offsetOf } from './yaml-nodes.ts'
+import { type ConfigInputs, readSourceTree } from './sources.ts'
+import { type KeyPath, offsetOf } from './yaml-nodes.ts'
 
 export { ConfigError, type ConfigProblem, formatProblem } from './errors.ts'
-
-/** The outcome of loading or validating a configuration. */
-export type LoadResult =
-  | { ok: true; config: GatewayConfig; file: string }
-  | { ok: false; problems: ConfigProblem[] }
-
-const NO_POSITION: Locator = () => ({ line: 0, col: 0 })
+export type { ConfigInputs } from './sources.ts'
 
 /**
- * loadConfig reads and validates the configuration file at `path`.
+ * The outcome of loading or validating a configuration. `inputs` names the
+ * files it was read from (also when it is invalid, so a watcher can wait for
+ * a fix) and a digest of their content.
+ */
+export type LoadResult =
+  | { ok: true; config: GatewayConfig; file: string; inputs: ConfigInputs }
+  | { ok: false; problems: ConfigProblem[]; inputs: ConfigInputs }
+
+const NO_INPUTS: ConfigInputs = { files: [], patterns: [], digest: '' }
+
+/**
+ * loadConfig reads and validates the configuration file at `path` and every
+ * file it includes.
  *
- * Returns `{ ok: true, config, file }` with defaults applied, units converted
- * and relative paths made absolute (`file` is the absolute path of the file);
- * otherwise `{ ok: false, problems }` with every problem found, sorted by
- * position, and `problem.file` spelled as `path` was. Never throws for a bad
- * file; an unreadable file is a problem without position.
+ * Returns `{ ok: true, config, file, inputs }` with defaults applied, units
+ * converted and relative paths made absolute (`file` is the absolute path of
+ * the file); otherwise `{ ok: false, problems, inputs }` with every problem
+ * found, sorted by file (in reading order) and position, and `problem.file`
+ * spelled as `path` was (included files relative to it). Never throws for a
+ * bad file; an unreadable main file is a problem without position.
  */
 export async function loadConfig(path: string, env: Environment = process.env): Promise<LoadResult> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    const message = `cannot read the configuration file: ${(err as Error).message}`
-    return { ok: false, problems: [{ file: path, line: 0, col: 0, path: '', message }] }
-  }
-  return parseConfigText(text, path, env)
+  return load(path, env)
 }
 
 /**
  * parseConfigText validates configuration `text` as if read from `file`
- * (used for positions in problems and as the base of relative paths).
+ * (used for positions in problems and as the base of relative paths and
+ * includes, which are read from disk).
  */
 export function parseConfigText(text: string, file: string, env: Environment = process.env): LoadResult {
-  const lineCounter = new LineCounter()
-  const at = (offset: number) => lineCounter.linePos(offset)
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true })
-  if (doc.errors.length > 0) {
-    return fail(
-      doc.errors.map((e) => ({ file, ...at(e.pos[0]), path: '', message: syntaxMessage(e.message) })),
-    )
+  return load(file, env, text)
+}
+
+function load(file: string, env: Environment, text?: string): LoadResult {
+  const tree = readSourceTree(file, env, text)
+  const files = tree.sources.map((s) => s.file)
+  const order = (problems: ConfigProblem[]) => fail(problems, tree.inputs, files)
+  if (tree.fatal.length > 0 || !tree.complete || tree.sources.length === 0) {
+    return order([...tree.fatal, ...tree.env])
   }
-  const envProblems = interpolateDocument(doc, env).map((p) => ({
-    file,
-    ...at(p.offset),
-    path: p.path,
-    message: p.message,
-  }))
-  let input: unknown
-  try {
-    input = doc.toJS({ maxAliasCount: 1000 }) ?? {}
-  } catch (err) {
-    return fail([...envProblems, { file, line: 0, col: 0, path: '', message: (err as Error).message }])
+  const merged = mergeSources(tree.sources)
+  const locate: Locator = (path, pointAt) => {
+    const { source, path: local } = merged.origin(path)
+    const position = source.at(offsetOf(source.doc, local, pointAt))
+    return { file: source.file, ...position, path: local.map(String).join('.') }
   }
-  const locate: Locator = (path, pointAt) => at(offsetOf(doc, path, pointAt))
-  const checked = check(input, file, dirname(resolve(file)), locate)
+  const dirOf = (path: KeyPath) => dirname(merged.origin(path).source.abs)
+  const checked = check(merged.input, dirOf, locate)
   // A value whose variable is unset also fails the schema; the variable is the cause worth reporting.
-  const schemaProblems = checked.problems.filter((p) => !envProblems.some((e) => within(p.path, e.path)))
-  const problems = [...envProblems, ...schemaProblems]
-  if (problems.length > 0 || !checked.config) return fail(problems)
-  return { ok: true, config: checked.config, file: resolve(file) }
+  const caused = (p: ConfigProblem) => tree.env.some((e) => e.file === p.file && within(p.path, e.path))
+  const problems = [...tree.env, ...merged.problems, ...checked.problems.filter((p) => !caused(p))]
+  if (problems.length > 0 || !checked.config) return order(problems)
+  return { ok: true, config: checked.config, file: resolve(file), inputs: tree.inputs }
 }
 
 /**
  * validateConfig validates a configuration given as an object (the
  * programmatic API and `portcullis proxy`). Problems carry `file: source` and
  * no position (`line: 0, col: 0`); relative paths resolve against `baseDir`.
- * No environment interpolation happens: the caller already has the values.
+ * No environment interpolation happens: the caller already has the values,
+ * and there are no includes.
  */
 export function validateConfig(input: unknown, source = '<config>', baseDir = process.cwd()): LoadResult {
-  const checked = check(input, source, baseDir, NO_POSITION)
-  if (checked.problems.length > 0 || !checked.config) return fail(checked.problems)
-  return { ok: true, config: checked.config, file: source }
+  const locate: Locator = (path) => ({ file: source, line: 0, col: 0, path: path.map(String).join('.') })
+  const checked = check(input, () => baseDir, locate)
+  if (checked.problems.length > 0 || !checked.config) return fail(checked.problems, NO_INPUTS)
+  return { ok: true, config: checked.config, file: source, inputs: NO_INPUTS }
 }
 
 /** formatProblems renders problems one per line, as `portcullis check` prints them. */
@@ -99,37 +99,71 @@ interface Checked {
   problems: ConfigProblem[]
 }
 
-function check(input: unknown, file: string, baseDir: string, locate: Locator): Checked {
+/** dirOf gives the directory relative paths at a key path are resolved against. */
+type DirOf = (path: KeyPath) => string
+
+function check(input: unknown, dirOf: DirOf, locate: Locator): Checked {
   const parsed = configSchema.safeParse(input)
-  if (!parsed.success) return { problems: problemsFromIssues(parsed.error.issues, input, file, locate) }
-  const config = resolvePaths(parsed.data, baseDir)
-  return { config, problems: unreadableFiles(config, file, locate) }
+  if (!parsed.success) return { problems: problemsFromIssues(parsed.error.issues, input, locate) }
+  const config = resolvePaths(parsed.data, dirOf)
+  return { config, problems: unreadableFiles(config, locate) }
 }
 
-/** resolvePaths makes file paths in the config absolute, relative to `baseDir`. */
-function resolvePaths(config: GatewayConfig, baseDir: string): GatewayConfig {
-  const listen = config.listen.map((l) =>
-    l.tls ? { ...l, tls: { cert: resolve(baseDir, l.tls.cert), key: resolve(baseDir, l.tls.key) } } : l,
+/**
+ * resolvePaths makes file paths in the config absolute, each relative to the
+ * directory of the file it was written in.
+ */
+function resolvePaths(config: GatewayConfig, dirOf: DirOf): GatewayConfig {
+  const listen = config.listen.map((l, i) => {
+    if (!l.tls) return l
+    const dir = dirOf(['listen', i])
+    return { ...l, tls: { cert: resolve(dir, l.tls.cert), key: resolve(dir, l.tls.key) } }
+  })
+  const routes = config.routes.map((r, i) =>
+    r.static ? { ...r, static: { ...r.static, root: resolve(dirOf(['routes', i]), r.static.root) } } : r,
+  )
+  const upstreams = Object.fromEntries(
+    Object.entries(config.upstreams).map(([name, u]) => [
+      name,
+      u.tls.ca === undefined ? u : { ...u, tls: { ...u.tls, ca: resolve(dirOf(['upstreams', name]), u.tls.ca) } },
+    ]),
   )
   const logPath = config.accessLog.path
   const toStream = logPath === 'stdout' || logPath === 'stderr'
-  const accessLog = toStream ? config.accessLog : { ...config.accessLog, path: resolve(baseDir, logPath) }
-  return { ...config, listen, accessLog }
+  const accessLog = toStream
+    ? config.accessLog
+    : { ...config.accessLog, path: resolve(dirOf(['accessLog']), logPath) }
+  return { ...config, listen, routes, upstreams, accessLog }
 }
 
-/** unreadableFiles reports TLS files that cannot be read, so `check` catches them before `start` does. */
-function unreadableFiles(config: GatewayConfig, file: string, locate: Locator): ConfigProblem[] {
+/**
+ * unreadableFiles reports TLS files that cannot be read and static roots that
+ * are not directories, so `check` catches them before `start` does.
+ */
+function unreadableFiles(config: GatewayConfig, locate: Locator): ConfigProblem[] {
   const problems: ConfigProblem[] = []
   config.listen.forEach((l, i) => {
     for (const which of ['cert', 'key'] as const) {
       const path = l.tls?.[which]
       const reason = path === undefined ? undefined : unreadable(path)
       if (reason === undefined) continue
-      const keyPath = ['listen', i, 'tls', which]
-      problems.push({ file, ...locate(keyPath, 'value'), path: keyPath.join('.'), message: reason })
+      problems.push({ ...locate(['listen', i, 'tls', which], 'value'), message: reason })
     }
   })
+  config.routes.forEach((r, i) => {
+    const reason = r.static === undefined ? undefined : notADirectory(r.static.root)
+    if (reason !== undefined)
+      problems.push({ ...locate(['routes', i, 'static', 'root'], 'value'), message: reason })
+  })
   return problems
+}
+
+function notADirectory(path: string): string | undefined {
+  try {
+    return statSync(path).isDirectory() ? undefined : `${path} is not a directory`
+  } catch (err) {
+    return `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`
+  }
 }
 
 function unreadable(path: string): string | undefined {
@@ -141,16 +175,17 @@ function unreadable(path: string): string | undefined {
   }
 }
 
-function fail(problems: ConfigProblem[]): LoadResult {
+/**
+ * fail dedupes and orders problems: by file in reading order (`files`, the
+ * problem file names of the sources), then by position within a file.
+ */
+function fail(problems: ConfigProblem[], inputs: ConfigInputs, files: readonly string[] = []): LoadResult {
   const seen = new Set<string>()
   const unique = problems.filter((p) => !seen.has(formatProblem(p)) && seen.add(formatProblem(p)))
-  return { ok: false, problems: unique.sort(compareProblems) }
+  const rank = (p: ConfigProblem) => Math.max(files.indexOf(p.file), 0)
+  return { ok: false, problems: unique.sort((a, b) => rank(a) - rank(b) || compareProblems(a, b)), inputs }
 }
 
 function within(path: string, ancestor: string): boolean {
   return path === ancestor || path.startsWith(`${ancestor}.`) || ancestor === ''
-}
-
-function syntaxMessage(message: string): string {
-  return `syntax error: ${message.charAt(0).toLowerCase()}${message.slice(1)}`
 }

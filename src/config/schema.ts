@@ -6,7 +6,9 @@
  */
 import { isIP } from 'node:net'
 import { z } from 'zod'
-import { staticSchema } from '../modules/static/schema.ts'
+import { compressionSchema } from '../modules/compress/schema.ts'
+import { isIpOrCidr } from './ip.ts'
+import { routeSchema } from './route-schema.ts'
 import { parseDuration, parseSize } from './units.ts'
 
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -122,61 +124,25 @@ const pool = z
   })
   .prefault({})
 
+/** How https:// targets are verified (as nginx's proxy_ssl_trusted_certificate / proxy_ssl_verify). */
+const upstreamTls = z
+  .strictObject({
+    /** A PEM file of CA certificates trusted for the targets (added to, not replacing, the system CAs). */
+    ca: z.string().optional(),
+    /** SNI and the name the certificate must carry; default: the target's host name (none for IPs). */
+    servername: z.string().optional(),
+    /** Verify the target's certificate. Turning it off is for development only. */
+    verify: z.boolean().default(true),
+  })
+  .prefault({})
+
 const upstream = z.strictObject({
   targets: z.array(target).min(1, 'needs at least one target'),
   balance: z.enum(['round-robin']).default('round-robin'),
   pool,
   timeouts: upstreamTimeouts,
+  tls: upstreamTls,
 })
-
-const stringList = z
-  .union([z.string(), z.array(z.string()).min(1)])
-  .transform((v) => (Array.isArray(v) ? v : [v]))
-
-const match = z
-  .strictObject({
-    /** Host names, matched case- and port-insensitively. */
-    host: stringList.optional(),
-    /** A path prefix on segment boundaries: `/v1` matches `/v1` and `/v1/x`, not `/v10`. */
-    path: z
-      .string()
-      .refine((p) => p.startsWith('/'), { message: 'must start with /' })
-      .optional(),
-    methods: z
-      .array(z.string().regex(METHOD_RE, 'not an HTTP method token'))
-      .min(1)
-      .transform((ms) => ms.map((m) => m.toUpperCase()))
-      .optional(),
-  })
-  .prefault({})
-
-const respond = z.strictObject({
-  status: z.number().int().min(200).max(599).default(200),
-  body: z.string().default(''),
-  headers: z.record(z.string(), z.string()).default({}),
-})
-
-/** The keys of a route that say what to do with a request; a route has exactly one. */
-const ROUTE_ACTIONS = ['upstream', 'respond', 'static'] as const
-const ROUTE_ACTIONS_TEXT = 'upstream, respond or static'
-
-const route = z
-  .strictObject({
-    /** Shown in logs and metrics; defaults to the route's index. */
-    name: z.string().optional(),
-    match,
-    /** Proxy matching requests to this upstream. */
-    upstream: z.string().optional(),
-    /** Answer matching requests with a fixed response. */
-    respond: respond.optional(),
-    /** Serve files from a directory (src/modules/static). */
-    static: staticSchema.optional(),
-    /** Send the client's Host upstream (default) or the target's host. */
-    preserveHost: z.boolean().optional(),
-  })
-  .refine((r) => ROUTE_ACTIONS.filter((a) => r[a] !== undefined).length === 1, {
-    message: `needs exactly one action: ${ROUTE_ACTIONS_TEXT}`,
-  })
 
 const tls = z.strictObject({ cert: z.string(), key: z.string() })
 
@@ -243,6 +209,16 @@ const accessLog = z
   })
   .prefault({})
 
+/** Hot reload (SIGHUP always reloads); read by the command line, not the gateway. */
+const reload = z
+  .strictObject({
+    /** Reload when the configuration file or a file it includes changes. */
+    watch: z.boolean().default(false),
+    /** Wait this long after the last change before reloading (editors save in several writes). */
+    debounce: duration.default(250),
+  })
+  .prefault({})
+
 export const configSchema = z
   .strictObject({
     listen: z
@@ -252,11 +228,14 @@ export const configSchema = z
     upstreams: z
       .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'upstream names use A-Z a-z 0-9 _ . -'), upstream)
       .default({}),
-    routes: z.array(route).default([]),
+    routes: z.array(routeSchema).default([]),
     limits,
     timeouts,
     proxy,
     accessLog,
+    reload,
+    /** Response compression (src/modules/compress); a route's `compress` overrides it. */
+    compression: compressionSchema,
   })
   .superRefine(checkUpstreamReferences, {
     // Run even when other parts of the file are invalid, so `check` reports
@@ -294,20 +273,13 @@ export type GatewayConfig = z.output<typeof configSchema>
 export type GatewayConfigInput = z.input<typeof configSchema>
 export type UpstreamConfig = GatewayConfig['upstreams'][string]
 export type RouteConfig = GatewayConfig['routes'][number]
+export type { HeaderChangesConfig, ValueMatch } from './route-schema.ts'
 export type ListenConfig = GatewayConfig['listen'][number]
 export type LimitsConfig = GatewayConfig['limits']
 export type TimeoutsConfig = GatewayConfig['timeouts']
 export type ProxyConfig = GatewayConfig['proxy']
 
-/** isIpOrCidr accepts `1.2.3.4`, `::1`, `10.0.0.0/8` and `fd00::/8`. */
-export function isIpOrCidr(text: string): boolean {
-  const [ip, bits, extra] = text.split('/')
-  const family = isIP(ip!)
-  if (family === 0 || extra !== undefined) return false
-  if (bits === undefined) return true
-  if (!/^\d{1,3}$/.test(bits)) return false
-  return Number(bits) <= (family === 4 ? 32 : 128)
-}
+export { isIpOrCidr }
 
 /** nearest returns the candidate within edit distance 2 of `word`, if any. */
 export function nearest(word: string, candidates: readonly string[]): string | undefined {

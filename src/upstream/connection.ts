@@ -41,6 +41,10 @@ export interface Endpoint {
   tls: boolean
   /** SNI and certificate name for TLS; undefined for IP literals (RFC 6066 §3 forbids them in SNI). */
   servername: string | undefined
+  /** The trusted CA certificates when not only the system's (Node's `ca` replaces them, so it includes them). */
+  ca: string[] | undefined
+  /** Verify the target's certificate. */
+  verify: boolean
 }
 
 /** Callbacks the pool gets from its connections. */
@@ -101,6 +105,8 @@ export class UpstreamConnection implements Expirable, ChunkSink {
           port: endpoint.port,
           servername: endpoint.servername,
           ALPNProtocols: ['http/1.1'],
+          ca: endpoint.ca,
+          rejectUnauthorized: endpoint.verify,
         })
       : net.connect({ host: endpoint.host, port: endpoint.port })
     this.socket.setNoDelay(true)

@@ -2,7 +2,9 @@
  * An Upstream is a named group of targets with a balancer; a Target is one
  * origin server with its connection pool.
  */
+import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
+import tls from 'node:tls'
 import type { UpstreamConfig } from '../config/schema.ts'
 import type { Deadlines } from '../core/deadlines.ts'
 import type { Session } from '../core/session.ts'
@@ -33,7 +35,14 @@ export class Target {
     this.basePath = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '')
     this.weight = weight
     this.pool = new ConnectionPool(
-      { host, port, tls: secure, servername: isIP(host) === 0 ? host : undefined },
+      {
+        host,
+        port,
+        tls: secure,
+        servername: config.tls.servername ?? (isIP(host) === 0 ? host : undefined),
+        ca: secure && config.tls.ca !== undefined ? trustedCas(config.tls.ca) : undefined,
+        verify: config.tls.verify,
+      },
       {
         maxConnections: config.pool.maxConnections,
         maxIdle: config.pool.maxIdle,
@@ -43,6 +52,15 @@ export class Target {
       deadlines,
     )
   }
+}
+
+/**
+ * trustedCas is Node's default CA list (bundled roots plus NODE_EXTRA_CA_CERTS)
+ * plus the certificates of a PEM file: Node's `ca` option replaces the
+ * defaults, and an operator adding a private CA still wants public ones.
+ */
+function trustedCas(file: string): string[] {
+  return [...tls.getCACertificates('default'), readFileSync(file, 'latin1')]
 }
 
 export class Upstream {

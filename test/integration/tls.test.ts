@@ -69,10 +69,14 @@ before(async () => {
       plain: { targets: [{ url: `http://127.0.0.1:${plainPort}` }] },
       byIp: { targets: [{ url: `https://127.0.0.1:${tlsPort}` }] },
       byName: { targets: [{ url: `https://localhost:${tlsPort}` }] },
+      withCa: { targets: [{ url: `https://localhost:${tlsPort}` }], tls: { ca: originCert.certPath } },
+      noVerify: { targets: [{ url: `https://localhost:${tlsPort}` }], tls: { verify: false } },
     },
     routes: [
       { match: { path: '/tls-ip' }, upstream: 'byIp' },
       { match: { path: '/tls-name' }, upstream: 'byName' },
+      { match: { path: '/tls-ca' }, upstream: 'withCa' },
+      { match: { path: '/tls-noverify' }, upstream: 'noVerify' },
       { upstream: 'plain' },
     ],
   })
@@ -230,9 +234,21 @@ describe('https:// upstream', { skip }, () => {
     assert.equal(seen.length, before, 'the request never reached the origin')
   })
 
+  it('trusts an upstream through its own tls.ca, and skips verification only where verify is false', async () => {
+    // The process-wide CA list does not know the origin's certificate here.
+    const viaCa = await request(`${httpBase}/tls-ca/a`, { agent: false })
+    assert.equal(viaCa.status, 200)
+    assert.equal(viaCa.body, 'origin got GET /tls-ca/a (0 bytes)')
+    assert.equal(seen.at(-1)!.servername, 'localhost')
+    const unverified = await request(`${httpBase}/tls-noverify/b`, { agent: false })
+    assert.equal(unverified.status, 200)
+    const refused = await request(`${httpBase}/tls-name/c`, { agent: false })
+    assert.equal(refused.status, 502, 'no ca, verification on: refused')
+  })
+
   it('reaches a trusted https origin by IP and by name, with SNI for names, reusing connections', async () => {
-    // There is no per-upstream `ca` option (see the report); trust the origin's
-    // self-signed certificate process-wide, as NODE_EXTRA_CA_CERTS would.
+    // Trust the origin's self-signed certificate process-wide, as
+    // NODE_EXTRA_CA_CERTS would (the per-upstream tls.ca is tested above).
     tls.setDefaultCACertificates([...defaultCAs, originCert.cert])
     for (let i = 0; i < 3; i++) {
       const res = await request(`${httpBase}/tls-ip/${i}`, { agent: false })
