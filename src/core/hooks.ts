@@ -142,6 +142,13 @@ export interface HookLists {
   onResponse: NonNullable<GatewayHooks['onResponse']>[]
   onError: NonNullable<GatewayHooks['onError']>[]
   onLog: NonNullable<GatewayHooks['onLog']>[]
+  /**
+   * The route's action when a built-in module performs it (static files,
+   * redirects): it answers once every onRequest hook has let the request
+   * through, so a user's auth hook guards it too. Empty for upstream and
+   * respond routes, which the connection handles itself.
+   */
+  action: NonNullable<GatewayHooks['onRequest']>[]
 }
 
 /** compileHooks groups hook objects by phase, keeping their order. */
@@ -155,9 +162,11 @@ export function compileHooks(all: readonly GatewayHooks<never>[]): HookLists {
     onResponse: [],
     onError: [],
     onLog: [],
+    action: [],
   }
   for (const h of all as readonly GatewayHooks[]) {
     for (const phase of Object.keys(lists) as (keyof HookLists)[]) {
+      if (phase === 'action') continue // not a user phase: set by the runtime from route modules
       const fn = h[phase]
       if (typeof fn === 'function') (lists[phase] as unknown[]).push(fn.bind(h))
     }

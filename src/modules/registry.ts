@@ -6,12 +6,41 @@
  */
 import type { GatewayConfig, RouteConfig } from '../config/schema.ts'
 import type { GatewayHooks } from '../core/hooks.ts'
+import { compressModule } from './compress/index.ts'
+import { headersModule } from './headers/index.ts'
+import { redirectModule } from './redirect/index.ts'
+import { rewriteModule } from './rewrite/index.ts'
+import { staticFiles } from './static/index.ts'
 
 /** Makes a module's hooks for one route, or undefined when the route does not use it. */
 export type RouteModule = (route: RouteConfig, config: GatewayConfig) => GatewayHooks | undefined
 
 /** The built-in route modules, in phase order. */
-export const ROUTE_MODULES: readonly RouteModule[] = []
+export const ROUTE_MODULES: readonly RouteModule[] = [
+  // Request transforms: rewrite first, so it sees the upstream path as the gateway built it.
+  rewriteModule,
+  headersModule,
+  // Last: its onResponse must see the headers other modules set (Cache-Control, Vary, Content-Type).
+  compressModule,
+]
+
+/**
+ * Route actions performed by modules. Their `onRequest` is the route's
+ * action: it runs after every onRequest hook (modules' and the user's), so
+ * that auth or rate limits guard static files and redirects too.
+ */
+export const ROUTE_ACTIONS: readonly RouteModule[] = [redirectModule, staticFiles]
+
+type RequestHook = NonNullable<GatewayHooks['onRequest']>
+
+/** routeAction returns the module action of a route, if its action is one. */
+export function routeAction(route: RouteConfig, config: GatewayConfig): RequestHook | undefined {
+  for (const make of ROUTE_ACTIONS) {
+    const hooks = make(route, config)
+    if (hooks?.onRequest !== undefined) return hooks.onRequest.bind(hooks)
+  }
+  return undefined
+}
 
 /** routeModuleHooks returns the module hooks for one route, in order. */
 export function routeModuleHooks(route: RouteConfig, config: GatewayConfig): GatewayHooks[] {

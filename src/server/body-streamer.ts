@@ -19,11 +19,15 @@ export class BodyStreamer {
   private readonly target: StreamTarget
   private readonly chunked: boolean
   private finished = false
+  /** Bytes still owed to a Content-Length, or -1 when the body is not length-framed. */
+  private remaining: number
 
-  constructor(stream: Readable, target: StreamTarget, chunked: boolean) {
+  /** `length` is the Content-Length sent, when the body is length-framed. */
+  constructor(stream: Readable, target: StreamTarget, chunked: boolean, length?: number) {
     this.stream = stream
     this.target = target
     this.chunked = chunked
+    this.remaining = length ?? -1
     stream.on('data', (chunk: Buffer | string) =>
       this.onData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk),
     )
@@ -43,6 +47,10 @@ export class BodyStreamer {
 
   private onData(chunk: Buffer): void {
     if (this.finished || chunk.length === 0) return
+    if (this.remaining !== -1 && (this.remaining -= chunk.length) < 0) {
+      this.onError(new Error('longer than its Content-Length'))
+      return
+    }
     let ok: boolean
     if (this.chunked) {
       this.target.write(chunkHeader(chunk.length))
@@ -54,6 +62,11 @@ export class BodyStreamer {
 
   private onEnd(): void {
     if (this.finished) return
+    // A short body would leave the client waiting and desynchronise keep-alive framing.
+    if (this.remaining > 0) {
+      this.onError(new Error(`ended ${this.remaining} bytes short of its Content-Length`))
+      return
+    }
     this.finished = true
     if (this.chunked) this.target.write(lastChunk(undefined))
     this.target.responseComplete()
@@ -62,6 +75,7 @@ export class BodyStreamer {
   private onError(err: Error): void {
     if (this.finished) return
     this.finished = true
+    this.stream.destroy()
     // The head is out: the only honest signal left is closing the connection.
     this.target.abortResponse(
       new GatewayError('INTERNAL_ERROR', `response body stream failed: ${err.message}`),

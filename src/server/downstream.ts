@@ -278,7 +278,14 @@ export class DownstreamConnection implements RequestHandler, Expirable {
       this.respond(fixed)
       return
     }
-    // Actions other than respond and upstream are route modules that answer in onRequest.
+    const action = route.hooks.action
+    if (action.length > 0) {
+      // A module performs this route's action (static files, redirect); it always answers.
+      this.runHooks(action, session, () =>
+        this.respondError(new GatewayError('INTERNAL_ERROR', `route ${route.name}: its action did not answer`)),
+      )
+      return
+    }
     const upstream = route.upstream === undefined ? undefined : this.rt.upstreams.get(route.upstream)
     if (upstream === undefined) {
       this.respondError(new GatewayError('INTERNAL_ERROR', `route ${route.name} has no handler`))
@@ -331,7 +338,8 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     if (made.framing === 'close') this.closeAfter = true
     this.write(made.head)
     if (isReadable(res.body)) {
-      if (session.method === 'HEAD') res.body.destroy()
+      // HEAD, 204 and 304 have no content (RFC 9110 §6.4.1), whatever a hook supplied.
+      if (session.method === 'HEAD' || res.status === 204 || res.status === 304) res.body.destroy()
       else {
         const length = made.framing === 'length' ? res.length : undefined
         this.streamer = new BodyStreamer(res.body, this, made.framing === 'chunked', length)

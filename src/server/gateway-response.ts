@@ -57,26 +57,46 @@ export function serializeMadeResponse(
   let body: Buffer = EMPTY
   if (typeof res.body === 'string') body = Buffer.from(res.body)
   else if (Buffer.isBuffer(res.body)) body = res.body
+  // RFC 9110 §8.6: no Content-Length on 1xx and 204; on a 304 only the 200's length, so none either.
+  const bodiless = res.status < 200 || res.status === 204 || res.status === 304
   let framing: MadeFraming = 'length'
-  if (streamed && res.length === undefined && !o.headOnly)
+  if (streamed && res.length === undefined && !o.headOnly && !bodiless)
     framing = o.keepAliveHeader || o.close ? 'close' : 'chunked'
   const close = o.close || framing === 'close'
   let s = `HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}\r\n`
   let hasId = false
+  let hasDate = false
   for (const [name, value] of headerPairs(res.headers)) {
     const l = name.toLowerCase()
     if (l === 'content-length' || l === 'transfer-encoding' || l === 'connection') continue
     if (l === o.requestIdHeader) hasId = true
+    else if (l === 'date') hasDate = true
     s += `${name}: ${value}\r\n`
   }
   if (!hasId) s += `${o.requestIdHeader}: ${o.requestId}\r\n`
+  // RFC 9110 §6.6.1: an origin with a clock sends Date; for what we answer ourselves, we are one.
+  if (!hasDate) s += `Date: ${httpDate()}\r\n`
   if (close) s += 'Connection: close\r\n'
   else if (o.keepAliveHeader) s += 'Connection: keep-alive\r\n'
   if (framing === 'chunked') s += 'Transfer-Encoding: chunked\r\n'
-  else if (framing === 'length' && !(streamed && res.length === undefined)) {
+  else if (framing === 'length' && !bodiless && !(streamed && res.length === undefined)) {
     s += `Content-Length: ${streamed ? res.length : body.length}\r\n`
   }
-  return { head: `${s}\r\n`, body: o.headOnly ? EMPTY : body, framing }
+  return { head: `${s}\r\n`, body: o.headOnly || bodiless ? EMPTY : body, framing }
+}
+
+let dateText = ''
+let dateSecond = -1
+
+/** httpDate is the current IMF-fixdate (RFC 9110 §5.6.7), formatted at most once a second. */
+export function httpDate(): string {
+  const now = Date.now()
+  const second = Math.floor(now / 1000)
+  if (second !== dateSecond) {
+    dateSecond = second
+    dateText = new Date(now).toUTCString()
+  }
+  return dateText
 }
 
 /** isReadable tells a stream body from a string or Buffer. */

@@ -9,7 +9,7 @@ import type { Deadlines } from '../core/deadlines.ts'
 import { compileHooks, type GatewayHooks, type HookLists } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
 import type { ReaderLimits } from '../http1/request-reader.ts'
-import { routeModuleHooks } from '../modules/registry.ts'
+import { routeAction, routeModuleHooks } from '../modules/registry.ts'
 import { requestEndChannel } from '../observe/channels.ts'
 import { type ForwardingPolicy, trustList } from '../proxy/forwarding.ts'
 import { Router } from '../routing/router.ts'
@@ -38,9 +38,11 @@ export class Runtime {
     this.owner = owner
     this.router = new Router(config.routes, (route) => {
       const modules = routeModuleHooks(route, config)
-      return modules.length === 0
-        ? this.hooks
-        : compileHooks([...(modules as GatewayHooks<never>[]), ...userHooks])
+      const action = routeAction(route, config)
+      if (modules.length === 0 && action === undefined) return this.hooks
+      const lists = compileHooks([...(modules as GatewayHooks<never>[]), ...userHooks])
+      if (action !== undefined) lists.action.push(action)
+      return lists
     })
     const upstreams = new Map<string, Upstream>()
     for (const [name, u] of Object.entries(config.upstreams))
