@@ -8,6 +8,9 @@ import type { RequestHead } from '../http1/request-head.ts'
 import type { GatewayError } from './errors.ts'
 import { HeaderList } from './header-list.ts'
 
+/** The params of every session whose route captured none: one frozen object, no allocation. */
+export const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({})
+
 /** The route a session matched, as hooks and logs see it. */
 export interface RouteInfo {
   /** The configured name, or `route-N` by position. */
@@ -43,6 +46,11 @@ export class Session<Ctx extends object = Record<string, unknown>> {
   readonly t0: number
   readonly timings: SessionTimings = { head: 0, upstreamConnected: 0, upstreamHead: 0, end: 0 }
   route: RouteInfo | undefined = undefined
+  /**
+   * Path parameters the matched route captured (`match.pattern: /users/:id`
+   * gives `{ id }`, `match.regex` its groups). Shared and frozen when none.
+   */
+  params: Readonly<Record<string, string>> = NO_PARAMS
   /** The upstream target URL origin the request went to, when it went upstream. */
   target: string | undefined = undefined
   /** The response status sent to the client (0 until a head was sent). */
