@@ -117,9 +117,11 @@ export interface GatewayHooks<Ctx extends object = Record<string, unknown>> {
    */
   onUpstreamRequest?(session: Session<Ctx>, request: UpstreamRequest): MaybePromise<void>
   /**
-   * onResponse runs when the upstream's response head arrived (or the gateway
-   * made one), before it is sent to the client. Default: sent as received minus
-   * hop-by-hop fields. Mutate `response` to rewrite status or headers.
+   * onResponse runs when an upstream's response head arrived, before it is
+   * sent to the client. It does not run for responses the gateway makes itself
+   * (respond, static, redirect, errors): those are built by hooks already.
+   * Default: sent as received minus hop-by-hop fields. Mutate `response` to
+   * rewrite status or headers, or set `bodyTransform` to filter the body.
    */
   onResponse?(session: Session<Ctx>, response: ResponseHeadView): MaybePromise<void>
   /**
