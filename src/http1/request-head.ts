@@ -67,6 +67,7 @@ const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$
 // RFC 9112 §3.2 / RFC 3986: the target is printable ASCII without spaces.
 const TARGET_RE = /^[\x21-\x7e]+$/
 const VERSION_RE = /^HTTP\/(\d)\.(\d)$/
+const BARE_LINE_BREAK_RE = /\r(?!\n)|(?<!\r)\n/
 
 /**
  * scanRequestHead looks for the end of a head in `buf` from `start`.
@@ -85,6 +86,10 @@ export function scanRequestHead(buf: Buffer, start: number, limits: HeadLimits):
   let from = start
   while (from + 1 < buf.length && buf[from] === 0x0d && buf[from + 1] === 0x0a && from - start < 8) from += 2
   const end = buf.indexOf(CRLFCRLF, from)
+  // A complete head within the limit has its line breaks checked by
+  // parseRequestHead, first thing, on the decoded text (one regex instead of
+  // a Buffer search per line); otherwise they are checked here, before size.
+  if (end !== -1 && end + 4 - start <= limits.maxHeadSize) return end + 4
   const seen = end === -1 ? buf.length : end + 4
   checkLineBreaks(buf, from, Math.min(seen, from + limits.maxHeadSize + 1))
   if (end !== -1) {
@@ -129,6 +134,9 @@ export function parseRequestHead(
   forms: TargetForms = REVERSE_PROXY_FORMS,
 ): RequestHead {
   const text = buf.toString('latin1', start, end)
+  // RFC 9112 §2.2: no bare CR or LF anywhere (see scanRequestHead); checked before anything else
+  // so the refusal does not depend on how TCP split the bytes.
+  if (BARE_LINE_BREAK_RE.test(text)) throw new GatewayError('MALFORMED_REQUEST', 'bare CR or LF in head')
   let pos = 0
   while (text.startsWith('\r\n', pos)) pos += 2
   const head = new RequestHead()
@@ -149,17 +157,23 @@ function parseRequestLine(line: string, head: RequestHead, limits: HeadLimits, f
   const target = line.slice(sp1 + 1, sp2)
   const version = line.slice(sp2 + 1)
   if (!TOKEN_RE.test(method)) throw new GatewayError('MALFORMED_REQUEST', 'invalid method')
+  const minor = version === 'HTTP/1.1' ? 1 : version === 'HTTP/1.0' ? 0 : versionMinor(version)
+  if (target.length > limits.maxTargetLength)
+    throw new GatewayError('TARGET_TOO_LONG', 'request target too long')
+  if (!TARGET_RE.test(target)) throw new GatewayError('MALFORMED_REQUEST', 'invalid request target')
+  head.method = method
+  head.minor = minor
+  readTarget(target, head, forms)
+}
+
+/** versionMinor checks an HTTP-version other than the two common ones: 400 if malformed, 505 if another version. */
+function versionMinor(version: string): number {
   const v = VERSION_RE.exec(version)
   if (v === null) throw new GatewayError('MALFORMED_REQUEST', 'invalid HTTP version')
   if (v[1] !== '1' || (v[2] !== '0' && v[2] !== '1')) {
     throw new GatewayError('HTTP_VERSION_NOT_SUPPORTED', `HTTP version ${version} not supported`)
   }
-  if (target.length > limits.maxTargetLength)
-    throw new GatewayError('TARGET_TOO_LONG', 'request target too long')
-  if (!TARGET_RE.test(target)) throw new GatewayError('MALFORMED_REQUEST', 'invalid request target')
-  head.method = method
-  head.minor = v[2] === '1' ? 1 : 0
-  readTarget(target, head, forms)
+  return v[2] === '1' ? 1 : 0
 }
 
 /** readTarget classifies the request-target by its form (RFC 9112 §3.2.1–§3.2.4). */
@@ -218,7 +232,10 @@ function applyFraming(head: RequestHead): void {
   let keepAlive = head.minor === 1
   let close = false
   if (head.connection !== undefined) {
-    for (const option of splitTokens(head.connection)) {
+    const c = head.connection
+    // Fast path: the common single-token values, without split and trim.
+    const single = c.length <= 10 && c.indexOf(',') === -1 ? c.toLowerCase() : ''
+    for (const option of single === 'keep-alive' || single === 'close' ? [single] : splitTokens(c)) {
       if (option === 'close') close = true
       else if (option === 'keep-alive') keepAlive = true
       else if (option === 'upgrade') {

@@ -84,7 +84,10 @@ function applyResponseFraming(head: ResponseHead): void {
   let keepAlive = head.minor === 1
   let close = false
   if (head.connection !== undefined) {
-    for (const option of splitTokens(head.connection)) {
+    const c = head.connection
+    // Fast path: the common single-token values, without split and trim.
+    const single = c.length <= 10 && c.indexOf(',') === -1 ? c.toLowerCase() : ''
+    for (const option of single === 'keep-alive' || single === 'close' ? [single] : splitTokens(c)) {
       if (option === 'close') close = true
       else if (option === 'keep-alive') keepAlive = true
       else if (option !== 'upgrade') {

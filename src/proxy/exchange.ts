@@ -60,6 +60,8 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   private upFraming: BodyFraming = 'none'
   private outFraming: ResponseFraming = 'none'
   private upstreamPaused = false
+  /** A response head not yet written (see writeResponseHead). */
+  private outHead: string | null = null
   /** A response hook is still running: body events wait (see runResponseHooks). */
   private headPending = false
   private heldOut: Buffer[] | null = null
@@ -304,7 +306,10 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       this.heldOut = null
       if (held !== null) for (const b of held) this.onUpstreamData(b)
       if (this.heldEnd) this.onUpstreamEnd(this.heldTrailers)
-      else if (!this.upstreamPaused) this.up?.socket.resume()
+      else {
+        this.flushHead()
+        if (!this.upstreamPaused) this.up?.socket.resume()
+      }
     })
   }
 
@@ -345,16 +350,24 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     if (this.rt.config.proxy.echoRequestId) (extra ??= []).push(policy.requestIdHeader, s.id)
     s.status = status
     this.responseStarted = true
-    this.client.write(
-      serializeResponseHead(status, reason, raw, {
-        framing: this.outFraming,
-        close: this.client.closingAfterResponse(),
-        keepAliveHeader: s.head.minor === 0,
-        extra,
-        connectionOptions: options,
-        upgrade: undefined,
-      }),
-    )
+    // Held until the first body bytes (or the end of this upstream read), so
+    // that a small response leaves in one write: one syscall instead of two.
+    this.outHead = serializeResponseHead(status, reason, raw, {
+      framing: this.outFraming,
+      close: this.client.closingAfterResponse(),
+      keepAliveHeader: s.head.minor === 0,
+      extra,
+      connectionOptions: options,
+      upgrade: undefined,
+    })
+  }
+
+  /** flushHead writes a response head still held back. */
+  private flushHead(): void {
+    const head = this.outHead
+    if (head === null) return
+    this.outHead = null
+    this.client.write(head)
   }
 
   onUpstreamData(data: Buffer): void {
@@ -376,6 +389,17 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
 
   /** writeOut frames body bytes for the client; false means the client's buffer is full. */
   private writeOut(data: Buffer): boolean {
+    const head = this.outHead
+    if (head !== null) {
+      this.outHead = null
+      if (data.length <= MERGE_LIMIT) {
+        // latin1 maps bytes 0–255 one to one: the body survives the string intact.
+        const body = data.toString('latin1')
+        if (this.outFraming !== 'chunked') return this.client.write(head + body)
+        return this.client.write(`${head}${chunkHeader(data.length)}${body}\r\n`)
+      }
+      this.client.write(head)
+    }
     if (this.outFraming !== 'chunked') return this.client.write(data)
     const sock = this.client.socket
     sock.cork()
@@ -407,6 +431,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
 
   private endResponse(trailers: string[] | undefined): void {
     if (this.done) return
+    this.flushHead()
     if (this.outFraming === 'chunked') this.client.write(lastChunk(trailers))
     this.finish()
     this.client.responseComplete()
@@ -433,7 +458,10 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     // to matter, each write to a socket is a syscall.
     const sock = this.client.socket
     if (start) sock.cork()
-    else if (sock.writableCorked > 0) sock.uncork()
+    else {
+      this.flushHead()
+      if (sock.writableCorked > 0) sock.uncork()
+    }
   }
 
   onUpstreamDrain(): void {
@@ -508,6 +536,9 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     else this.client.respondError(err)
   }
 }
+
+/** Body bytes up to this size are written together with the response head. */
+const MERGE_LIMIT = 16 * 1024
 
 const INFORMATIONAL = {
   framing: 'none',
