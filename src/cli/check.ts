@@ -22,8 +22,10 @@ problem, one per line, as
 
   FILE:LINE:COL key.path: message
 
-on stderr and exits 1. \${NAME} references are resolved from the environment,
-so run it with the environment the gateway will have.
+on stderr and exits 1. The files it includes ("include:") are checked too,
+and a problem in one of them names that file. \${NAME} references are
+resolved from the environment, so run it with the environment the gateway
+will have.
 
 Options:
   -c, --config FILE   the configuration file

@@ -1,12 +1,14 @@
 /**
  * Running a gateway in the foreground, shared by `start` and `proxy`: listen,
  * say where, then live by signals. SIGTERM/SIGINT drain and exit 0; a second
- * one exits at once. SIGHUP reloads the configuration; an invalid file is
- * refused and the running configuration keeps serving.
+ * one exits at once. SIGHUP (and, when watching, a changed file) reloads the
+ * configuration; an invalid file is refused and the running configuration
+ * keeps serving (reload.ts).
  */
-import { formatProblems, type LoadResult } from '../config/load.ts'
+import type { ConfigInputs, LoadResult } from '../config/load.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import { EXIT_OK, EXIT_RUNTIME, printError } from './command.ts'
+import { Reloader } from './reload.ts'
 
 /** The part of the gateway API the command line drives. */
 interface Gateway {
@@ -21,6 +23,10 @@ export interface ServeOptions {
   configPath?: string
   /** Loads the configuration again on SIGHUP; without it SIGHUP is ignored with a note. */
   reload?: () => Promise<LoadResult>
+  /** What `config` was read from; needed to watch it. */
+  inputs?: ConfigInputs
+  /** Watch the configuration files even when `reload.watch` is off (`--watch`). */
+  watch?: boolean
 }
 
 /**
@@ -45,9 +51,20 @@ export async function serve(config: GatewayConfig, options: ServeOptions = {}): 
     await gateway.close().catch(() => {})
     return EXIT_RUNTIME
   }
-  // Signal handlers go in before the "listening" lines: whoever reads them
-  // may signal at once, and an unhandled SIGHUP would kill the process.
-  const stopped = untilStopped(gateway, options.reload)
+  // Signal handlers and the watch go in before the "listening" lines:
+  // whoever reads them may signal or edit at once, and an unhandled SIGHUP
+  // would kill the process.
+  const reloader =
+    options.reload && options.inputs
+      ? new Reloader({
+          gateway,
+          load: options.reload,
+          config,
+          inputs: options.inputs,
+          watch: options.watch ?? false,
+        })
+      : undefined
+  const stopped = untilStopped(gateway, reloader)
   for (const a of gateway.addresses()) printError(`portcullis listening on ${addressUrl(a)}`)
   return stopped
 }
@@ -58,10 +75,9 @@ export function addressUrl(a: { host: string; port: number; tls: boolean }): str
   return `${a.tls ? 'https' : 'http'}://${host}:${a.port}`
 }
 
-function untilStopped(gateway: Gateway, reload: ServeOptions['reload']): Promise<number> {
+function untilStopped(gateway: Gateway, reloader: Reloader | undefined): Promise<number> {
   return new Promise((resolveExit) => {
     let stopping = false
-    let reloading: Promise<void> = Promise.resolve()
 
     function onStop(signal: NodeJS.Signals): void {
       if (stopping) {
@@ -70,8 +86,9 @@ function untilStopped(gateway: Gateway, reload: ServeOptions['reload']): Promise
       }
       stopping = true
       printError(`portcullis: ${signal} received; draining in-flight requests`)
+      reloader?.close()
       // A reload in progress finishes first, so close() sees a settled gateway.
-      reloading
+      Promise.resolve(reloader?.settled())
         .then(() => gateway.close())
         .then(
           () => finish(EXIT_OK, 'portcullis stopped'),
@@ -80,7 +97,9 @@ function untilStopped(gateway: Gateway, reload: ServeOptions['reload']): Promise
     }
 
     function onReload(): void {
-      if (!stopping) reloading = reloading.then(() => reloadOnce(gateway, reload))
+      if (stopping) return
+      if (reloader) reloader.onSignal()
+      else printError('portcullis: SIGHUP ignored: there is no configuration file to reload')
     }
 
     function finish(code: number, message: string): void {
@@ -94,26 +113,6 @@ function untilStopped(gateway: Gateway, reload: ServeOptions['reload']): Promise
 
     process.on('SIGTERM', onStop).on('SIGINT', onStop).on('SIGHUP', onReload)
   })
-}
-
-async function reloadOnce(gateway: Gateway, reload: ServeOptions['reload']): Promise<void> {
-  if (!reload) {
-    printError('portcullis: SIGHUP ignored: there is no configuration file to reload')
-    return
-  }
-  const result = await reload()
-  if (!result.ok) {
-    printError(formatProblems(result.problems))
-    printError('reload refused; keeping the running configuration')
-    return
-  }
-  try {
-    await gateway.reload(result.config)
-    printError('configuration reloaded')
-  } catch (err) {
-    printError(`portcullis: reload failed: ${errorMessage(err)}`)
-    printError('reload refused; keeping the running configuration')
-  }
 }
 
 function errorMessage(err: unknown): string {

@@ -7,7 +7,7 @@ import { formatProblems, loadConfig } from '../config/load.ts'
 import { type Command, EXIT_USAGE, parseOrUsage, printError, UsageError } from './command.ts'
 import { serve } from './serve.ts'
 
-const HELP = `Usage: portcullis start --config FILE [--workers N|auto]
+const HELP = `Usage: portcullis start --config FILE [--watch] [--workers N|auto]
 
 Start the gateway described by a configuration file (YAML or JSON) and serve
 until stopped. Prints one line per listening address.
@@ -15,11 +15,14 @@ until stopped. Prints one line per listening address.
 Signals:
   SIGTERM, SIGINT   stop accepting, drain in-flight requests, exit 0
                     (a second signal exits at once)
-  SIGHUP            reload the configuration file; an invalid file is
-                    refused and the running configuration keeps serving
+  SIGHUP            reload the configuration file (and the files it
+                    includes); an invalid file is refused, its problems
+                    logged, and the running configuration keeps serving
 
 Options:
   -c, --config FILE      the configuration file
+      --watch            also reload when the file or an included file
+                         changes (as reload.watch: true in the file)
   -w, --workers N|auto   worker processes (currently always 1)
   -h, --help             show this help
 
@@ -38,7 +41,11 @@ async function runStart(args: string[]): Promise<number> {
   const { values } = parseOrUsage('start', () =>
     parseArgs({
       args,
-      options: { config: { type: 'string', short: 'c' }, workers: { type: 'string', short: 'w' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        watch: { type: 'boolean' },
+        workers: { type: 'string', short: 'w' },
+      },
       strict: true,
     }),
   )
@@ -54,7 +61,12 @@ async function runStart(args: string[]): Promise<number> {
     printError(formatProblems(result.problems))
     return EXIT_USAGE
   }
-  return serve(result.config, { configPath: result.file, reload: () => loadConfig(configPath) })
+  return serve(result.config, {
+    configPath: result.file,
+    reload: () => loadConfig(configPath),
+    inputs: result.inputs,
+    watch: values.watch ?? false,
+  })
 }
 
 /** parseWorkers reads `--workers`: a positive integer or `auto` (one per CPU); default 1. */

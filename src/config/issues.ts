@@ -12,28 +12,38 @@ import type { KeyPath, PointAt } from './yaml-nodes.ts'
 
 type Issue = z.core.$ZodIssue
 
-/** Locator gives the 1-based position of a key path, or `{ line: 0, col: 0 }` when unknown. */
-export type Locator = (path: KeyPath, at: PointAt) => { line: number; col: number }
+/**
+ * Where a key path of the validated input was written: the file, the 1-based
+ * line and column (`0, 0` when unknown) and the key path as written in that
+ * file (which differs from the merged one for items of an included file).
+ */
+export type Place = Omit<ConfigProblem, 'message'>
+
+/** Locator gives the place of a key path of the validated input. */
+export type Locator = (path: KeyPath, at: PointAt) => Place
+
+/** Top-level keys the loader handles itself, before the schema sees the file. */
+const LOADER_KEYS = ['include']
 
 /**
  * problemsFromIssues converts the issues of `configSchema.safeParse(input)`
- * into problems in `file`, positioned by `locate`. Union issues are opened up
- * so the user sees why the value failed, not "Invalid input".
+ * into problems placed by `locate`. Union issues are opened up so the user
+ * sees why the value failed, not "Invalid input".
  */
 export function problemsFromIssues(
   issues: readonly Issue[],
   input: unknown,
-  file: string,
   locate: Locator,
 ): ConfigProblem[] {
   function problem(path: KeyPath, at: PointAt, message: string): ConfigProblem {
-    return { file, ...locate(path, at), path: path.map(String).join('.'), message }
+    return { ...locate(path, at), message }
   }
   const out: ConfigProblem[] = []
   for (const issue of issues.flatMap(openUnion)) {
     const path = issue.path
     if (issue.code === 'unrecognized_keys') {
       const valid = knownKeys(configSchema, path)
+      if (path.length === 0) valid.push(...LOADER_KEYS)
       for (const key of issue.keys) out.push(problem([...path, key], 'key', unknownKeyMessage(key, valid)))
     } else if (issue.code === 'invalid_key') {
       const reasons = issue.issues.map((i) => issueMessage(i, path.at(-1))).join('; ')

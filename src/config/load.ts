@@ -125,7 +125,9 @@ function resolvePaths(config: GatewayConfig, dirOf: DirOf): GatewayConfig {
   const upstreams = Object.fromEntries(
     Object.entries(config.upstreams).map(([name, u]) => [
       name,
-      u.tls.ca === undefined ? u : { ...u, tls: { ...u.tls, ca: resolve(dirOf(['upstreams', name]), u.tls.ca) } },
+      u.tls.ca === undefined
+        ? u
+        : { ...u, tls: { ...u.tls, ca: resolve(dirOf(['upstreams', name]), u.tls.ca) } },
     ]),
   )
   const logPath = config.accessLog.path

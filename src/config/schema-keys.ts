@@ -63,3 +63,25 @@ function keysOf(schema: Schema): string[] {
   const def = schema._zod.def
   return def.type === 'object' && def.shape ? Object.keys(def.shape) : []
 }
+
+/** How a top-level section combines across included files. */
+export type SectionKind = 'list' | 'map' | 'single'
+
+/**
+ * sectionKind says how the top-level key `key` of `schema` combines when
+ * several files define it: a list (`routes`, `listen`) is concatenated, a map
+ * (`upstreams`) merged by name, anything else may be defined once. A key the
+ * schema does not know is `single`, so the schema reports it where it is.
+ */
+export function sectionKind(schema: z.ZodType, key: string): SectionKind {
+  const types = knownSchemas(schema, key)
+    .flatMap(unwrap)
+    .map((s) => s._zod.def.type)
+  if (types.length === 1 && types[0] === 'array') return 'list'
+  if (types.length === 1 && types[0] === 'record') return 'map'
+  return 'single'
+}
+
+function knownSchemas(schema: z.ZodType, key: string): Schema[] {
+  return unwrap(schema as unknown as Schema).flatMap((s) => child([s], key))
+}

@@ -81,24 +81,29 @@ export class ConnectionPool implements ConnectionOwner {
   /** release returns a connection after a complete exchange; it is reused or closed. */
   release(conn: UpstreamConnection): void {
     if (conn.closed) return
-    if (!conn.reusable || this.closed) {
+    if (!conn.reusable) {
       conn.destroy()
       return
     }
     conn.detachIdle()
+    // A closed pool (its configuration was reloaded away) still serves the
+    // requests already waiting in it; it only stops keeping connections.
     const waiter = this.waiters.shift()
     if (waiter !== undefined) {
       waiter.onConnection(conn)
       return
     }
-    if (this.idle.length >= this.options.maxIdle) {
+    if (this.closed || this.idle.length >= this.options.maxIdle) {
       conn.destroy()
       return
     }
     this.idle.push(conn)
   }
 
-  /** close destroys idle connections and stops reuse; busy ones close when released. */
+  /**
+   * close destroys idle connections and stops keeping them: busy ones close
+   * when released, after serving any request already queued here.
+   */
   close(): void {
     this.closed = true
     for (const conn of this.idle.splice(0)) conn.destroy()
@@ -153,9 +158,8 @@ export class ConnectionPool implements ConnectionOwner {
     this.opening.set(conn, waiter)
   }
 
-  /** A slot freed: open a connection for the first waiter, if any. */
+  /** A slot freed: open a connection for the first waiter, if any (closed or not, see release). */
   private serveQueue(): void {
-    if (this.closed) return
     const waiter = this.waiters.shift()
     if (waiter !== undefined) this.acquire(waiter)
   }

@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests write ${NAME} references literally
 import assert from 'node:assert/strict'
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runCli, withTempDir } from './run-cli.ts'
@@ -117,6 +117,30 @@ describe('portcullis check', () => {
       const unset = await runCli(['check', '-c', 'env.yaml'], { cwd: dir, env: { GW_PORT: undefined } })
       assert.equal(unset.code, 1)
       assert.equal(unset.stderr, 'env.yaml:2:14 listen.0.address: environment variable GW_PORT is not set\n')
+    })
+  })
+
+  it('reports every problem of every included file, each under its own name, main file first', async () => {
+    await withTempDir(async (dir) => {
+      await mkdir(join(dir, 'conf', 'routes'), { recursive: true })
+      await writeFile(
+        join(dir, 'conf/gateway.yaml'),
+        'include: routes/*.yaml\nupstreams:\n  api:\n    targets: [{ url: http://127.0.0.1:3001 }]\nlimts: {}\n',
+      )
+      await writeFile(join(dir, 'conf/routes/b.yaml'), 'routes:\n  - upstream: ${GW_UNSET}\n')
+      await writeFile(
+        join(dir, 'conf/routes/a.yaml'),
+        'upstreams:\n  api:\n    targets: [{ url: http://127.0.0.1:3002 }]\nroutes:\n  - upstream: apii\n',
+      )
+      const r = await runCli(['check', '-c', 'conf/gateway.yaml'], { cwd: dir, env: { GW_UNSET: undefined } })
+      assert.equal(r.code, 1)
+      assert.deepEqual(r.stderr.trimEnd().split('\n'), [
+        "conf/gateway.yaml:3:3 upstreams.api: 'api' is defined more than once (also at conf/routes/a.yaml:2:3)",
+        "conf/gateway.yaml:5:1 limts: unknown key 'limts' — did you mean 'limits'?",
+        "conf/routes/a.yaml:2:3 upstreams.api: 'api' is defined more than once (also at conf/gateway.yaml:3:3)",
+        "conf/routes/a.yaml:5:15 routes.0.upstream: unknown upstream 'apii' — did you mean 'api'?",
+        'conf/routes/b.yaml:2:15 routes.0.upstream: environment variable GW_UNSET is not set',
+      ])
     })
   })
 
