@@ -282,7 +282,9 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     if (action.length > 0) {
       // A module performs this route's action (static files, redirect); it always answers.
       this.runHooks(action, session, () =>
-        this.respondError(new GatewayError('INTERNAL_ERROR', `route ${route.name}: its action did not answer`)),
+        this.respondError(
+          new GatewayError('INTERNAL_ERROR', `route ${route.name}: its action did not answer`),
+        ),
       )
       return
     }

@@ -174,7 +174,9 @@ describe('static files: content', () => {
         t,
         hooks: {
           onRequest: (s: Session) =>
-            s.header('authorization') === 'Bearer ok' ? undefined : { kind: 'respond', response: { status: 401 } },
+            s.header('authorization') === 'Bearer ok'
+              ? undefined
+              : { kind: 'respond', response: { status: 401 } },
         },
       },
     )
