@@ -1,6 +1,6 @@
 /**
  * Compression of large bodies through the real `portcullis start` process:
- * a 64 MiB response is compressed as it streams, a client that stops
+ * a 128 MiB response is compressed as it streams, a client that stops
  * reading stops the origin (backpressure through the compressor), and the
  * gateway's memory, sampled from /proc, stays flat whatever the coding.
  *
@@ -27,8 +27,14 @@ import { type OriginHandle, startOrigin } from '../helpers/gateway.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/portcullis.ts', import.meta.url))
 const MiB = 1024 ** 2
-const SIZE = 64 * MiB
-const RSS_BUDGET = 32 * MiB
+const SIZE = 128 * MiB
+/**
+ * Garbage not yet collected moves RSS by a few tens of MiB when the machine is
+ * busy (measured: 17–23 MiB alone, up to 52 MiB under the full suite). A
+ * gateway that buffered the body would hold more than this budget: the body
+ * is twice its size.
+ */
+const RSS_BUDGET = 64 * MiB
 const skip = existsSync('/proc/self/status') ? false : 'needs /proc to sample the gateway’s memory'
 
 /** Bytes the origin has written to the current response, and their hash. */
@@ -143,7 +149,7 @@ async function download(coding: Coding, size: number): Promise<Download> {
   return { res, start: () => res.pipe(decoder), done }
 }
 
-describe('64 MiB compressed through a gateway process', { skip, timeout: 120_000 }, () => {
+describe('128 MiB compressed through a gateway process', { skip, timeout: 120_000 }, () => {
   let baseline = 0
 
   it('warms up', async () => {
@@ -166,7 +172,7 @@ describe('64 MiB compressed through a gateway process', { skip, timeout: 120_000
     const stalledAt = written
     await new Promise((r) => setTimeout(r, 300))
     assert.equal(written, stalledAt, 'the origin is held back')
-    assert.ok(stalledAt < SIZE / 2, `origin wrote ${(stalledAt / MiB).toFixed(1)} MiB of 64 before stalling`)
+    assert.ok(stalledAt < SIZE / 2, `origin wrote ${(stalledAt / MiB).toFixed(1)} MiB of 128 before stalling`)
     d.start()
     const { hash } = await d.done
     assert.equal(hash, sent.digest('hex'), 'every byte arrived after resuming')
@@ -175,7 +181,7 @@ describe('64 MiB compressed through a gateway process', { skip, timeout: 120_000
 
   for (const coding of ['gzip', 'br', 'zstd'] as const) {
     const noZstd = coding === 'zstd' && !zstdAvailable && 'this Node has no zstd'
-    it(`streams 64 MiB as ${coding} in flat memory`, { skip: noZstd }, async () => {
+    it(`streams 128 MiB as ${coding} in flat memory`, { skip: noZstd }, async () => {
       let peak = rssOf(gateway.pid!)
       const sampler = setInterval(() => (peak = Math.max(peak, rssOf(gateway.pid!))), 50)
       const t0 = performance.now()
@@ -187,7 +193,7 @@ describe('64 MiB compressed through a gateway process', { skip, timeout: 120_000
       assert.equal(hash, sent.digest('hex'), 'the decoded body is the origin’s')
       const growth = peak - baseline
       console.log(
-        `${coding.padEnd(4)} 64 MiB → ${(encoded / MiB).toFixed(1)} MiB in ${seconds.toFixed(2)} s ` +
+        `${coding.padEnd(4)} 128 MiB → ${(encoded / MiB).toFixed(1)} MiB in ${seconds.toFixed(2)} s ` +
           `(${(SIZE / MiB / seconds).toFixed(0)} MiB/s); gateway peak RSS growth ${(growth / MiB).toFixed(1)} MiB`,
       )
       assert.ok(growth <= RSS_BUDGET, `RSS grew by ${(growth / MiB).toFixed(1)} MiB`)
