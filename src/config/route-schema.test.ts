@@ -69,7 +69,6 @@ describe('route schema', () => {
   })
 
   it('leaves {…} placeholders to request time and $-references to the environment', () => {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the loader's own ${NAME} syntax
     const text = 'routes:\n  - redirect: { to: "https://${HOST}{request.path}" }\n'
     const r = parseConfigText(text, 'gw.yaml', { HOST: 'new.example.com' })
     assert.ok(r.ok)

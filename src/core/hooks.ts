@@ -26,8 +26,7 @@ export interface GatewayResponse {
 
 /** What a request-phase hook decides: let the request go on, or answer it now. */
 export type HookResult =
-  | { readonly kind: 'continue' }
-  | { readonly kind: 'respond'; readonly response: GatewayResponse }
+  { readonly kind: 'continue' } | { readonly kind: 'respond'; readonly response: GatewayResponse }
 
 /** The `continue` result. Returning `undefined` means the same. */
 export const CONTINUE: HookResult = Object.freeze({ kind: 'continue' })
@@ -42,7 +41,6 @@ export function respond(
 }
 
 export type MaybePromise<T> = T | Promise<T>
-// biome-ignore lint/suspicious/noConfusingVoidType: a hook that returns nothing continues.
 export type HookReturn = MaybePromise<HookResult | undefined | void>
 
 /** The head that will be sent upstream; hooks may rewrite it. */

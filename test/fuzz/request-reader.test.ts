@@ -77,25 +77,29 @@ function runSeed(job: FuzzJob): Promise<SeedResult> {
   })
 }
 
-test('RequestReader: split-invariant, exact bodies, round trip, always terminates', {
-  timeout: BUDGET_MS,
-}, async (t) => {
-  const planned = jobs()
-  const seeds = planned.map((j) => j.seed).join(', ')
-  t.diagnostic(`seeds ${seeds} (replay one with PORTCULLIS_FUZZ_SEED=<seed>)`)
-  const results = await Promise.all(planned.map(runSeed))
-  for (const { seed, report, ms } of results) {
-    t.diagnostic(
-      `seed ${seed}: ${report.inputs} inputs in ${Math.round(ms)} ms, ` +
-        `${report.messages} messages completed, ${report.refused} inputs refused`,
+test(
+  'RequestReader: split-invariant, exact bodies, round trip, always terminates',
+  {
+    timeout: BUDGET_MS,
+  },
+  async (t) => {
+    const planned = jobs()
+    const seeds = planned.map((j) => j.seed).join(', ')
+    t.diagnostic(`seeds ${seeds} (replay one with PORTCULLIS_FUZZ_SEED=<seed>)`)
+    const results = await Promise.all(planned.map(runSeed))
+    for (const { seed, report, ms } of results) {
+      t.diagnostic(
+        `seed ${seed}: ${report.inputs} inputs in ${Math.round(ms)} ms, ` +
+          `${report.messages} messages completed, ${report.refused} inputs refused`,
+      )
+    }
+    const failures = results.flatMap((r) => r.report.failures)
+    assert.deepEqual(failures, [], `fuzz failures (seeds ${seeds}):\n${failures.join('\n\n')}`)
+    const inputs = results.reduce((n, r) => n + r.report.inputs, 0)
+    assert.equal(
+      inputs,
+      planned.reduce((n, j) => n + j.end - j.first, 0),
+      'every input was run',
     )
-  }
-  const failures = results.flatMap((r) => r.report.failures)
-  assert.deepEqual(failures, [], `fuzz failures (seeds ${seeds}):\n${failures.join('\n\n')}`)
-  const inputs = results.reduce((n, r) => n + r.report.inputs, 0)
-  assert.equal(
-    inputs,
-    planned.reduce((n, j) => n + j.end - j.first, 0),
-    'every input was run',
-  )
-})
+  },
+)

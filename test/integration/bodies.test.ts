@@ -355,7 +355,7 @@ describe('body integrity', () => {
 
     // The same bytes again as a chunked upload in uneven chunks, on the same connection.
     c.write('PUT /big HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n')
-    for (let at = 0; at < big.length; ) {
+    for (let at = 0; at < big.length;) {
       const n = Math.min(big.length - at, 100_000 + (at % 77_777))
       c.write(`${n.toString(16)}\r\n`)
       c.write(big.subarray(at, at + n))

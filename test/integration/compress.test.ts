@@ -142,18 +142,22 @@ describe('compression through the proxy', () => {
   })
 
   for (const coding of ['gzip', 'br', 'zstd'] as const) {
-    it(`round-trips ${coding}: same bytes after decoding, chunked, Content-Length dropped`, {
-      skip: coding === 'zstd' && !zstdAvailable && 'this Node has no zstd',
-    }, async (t) => {
-      const res = await request(t, gw, '/text', { 'Accept-Encoding': coding })
-      assert.equal(res.status, 200)
-      assert.equal(res.headers['content-encoding'], coding)
-      assert.equal(res.headers['content-length'], undefined)
-      assert.equal(res.framing, 'chunked')
-      assert.equal(res.headers.vary, 'Accept-Encoding')
-      assert.ok(res.body.length < TEXT.length / 2, `compressed to ${res.body.length} bytes`)
-      assert.deepEqual(decode[coding]!(res.body), TEXT)
-    })
+    it(
+      `round-trips ${coding}: same bytes after decoding, chunked, Content-Length dropped`,
+      {
+        skip: coding === 'zstd' && !zstdAvailable && 'this Node has no zstd',
+      },
+      async (t) => {
+        const res = await request(t, gw, '/text', { 'Accept-Encoding': coding })
+        assert.equal(res.status, 200)
+        assert.equal(res.headers['content-encoding'], coding)
+        assert.equal(res.headers['content-length'], undefined)
+        assert.equal(res.framing, 'chunked')
+        assert.equal(res.headers.vary, 'Accept-Encoding')
+        assert.ok(res.body.length < TEXT.length / 2, `compressed to ${res.body.length} bytes`)
+        assert.deepEqual(decode[coding]!(res.body), TEXT)
+      },
+    )
   }
 
   it('weakens a strong ETag and drops Accept-Ranges when it compresses', async (t) => {
