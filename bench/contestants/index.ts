@@ -44,6 +44,7 @@ export const CONTESTANTS: readonly Contestant[] = [
   haproxy,
   nodeContestant('http-proxy', 'http-proxy', 'node-peer', 'http-proxy.ts'),
   nodeContestant('fastify', '@fastify/http-proxy', 'node-peer', 'fastify-proxy.ts'),
+  nodeContestant('undici', 'node:http + undici', 'node-peer', 'undici-proxy.ts'),
   nodeContestant('l4', 'Node L4 pass-through', 'node-peer', 'l4.ts'),
 ]
 
