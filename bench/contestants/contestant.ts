@@ -40,13 +40,27 @@ export interface Contestant {
 /** Open files for contestants: 10,000 idle clients plus their upstream sockets. */
 export const CONTESTANT_FILES = 65536
 
-/** startNodeServer runs one of bench/servers/*.ts with PORT and ORIGIN_PORT. */
-export async function startNodeServer(id: string, script: string, ctx: StartContext): Promise<Managed> {
+/**
+ * startNodeServer runs one of bench/servers/*.ts with PORT and ORIGIN_PORT.
+ * `nodeFlags` are the V8/Node flags the contestant is documented to run with
+ * (Portcullis's bin sets --max-semi-space-size; see docs/discoveries.md).
+ */
+export async function startNodeServer(
+  id: string,
+  script: string,
+  ctx: StartContext,
+  nodeFlags: readonly string[] = [],
+): Promise<Managed> {
   const file = join(import.meta.dirname, '..', 'servers', script)
-  const p = spawnManaged(id, process.execPath, [file, String(ctx.port), String(ctx.originPort)], {
-    cpu: ctx.cpu,
-    nofile: CONTESTANT_FILES,
-  })
+  const p = spawnManaged(
+    id,
+    process.execPath,
+    [...nodeFlags, file, String(ctx.port), String(ctx.originPort)],
+    {
+      cpu: ctx.cpu,
+      nofile: CONTESTANT_FILES,
+    },
+  )
   await waitForHttp(ctx.port, '/small', p)
   return p
 }

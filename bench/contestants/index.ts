@@ -6,6 +6,7 @@ import { proxyConfig, startNginx } from '../lib/nginx.ts'
 import { hasTool } from '../lib/processes.ts'
 import { type Contestant, type StartContext, startNodeServer } from './contestant.ts'
 import { haproxy } from './haproxy.ts'
+import { PORTCULLIS_NODE_FLAGS } from '../../src/cli/node-flags.ts'
 
 /** The origin served directly from the contestant core: the ceiling no proxy can pass. */
 const direct: Contestant = {
@@ -33,13 +34,20 @@ function nodeContestant(
   label: string,
   role: 'subject' | 'node-peer',
   script: string,
+  nodeFlags: readonly string[] = [],
 ): Contestant {
-  return { id, label, role, unavailable: () => undefined, start: (ctx) => startNodeServer(id, script, ctx) }
+  return {
+    id,
+    label,
+    role,
+    unavailable: () => undefined,
+    start: (ctx) => startNodeServer(id, script, ctx, nodeFlags),
+  }
 }
 
 export const CONTESTANTS: readonly Contestant[] = [
   direct,
-  nodeContestant('portcullis', 'Portcullis', 'subject', 'portcullis.ts'),
+  nodeContestant('portcullis', 'Portcullis', 'subject', 'portcullis.ts', PORTCULLIS_NODE_FLAGS),
   nginx,
   haproxy,
   nodeContestant('http-proxy', 'http-proxy', 'node-peer', 'http-proxy.ts'),
