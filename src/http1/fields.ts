@@ -186,3 +186,35 @@ export function checkTransferEncoding(value: string, code: ErrorCode, unsupporte
     throw new GatewayError(unsupportedCode, `unsupported transfer coding ${codings[0]}`)
   }
 }
+
+/** What a message's Connection field says (RFC 9112 §9.3, §9.6; RFC 9110 §7.6.1). */
+export interface ConnectionField {
+  /** Whether the connection persists after this message. */
+  keepAlive: boolean
+  /** Whether `upgrade` was among the options. */
+  upgrade: boolean
+  /** Lowercased options other than close/keep-alive/upgrade: more hop-by-hop fields; undefined when none. */
+  options: string[] | undefined
+}
+
+/**
+ * readConnection interprets a Connection field value for a message of HTTP/1.`minor`:
+ * 1.1 persists unless `close`; 1.0 only with `keep-alive`; `close` always wins.
+ */
+export function readConnection(value: string | undefined, minor: number): ConnectionField {
+  let keepAlive = minor === 1
+  let close = false
+  let upgrade = false
+  let options: string[] | undefined
+  if (value !== undefined) {
+    // Fast path: the common single-token values, without split and trim.
+    const single = value.length <= 10 && value.indexOf(',') === -1 ? value.toLowerCase() : ''
+    for (const option of single === 'keep-alive' || single === 'close' ? [single] : splitTokens(value)) {
+      if (option === 'close') close = true
+      else if (option === 'keep-alive') keepAlive = true
+      else if (option === 'upgrade') upgrade = true
+      else (options ??= []).push(option)
+    }
+  }
+  return { keepAlive: keepAlive && !close, upgrade, options }
+}

@@ -7,7 +7,7 @@
  * smuggling happens.
  */
 import { GatewayError } from '../core/errors.ts'
-import { checkTransferEncoding, type FieldSink, parseFieldLines, splitTokens, TOKEN_RE } from './fields.ts'
+import { checkTransferEncoding, type FieldSink, parseFieldLines, readConnection, TOKEN_RE } from './fields.ts'
 
 /** Limits applied while parsing a request head. */
 export interface HeadLimits {
@@ -229,24 +229,11 @@ function applyFraming(head: RequestHead): void {
     head.chunked = true
   }
 
-  let keepAlive = head.minor === 1
-  let close = false
-  if (head.connection !== undefined) {
-    const c = head.connection
-    // Fast path: the common single-token values, without split and trim.
-    const single = c.length <= 10 && c.indexOf(',') === -1 ? c.toLowerCase() : ''
-    for (const option of single === 'keep-alive' || single === 'close' ? [single] : splitTokens(c)) {
-      if (option === 'close') close = true
-      else if (option === 'keep-alive') keepAlive = true
-      else if (option === 'upgrade') {
-        if (head.upgrade !== undefined && head.minor === 1) head.upgradeProtocol = head.upgrade
-      } else {
-        head.connectionOptions ??= []
-        head.connectionOptions.push(option)
-      }
-    }
-  }
-  head.keepAlive = keepAlive && !close
+  const connection = readConnection(head.connection, head.minor)
+  head.keepAlive = connection.keepAlive
+  head.connectionOptions = connection.options
+  if (connection.upgrade && head.upgrade !== undefined && head.minor === 1)
+    head.upgradeProtocol = head.upgrade
   if (head.expect !== undefined && head.minor === 1 && head.expect.toLowerCase() === '100-continue') {
     head.expectContinue = true
   }

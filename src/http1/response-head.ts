@@ -4,7 +4,7 @@
  * 502, never a guess passed on to the client.
  */
 import { GatewayError } from '../core/errors.ts'
-import { checkTransferEncoding, type FieldSink, parseFieldLines, splitTokens } from './fields.ts'
+import { checkTransferEncoding, type FieldSink, parseFieldLines, readConnection } from './fields.ts'
 
 /** A parsed response head. */
 export class ResponseHead implements FieldSink {
@@ -81,22 +81,9 @@ function applyResponseFraming(head: ResponseHead): void {
     checkTransferEncoding(head.transferEncoding, 'UPSTREAM_INVALID_RESPONSE', 'UPSTREAM_INVALID_RESPONSE')
     head.chunked = true
   }
-  let keepAlive = head.minor === 1
-  let close = false
-  if (head.connection !== undefined) {
-    const c = head.connection
-    // Fast path: the common single-token values, without split and trim.
-    const single = c.length <= 10 && c.indexOf(',') === -1 ? c.toLowerCase() : ''
-    for (const option of single === 'keep-alive' || single === 'close' ? [single] : splitTokens(c)) {
-      if (option === 'close') close = true
-      else if (option === 'keep-alive') keepAlive = true
-      else if (option !== 'upgrade') {
-        head.connectionOptions ??= []
-        head.connectionOptions.push(option)
-      }
-    }
-  }
-  head.keepAlive = keepAlive && !close
+  const connection = readConnection(head.connection, head.minor)
+  head.keepAlive = connection.keepAlive
+  head.connectionOptions = connection.options
 }
 
 /**
