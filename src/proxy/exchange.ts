@@ -12,13 +12,7 @@ import { HeaderList } from '../core/header-list.ts'
 import { type HookLists, type ResponseHeadView, runMutateHooks, type UpstreamRequest } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
 import type { ResponseHead } from '../http1/response-head.ts'
-import {
-  CRLF,
-  chunkHeader,
-  lastChunk,
-  type ResponseFraming,
-  serializeResponseHead,
-} from '../http1/serialize.ts'
+import { CRLF, chunkHeader, lastChunk, serializeResponseHead } from '../http1/serialize.ts'
 import type { CompiledRoute } from '../routing/router.ts'
 import type { DownstreamConnection } from '../server/downstream.ts'
 import type { Runtime } from '../server/runtime.ts'
@@ -31,6 +25,7 @@ import {
   type ForwardingPolicy,
   serializeRequestHead,
 } from './forwarding.ts'
+import { chooseFraming, ResponseWriter } from './response-writer.ts'
 import { startTunnel } from './tunnel.ts'
 
 // What the exchange's deadline guards.
@@ -58,10 +53,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   /** The whole request body was written upstream. */
   private requestSent = false
   private upFraming: BodyFraming = 'none'
-  private outFraming: ResponseFraming = 'none'
   private upstreamPaused = false
-  /** A response head not yet written (see writeResponseHead). */
-  private outHead: string | null = null
   /** A response hook is still running: body events wait (see runResponseHooks). */
   private headPending = false
   private heldOut: Buffer[] | null = null
@@ -77,6 +69,8 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   private readonly rt: Runtime
   /** The route's hooks (its modules' and the user's). */
   private readonly hooks: HookLists
+  /** Frames the response for the client. */
+  private readonly out: ResponseWriter
 
   constructor(
     client: DownstreamConnection,
@@ -90,6 +84,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     this.upstream = upstream
     this.rt = rt
     this.hooks = hooks
+    this.out = new ResponseWriter(client)
   }
 
   start(): void {
@@ -270,8 +265,8 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       this.upgrade(head)
       return
     }
-    this.outFraming = this.chooseFraming(head)
-    if (this.outFraming === 'close') this.client.closeAfter = true
+    this.out.framing = chooseFraming(this.session.method, head, this.session.head.minor)
+    if (this.out.framing === 'close') this.client.closeAfter = true
     // RFC 9110 §10.1.1: a final answer to `Expect: 100-continue` before any body byte means
     // the client will not send it and we cannot skip it; the connection ends, so say so.
     if (s.head.expectContinue && !this.requestSent && s.bytesIn === 0) this.client.closeAfter = true
@@ -299,7 +294,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       if (this.done) return
       this.headPending = false
       if (err !== undefined) return this.fail(toGatewayError(err, 'HOOK_FAILED'))
-      if (view.bodyTransform !== undefined && this.outFraming !== 'none') this.startTransform(view)
+      if (view.bodyTransform !== undefined && this.out.framing !== 'none') this.startTransform(view)
       const reason = view.status === head.status ? head.reason : ''
       this.writeResponseHead(view.status, reason, view.headers.raw, head.connectionOptions)
       const held = this.heldOut
@@ -307,7 +302,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       if (held !== null) for (const b of held) this.onUpstreamData(b)
       if (this.heldEnd) this.onUpstreamEnd(this.heldTrailers)
       else {
-        this.flushHead()
+        this.out.flushHead()
         if (!this.upstreamPaused) this.up?.socket.resume()
       }
     })
@@ -318,23 +313,16 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     const t = view.bodyTransform!
     this.transform = t
     view.headers.delete('content-length')
-    this.outFraming = this.session.head.minor === 1 ? 'chunked' : 'close'
-    if (this.outFraming === 'close') this.client.closeAfter = true
+    this.out.framing = this.session.head.minor === 1 ? 'chunked' : 'close'
+    if (this.out.framing === 'close') this.client.closeAfter = true
     t.on('data', (out: Buffer) => {
-      if (!this.writeOut(out)) t.pause()
+      if (!this.out.write(out)) t.pause()
     })
     t.on('drain', () => {
       if (this.up !== null && !this.upstreamPaused) this.up.socket.resume()
     })
     t.once('end', () => this.endResponse(undefined))
     t.once('error', (err) => this.fail(toGatewayError(err, 'INTERNAL_ERROR')))
-  }
-
-  private chooseFraming(head: ResponseHead): ResponseFraming {
-    const method = this.session.method
-    if (method === 'HEAD' || head.status === 204 || head.status === 304) return 'none'
-    if (head.chunked || head.contentLength < 0) return this.session.head.minor === 1 ? 'chunked' : 'close'
-    return 'length'
   }
 
   private writeResponseHead(
@@ -352,22 +340,16 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     this.responseStarted = true
     // Held until the first body bytes (or the end of this upstream read), so
     // that a small response leaves in one write: one syscall instead of two.
-    this.outHead = serializeResponseHead(status, reason, raw, {
-      framing: this.outFraming,
-      close: this.client.closingAfterResponse(),
-      keepAliveHeader: s.head.minor === 0,
-      extra,
-      connectionOptions: options,
-      upgrade: undefined,
-    })
-  }
-
-  /** flushHead writes a response head still held back. */
-  private flushHead(): void {
-    const head = this.outHead
-    if (head === null) return
-    this.outHead = null
-    this.client.write(head)
+    this.out.holdHead(
+      serializeResponseHead(status, reason, raw, {
+        framing: this.out.framing,
+        close: this.client.closingAfterResponse(),
+        keepAliveHeader: s.head.minor === 0,
+        extra,
+        connectionOptions: options,
+        upgrade: undefined,
+      }),
+    )
   }
 
   onUpstreamData(data: Buffer): void {
@@ -381,33 +363,10 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       if (!t.write(data) && this.up !== null) this.up.socket.pause()
       return
     }
-    if (!this.writeOut(data) && !this.upstreamPaused && this.up !== null) {
+    if (!this.out.write(data) && !this.upstreamPaused && this.up !== null) {
       this.upstreamPaused = true
       this.up.socket.pause()
     }
-  }
-
-  /** writeOut frames body bytes for the client; false means the client's buffer is full. */
-  private writeOut(data: Buffer): boolean {
-    const head = this.outHead
-    if (head !== null) {
-      this.outHead = null
-      if (data.length <= MERGE_LIMIT) {
-        // latin1 maps bytes 0–255 one to one: the body survives the string intact.
-        const body = data.toString('latin1')
-        if (this.outFraming !== 'chunked') return this.client.write(head + body)
-        return this.client.write(`${head}${chunkHeader(data.length)}${body}\r\n`)
-      }
-      this.client.write(head)
-    }
-    if (this.outFraming !== 'chunked') return this.client.write(data)
-    const sock = this.client.socket
-    sock.cork()
-    this.client.write(chunkHeader(data.length))
-    this.client.write(data)
-    const ok = this.client.write(CRLF)
-    sock.uncork()
-    return ok
   }
 
   onUpstreamEnd(trailers: string[] | undefined): void {
@@ -431,8 +390,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
 
   private endResponse(trailers: string[] | undefined): void {
     if (this.done) return
-    this.flushHead()
-    if (this.outFraming === 'chunked') this.client.write(lastChunk(trailers))
+    this.out.end(trailers)
     this.finish()
     this.client.responseComplete()
   }
@@ -459,7 +417,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     const sock = this.client.socket
     if (start) sock.cork()
     else {
-      this.flushHead()
+      this.out.flushHead()
       if (sock.writableCorked > 0) sock.uncork()
     }
   }
@@ -536,9 +494,6 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     else this.client.respondError(err)
   }
 }
-
-/** Body bytes up to this size are written together with the response head. */
-const MERGE_LIMIT = 16 * 1024
 
 const INFORMATIONAL = {
   framing: 'none',
