@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url'
 import zlib from 'node:zlib'
 import { zstdAvailable } from '../../src/modules/compress/encoders.ts'
 import { type OriginHandle, startOrigin } from '../helpers/gateway.ts'
+import { PORTCULLIS_NODE_FLAGS } from '../../src/cli/node-flags.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/portcullis.ts', import.meta.url))
 const MiB = 1024 ** 2
@@ -93,7 +94,9 @@ routes: [{ upstream: origin }]
 compression: { enabled: true }
 `,
   )
-  gateway = spawn(process.execPath, [BIN, 'start', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] })
+  gateway = spawn(process.execPath, [...PORTCULLIS_NODE_FLAGS, BIN, 'start', '-c', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   gateway.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
   const end = Date.now() + 10_000
   let m: RegExpExecArray | null = null

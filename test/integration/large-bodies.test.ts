@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { PORTCULLIS_NODE_FLAGS } from '../../src/cli/node-flags.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/portcullis.ts', import.meta.url))
 const GiB = 1024 ** 3
@@ -152,7 +153,9 @@ limits:
   maxBodySize: 2gb
 `,
   )
-  gateway = spawn(process.execPath, [BIN, 'start', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] })
+  gateway = spawn(process.execPath, [...PORTCULLIS_NODE_FLAGS, BIN, 'start', '-c', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   gateway.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
   const end = Date.now() + 10_000
   let m: RegExpExecArray | null = null
