@@ -5,7 +5,6 @@
  * stable error. It holds at most one body chunk per direction beyond what the
  * sockets buffer, so memory stays flat whatever the body size.
  */
-import type { Duplex } from 'node:stream'
 import type { Expirable } from '../core/deadlines.ts'
 import { GatewayError, toGatewayError } from '../core/errors.ts'
 import { HeaderList } from '../core/header-list.ts'
@@ -19,14 +18,10 @@ import type { Runtime } from '../server/runtime.ts'
 import type { UpstreamConnection, UpstreamUser } from '../upstream/connection.ts'
 import type { PoolWaiter } from '../upstream/pool.ts'
 import type { Target, Upstream } from '../upstream/upstream.ts'
-import {
-  type BodyFraming,
-  buildUpstreamHeaders,
-  type ForwardingPolicy,
-  serializeRequestHead,
-} from './forwarding.ts'
+import { type BodyFraming, buildUpstreamHeaders, serializeRequestHead } from './forwarding.ts'
 import { chooseFraming, ResponseWriter } from './response-writer.ts'
 import { startTunnel } from './tunnel.ts'
+import { HeldBody } from '../http1/held-body.ts'
 
 // What the exchange's deadline guards.
 const P_QUEUE = 0
@@ -47,26 +42,21 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   private target: Target | undefined = undefined
   private head: string | undefined = undefined
   private headSent = false
-  private pending: Buffer[] | null = null
-  private pendingEnd = false
-  private pendingTrailers: string[] | undefined = undefined
+  /** Request body events that came before the head went upstream. */
+  private early: HeldBody | null = null
   /** The whole request body was written upstream. */
   private requestSent = false
   private upFraming: BodyFraming = 'none'
   private upstreamPaused = false
-  /** A response hook is still running: body events wait (see runResponseHooks). */
-  private headPending = false
-  private heldOut: Buffer[] | null = null
-  private heldEnd = false
-  private heldTrailers: string[] | undefined = undefined
-  /** The response body's transform, when a hook set one. */
-  private transform: Duplex | null = null
+  /** Response body events held while response hooks run (see runResponseHooks); null otherwise. */
+  private heldOut: HeldBody | null = null
   private retried = false
   private done = false
   private readonly client: DownstreamConnection
   private readonly session: Session
   private readonly upstream: Upstream
   private readonly rt: Runtime
+  private readonly route: CompiledRoute
   /** The route's hooks (its modules' and the user's). */
   private readonly hooks: HookLists
   /** Frames the response for the client. */
@@ -77,13 +67,14 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     session: Session,
     upstream: Upstream,
     rt: Runtime,
-    hooks: HookLists,
+    route: CompiledRoute,
   ) {
     this.client = client
     this.session = session
     this.upstream = upstream
     this.rt = rt
-    this.hooks = hooks
+    this.route = route
+    this.hooks = route.hooks
     this.out = new ResponseWriter(client)
   }
 
@@ -127,7 +118,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   requestData(data: Buffer): boolean {
     if (this.done) return true
     if (!this.headSent) {
-      ;(this.pending ??= []).push(data)
+      ;(this.early ??= new HeldBody()).data(data)
       return false
     }
     if (this.phase === P_SENDING) this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
@@ -137,8 +128,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   requestEnd(trailers: string[] | undefined): void {
     if (this.done) return
     if (!this.headSent) {
-      this.pendingEnd = true
-      this.pendingTrailers = trailers
+      ;(this.early ??= new HeldBody()).end(trailers)
       return
     }
     if (this.upFraming === 'chunked') this.up?.socket.write(lastChunk(trailers), 'latin1')
@@ -146,12 +136,9 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     if (this.phase === P_SENDING) this.waitForResponse()
   }
 
-  /** onClientDrain resumes an upstream (or a transform) paused for a slow client. */
+  /** onClientDrain resumes what a slow client paused: the transform, or else the upstream. */
   onClientDrain(): void {
-    if (this.transform !== null) {
-      this.transform.resume()
-      return
-    }
+    if (this.out.onClientDrain()) return
     if (this.upstreamPaused && this.up !== null) {
       this.upstreamPaused = false
       this.up.socket.resume()
@@ -184,7 +171,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     }
     const headers = buildUpstreamHeaders(
       this.session.head,
-      routePolicy(this.rt.policy, this.session),
+      this.rt.policyFor(this.route),
       this.session.clientAddress,
       this.session.tls,
       this.session.id,
@@ -218,11 +205,11 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
     sock.cork()
     sock.write(this.head!, 'latin1')
-    const pending = this.pending
-    this.pending = null
-    if (pending !== null) for (const b of pending) this.writeUp(b)
+    const early = this.early
+    const chunks = early?.takeChunks()
+    if (chunks) for (const b of chunks) this.writeUp(b)
     sock.uncork()
-    if (this.pendingEnd) this.requestEnd(this.pendingTrailers)
+    if (early?.ended) this.requestEnd(early.trailers)
     else if (this.upFraming === 'none') {
       this.requestSent = true
       this.waitForResponse()
@@ -288,19 +275,18 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       reason: head.reason,
       headers: new HeaderList(head.rawHeaders),
     }
-    this.headPending = true
+    const held = (this.heldOut = new HeldBody())
     this.up!.socket.pause()
     runMutateHooks(this.hooks.onResponse as never, this.session, view, (err) => {
       if (this.done) return
-      this.headPending = false
+      this.heldOut = null
       if (err !== undefined) return this.fail(toGatewayError(err, 'HOOK_FAILED'))
       if (view.bodyTransform !== undefined && this.out.framing !== 'none') this.startTransform(view)
       const reason = view.status === head.status ? head.reason : ''
       this.writeResponseHead(view.status, reason, view.headers.raw, head.connectionOptions)
-      const held = this.heldOut
-      this.heldOut = null
-      if (held !== null) for (const b of held) this.onUpstreamData(b)
-      if (this.heldEnd) this.onUpstreamEnd(this.heldTrailers)
+      const chunks = held.takeChunks()
+      if (chunks !== null) for (const b of chunks) this.onUpstreamData(b)
+      if (held.takeEnd()) this.onUpstreamEnd(held.trailers)
       else {
         this.out.flushHead()
         if (!this.upstreamPaused) this.up?.socket.resume()
@@ -309,20 +295,21 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   }
 
   /** startTransform routes the body through a hook's stream; its length is unknown, so framing changes. */
+  /** startTransform routes the body through a hook's stream; its length is unknown, so framing changes. */
   private startTransform(view: ResponseHeadView): void {
-    const t = view.bodyTransform!
-    this.transform = t
     view.headers.delete('content-length')
-    this.out.framing = this.session.head.minor === 1 ? 'chunked' : 'close'
+    this.out.pipeThrough(view.bodyTransform!, this.session.head.minor, {
+      drain: () => this.resumeUpstream(),
+      end: () => this.endResponse(undefined),
+      error: (err) => this.fail(toGatewayError(err, 'INTERNAL_ERROR')),
+    })
     if (this.out.framing === 'close') this.client.closeAfter = true
-    t.on('data', (out: Buffer) => {
-      if (!this.out.write(out)) t.pause()
-    })
-    t.on('drain', () => {
-      if (this.up !== null && !this.upstreamPaused) this.up.socket.resume()
-    })
-    t.once('end', () => this.endResponse(undefined))
-    t.once('error', (err) => this.fail(toGatewayError(err, 'INTERNAL_ERROR')))
+  }
+
+  private resumeUpstream(): void {
+    if (!this.upstreamPaused || this.up === null) return
+    this.upstreamPaused = false
+    this.up.socket.resume()
   }
 
   private writeResponseHead(
@@ -354,25 +341,19 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
 
   onUpstreamData(data: Buffer): void {
     if (this.phase === P_RECEIVING) this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
-    if (this.headPending) {
-      ;(this.heldOut ??= []).push(data)
+    if (this.heldOut !== null) {
+      this.heldOut.data(data)
       return
     }
-    const t = this.transform
-    if (t !== null) {
-      if (!t.write(data) && this.up !== null) this.up.socket.pause()
-      return
-    }
-    if (!this.out.write(data) && !this.upstreamPaused && this.up !== null) {
+    if (!this.out.body(data) && !this.upstreamPaused && this.up !== null) {
       this.upstreamPaused = true
       this.up.socket.pause()
     }
   }
 
   onUpstreamEnd(trailers: string[] | undefined): void {
-    if (this.headPending) {
-      this.heldEnd = true
-      this.heldTrailers = trailers
+    if (this.heldOut !== null) {
+      this.heldOut.end(trailers)
       return
     }
     this.phase = P_DONE
@@ -383,9 +364,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       this.up?.destroy()
       this.up = null
     }
-    if (this.transform !== null)
-      this.transform.end() // endResponse runs on its 'end'
-    else this.endResponse(trailers)
+    if (this.out.bodyEnd()) this.endResponse(trailers) // else the transform's end does
   }
 
   private endResponse(trailers: string[] | undefined): void {
@@ -479,7 +458,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   }
 
   private finish(): void {
-    if (this.transform !== null && !this.transform.writableFinished) this.transform.destroy()
+    this.out.destroy()
     this.done = true
     this.deadline = 0
     this.rt.deadlines.delete(this)
@@ -503,14 +482,3 @@ const INFORMATIONAL = {
   connectionOptions: undefined,
   upgrade: undefined,
 } as const
-
-/**
- * routePolicy applies a route's own `preserveHost` over `proxy.preserveHost`
- * (the schema documents both; the route's was ignored before). Allocates only
- * for routes that set it.
- */
-function routePolicy(policy: ForwardingPolicy, session: Session): ForwardingPolicy {
-  // session.route is the CompiledRoute the router matched; RouteInfo is its public view.
-  const own = (session.route as CompiledRoute | undefined)?.config.preserveHost
-  return own === undefined || own === policy.preserveHost ? policy : { ...policy, preserveHost: own }
-}

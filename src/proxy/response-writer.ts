@@ -5,6 +5,7 @@
  * or until close for HTTP/1.0).
  */
 import type net from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { ResponseHead } from '../http1/response-head.ts'
 import { CRLF, chunkHeader, lastChunk, type ResponseFraming } from '../http1/serialize.ts'
 
@@ -15,6 +16,15 @@ export interface ClientSink {
   write(data: string | Buffer): boolean
 }
 
+/** What the exchange hears from a body transform. */
+export interface TransformEvents {
+  /** It takes input again: resume the source. */
+  drain(): void
+  /** Its output ended: the response is complete. */
+  end(): void
+  error(err: Error): void
+}
+
 /** Body bytes up to this size are written together with the response head. */
 const MERGE_LIMIT = 16 * 1024
 
@@ -22,6 +32,8 @@ export class ResponseWriter {
   /** How the body is framed to the client (see chooseFraming). */
   framing: ResponseFraming = 'none'
   private head: string | null = null
+  /** The stream the body passes through on its way out (a hook's bodyTransform), if any. */
+  private transform: Duplex | null = null
   private readonly client: ClientSink
 
   constructor(client: ClientSink) {
@@ -63,6 +75,45 @@ export class ResponseWriter {
     const ok = this.client.write(CRLF)
     sock.uncork()
     return ok
+  }
+
+  /**
+   * pipeThrough sends the body through `t`: its output is framed and written,
+   * paced by the client. The length changes, so the body is re-framed:
+   * chunked, or until close for an HTTP/1.0 client.
+   */
+  pipeThrough(t: Duplex, clientMinor: number, events: TransformEvents): void {
+    this.transform = t
+    this.framing = clientMinor === 1 ? 'chunked' : 'close'
+    t.on('data', (out: Buffer) => {
+      if (!this.write(out)) t.pause()
+    })
+    t.on('drain', events.drain)
+    t.once('end', events.end)
+    t.once('error', events.error)
+  }
+
+  /** body takes upstream body bytes (through the transform when there is one); false asks to pause the source. */
+  body(data: Buffer): boolean {
+    return this.transform === null ? this.write(data) : this.transform.write(data)
+  }
+
+  /** bodyEnd reports the upstream body's end: true when the response can end now, false when the transform's end will tell. */
+  bodyEnd(): boolean {
+    if (this.transform === null) return true
+    this.transform.end()
+    return false
+  }
+
+  /** onClientDrain resumes a transform paused for the client; true when there is one (it paces the source itself). */
+  onClientDrain(): boolean {
+    this.transform?.resume()
+    return this.transform !== null
+  }
+
+  /** destroy stops a transform that has not finished (the exchange failed or was aborted). */
+  destroy(): void {
+    if (this.transform !== null && !this.transform.writableFinished) this.transform.destroy()
   }
 
   /** end writes what ends the body: a held head, and the last chunk (with trailers) when chunked. */

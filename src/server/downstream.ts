@@ -7,16 +7,19 @@
 import { randomUUID } from 'node:crypto'
 import type net from 'node:net'
 import type { Expirable } from '../core/deadlines.ts'
-import { GatewayError, toGatewayError } from '../core/errors.ts'
-import { type GatewayResponse, type HookResult, runRequestHooks } from '../core/hooks.ts'
+import { GatewayError } from '../core/errors.ts'
+import type { GatewayResponse } from '../core/hooks.ts'
 import { Session } from '../core/session.ts'
+import { HeldBody } from '../http1/held-body.ts'
 import { RequestHead } from '../http1/request-head.ts'
 import { type RequestHandler, RequestReader } from '../http1/request-reader.ts'
 import { ProxyExchange } from '../proxy/exchange.ts'
 import { clientIp, incomingRequestId } from '../proxy/forwarding.ts'
 import type { CompiledRoute } from '../routing/router.ts'
+import type { Upstream } from '../upstream/upstream.ts'
 import { BodyStreamer } from './body-streamer.ts'
-import { errorResponse, isReadable, serializeMadeResponse } from './gateway-response.ts'
+import { errorAnswer, isReadable, serializeMadeResponse } from './gateway-response.ts'
+import { type PhaseHost, runPhases } from './phases.ts'
 import type { Runtime } from './runtime.ts'
 
 /** What a connection needs from the server that accepted it. */
@@ -39,7 +42,7 @@ const D_LINGER = 5
 /** After we close with request bytes unread, keep reading (and dropping) them this long so our response is not lost to a reset. */
 const LINGER_MS = 2000
 
-export class DownstreamConnection implements RequestHandler, Expirable {
+export class DownstreamConnection implements RequestHandler, Expirable, PhaseHost {
   deadline = 0
   readonly socket: net.Socket
   readonly tls: boolean
@@ -54,10 +57,7 @@ export class DownstreamConnection implements RequestHandler, Expirable {
   /** Streams a gateway-made body (static file, hook answer) while one is being sent. */
   private streamer: BodyStreamer | null = null
   /** Body bytes that arrived before the request's fate was decided. */
-  private held: Buffer[] | null = null
-  private heldEnd = false
-  private heldTrailers: string[] | undefined = undefined
-  private discardBody = false
+  private readonly heldBody = new HeldBody()
   private requests = 0
   private bodyDone = true
   private responseDone = true
@@ -191,9 +191,7 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     this.requests++
     this.bodyDone = !(head.chunked || head.contentLength > 0)
     this.responseDone = false
-    this.discardBody = false
-    this.held = null
-    this.heldEnd = false
+    this.heldBody.reset()
     this.closeAfter =
       !head.keepAlive ||
       this.requests >= rt.config.limits.maxRequestsPerConnection ||
@@ -201,8 +199,7 @@ export class DownstreamConnection implements RequestHandler, Expirable {
       this.clientEnded
     if (head.chunked || head.contentLength > 0) this.setDeadline(D_BODY, rt.config.timeouts.body)
     else this.setDeadline(D_NONE, 0)
-    if (rt.hooks.onRequestHead.length === 0) this.route(session)
-    else this.runHooks(rt.hooks.onRequestHead, session, () => this.route(session))
+    runPhases(this, rt, session)
   }
 
   onBody(data: Buffer): void {
@@ -212,10 +209,7 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     const ex = this.exchange
     if (ex !== null) {
       if (!ex.requestData(data)) this.socket.pause()
-    } else if (!this.discardBody) {
-      ;(this.held ??= []).push(data)
-      this.socket.pause()
-    }
+    } else if (this.heldBody.data(data)) this.socket.pause()
   }
 
   onBodyEnd(trailers: string[] | undefined): void {
@@ -223,10 +217,7 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     if (this.dkind === D_BODY) this.setDeadline(D_NONE, 0)
     const ex = this.exchange
     if (ex !== null) ex.requestEnd(trailers)
-    else if (!this.discardBody) {
-      this.heldEnd = true
-      this.heldTrailers = trailers
-    }
+    else this.heldBody.end(trailers)
     this.maybeFinish()
   }
 
@@ -257,67 +248,20 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     this.respondError(err)
   }
 
-  // --- phases ---
+  // --- PhaseHost ---
 
-  private route(session: Session): void {
-    const rt = this.rt
-    const route = rt.router.match(session)
-    if (route === undefined) {
-      this.respondError(new GatewayError('NO_ROUTE', 'no route matched'))
-      return
-    }
-    session.route = route
-    const onRequest = route.hooks.onRequest
-    if (onRequest.length === 0) this.act(session, route)
-    else this.runHooks(onRequest, session, () => this.act(session, route))
+  get current(): Session | null {
+    return this.session
   }
 
-  private act(session: Session, route: CompiledRoute): void {
-    const fixed = route.config.respond
-    if (fixed !== undefined) {
-      this.respond(fixed)
-      return
-    }
-    const action = route.hooks.action
-    if (action.length > 0) {
-      // A module performs this route's action (static files, redirect); it always answers.
-      this.runHooks(action, session, () =>
-        this.respondError(
-          new GatewayError('INTERNAL_ERROR', `route ${route.name}: its action did not answer`),
-        ),
-      )
-      return
-    }
-    const upstream = route.upstream === undefined ? undefined : this.rt.upstreams.get(route.upstream)
-    if (upstream === undefined) {
-      this.respondError(new GatewayError('INTERNAL_ERROR', `route ${route.name} has no handler`))
-      return
-    }
-    const ex = new ProxyExchange(this, session, upstream, this.rt, route.hooks)
+  /** proxy hands the request to an exchange, with the body bytes that came before it. */
+  proxy(session: Session, route: CompiledRoute, upstream: Upstream): void {
+    const ex = new ProxyExchange(this, session, upstream, this.rt, route)
     this.exchange = ex
     ex.start()
-    this.flushHeld(ex)
-  }
-
-  private flushHeld(ex: ProxyExchange): void {
-    const held = this.held
-    this.held = null
+    const held = this.heldBody.takeChunks()
     if (held !== null) for (const b of held) ex.requestData(b)
-    if (this.heldEnd) ex.requestEnd(this.heldTrailers)
-  }
-
-  /** runHooks runs request hooks; `next` continues the request, a `respond` result answers it. */
-  private runHooks(hooks: Runtime['hooks']['onRequest'], session: Session, next: () => void): void {
-    runRequestHooks(hooks as never, session, (err: unknown, result: HookResult | undefined) => {
-      if (this.session !== session) {
-        // The client left meanwhile; a streamed answer must still release what it holds (an open file).
-        if (result?.kind === 'respond' && isReadable(result.response.body)) result.response.body.destroy()
-        return
-      }
-      if (err !== undefined) this.respondError(toGatewayError(err, 'HOOK_FAILED'))
-      else if (result !== undefined && result.kind === 'respond') this.respond(result.response)
-      else next()
-    })
+    if (this.heldBody.takeEnd()) ex.requestEnd(this.heldBody.trailers)
   }
 
   /** respond sends a response made by the gateway (fixed route, hook answer, error). */
@@ -326,8 +270,7 @@ export class DownstreamConnection implements RequestHandler, Expirable {
     if (!this.bodyDone) {
       // The body is not read yet: drop it and close rather than parse it for nothing.
       this.closeAfter = true
-      this.discardBody = true
-      this.held = null
+      this.heldBody.discard()
     }
     const made = serializeMadeResponse(res, {
       requestIdHeader: this.rt.policy.requestIdHeader,
@@ -356,17 +299,8 @@ export class DownstreamConnection implements RequestHandler, Expirable {
   respondError(err: GatewayError): void {
     const session = this.session!
     session.error = err
-    let res: GatewayResponse | undefined
-    for (const hook of this.rt.hooks.onError) {
-      try {
-        res = hook(session, err)
-      } catch {
-        res = undefined
-      }
-      if (res !== undefined) break
-    }
     this.exchange = null
-    this.respond(res ?? errorResponse(err, session.id, session.header('accept')))
+    this.respond(errorAnswer(this.rt.hooks.onError, session, err))
   }
 
   /** responseComplete is called once the last response byte was written. */
@@ -388,7 +322,7 @@ export class DownstreamConnection implements RequestHandler, Expirable {
       // The response is complete but the client is still sending: we cannot
       // find the next request without reading this body, so stop here.
       this.closeAfter = true
-      this.discardBody = true
+      this.heldBody.discard()
     }
     this.finishRequest()
   }

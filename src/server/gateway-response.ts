@@ -7,7 +7,8 @@
 import { STATUS_CODES } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { GatewayError } from '../core/errors.ts'
-import type { GatewayResponse } from '../core/hooks.ts'
+import type { GatewayResponse, HookLists } from '../core/hooks.ts'
+import type { Session } from '../core/session.ts'
 
 /** errorResponse builds the client-facing response for `err`. */
 export function errorResponse(
@@ -28,6 +29,27 @@ export function errorResponse(
     headers: { 'Content-Type': 'text/plain; charset=utf-8' },
     body: `${status} ${STATUS_CODES[status] ?? 'Error'}\ncode: ${err.code}\nrequest-id: ${requestId}\n`,
   }
+}
+
+/**
+ * errorAnswer is the response for a failed request: the first onError hook
+ * that returns one (a throwing hook counts as none), else errorResponse.
+ */
+export function errorAnswer(
+  hooks: HookLists['onError'],
+  session: Session,
+  err: GatewayError,
+): GatewayResponse {
+  for (const hook of hooks) {
+    let res: GatewayResponse | undefined
+    try {
+      res = hook(session, err)
+    } catch {
+      res = undefined
+    }
+    if (res !== undefined) return res
+  }
+  return errorResponse(err, session.id, session.header('accept'))
 }
 
 /** Options for serialising a gateway-made response. */

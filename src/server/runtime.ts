@@ -12,7 +12,7 @@ import type { ReaderLimits } from '../http1/request-reader.ts'
 import { routeAction, routeModuleHooks } from '../modules/registry.ts'
 import { requestEndChannel } from '../observe/channels.ts'
 import { type ForwardingPolicy, trustList } from '../proxy/forwarding.ts'
-import { Router } from '../routing/router.ts'
+import { type CompiledRoute, Router } from '../routing/router.ts'
 import { Upstream } from '../upstream/upstream.ts'
 
 export class Runtime {
@@ -20,6 +20,7 @@ export class Runtime {
   readonly router: Router
   readonly upstreams: ReadonlyMap<string, Upstream>
   readonly policy: ForwardingPolicy
+  private readonly routePolicies = new Map<CompiledRoute, ForwardingPolicy>()
   readonly limits: ReaderLimits
   readonly hooks: HookLists
   readonly deadlines: Deadlines
@@ -56,12 +57,24 @@ export class Runtime {
       requestIdHeader: p.requestIdHeader,
       trusts: trustList(p.trustedProxies),
     }
+    // A route's own preserveHost is compiled once here, not looked up per request.
+    for (const route of this.router.routes) {
+      const own = route.config.preserveHost
+      if (own !== undefined && own !== this.policy.preserveHost) {
+        this.routePolicies.set(route, { ...this.policy, preserveHost: own })
+      }
+    }
     this.limits = {
       maxHeadSize: config.limits.maxHeadSize,
       maxHeaders: config.limits.maxHeaders,
       maxTargetLength: config.limits.maxTargetLength,
       maxBodySize: config.limits.maxBodySize,
     }
+  }
+
+  /** policyFor is the forwarding policy of a route: the global one, or with the route's own preserveHost. */
+  policyFor(route: CompiledRoute): ForwardingPolicy {
+    return this.routePolicies.get(route) ?? this.policy
   }
 
   /** logSession runs onLog hooks and publishes the request's end; observers must not throw into us. */

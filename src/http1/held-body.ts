@@ -1,0 +1,56 @@
+/**
+ * HeldBody keeps the body events of one message (data slices, then its end)
+ * that arrive before their destination is ready: a request body before its
+ * route is decided or its head is sent upstream, a response body while
+ * response hooks run. The sender is paused meanwhile, so what is held is at
+ * most what it delivered before pausing. The holder replays it in order.
+ */
+export class HeldBody {
+  /** The end was held, with these trailers. */
+  ended = false
+  trailers: string[] | undefined = undefined
+  private chunks: Buffer[] | null = null
+  private discarding = false
+
+  /** data holds a slice; false when the body is being discarded (the slice is dropped). */
+  data(chunk: Buffer): boolean {
+    if (this.discarding) return false
+    ;(this.chunks ??= []).push(chunk)
+    return true
+  }
+
+  end(trailers: string[] | undefined): void {
+    if (this.discarding) return
+    this.ended = true
+    this.trailers = trailers
+  }
+
+  /** takeChunks returns the held slices in order and forgets them; null when none. */
+  takeChunks(): Buffer[] | null {
+    const chunks = this.chunks
+    this.chunks = null
+    return chunks
+  }
+
+  /** takeEnd tells once whether the end was held. */
+  takeEnd(): boolean {
+    const ended = this.ended
+    this.ended = false
+    return ended
+  }
+
+  /** discard drops what is held and everything after: a body nobody will read. */
+  discard(): void {
+    this.discarding = true
+    this.chunks = null
+    this.ended = false
+  }
+
+  /** reset makes it ready for the next message. */
+  reset(): void {
+    this.chunks = null
+    this.ended = false
+    this.trailers = undefined
+    this.discarding = false
+  }
+}
