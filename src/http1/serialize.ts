@@ -73,6 +73,20 @@ function isHopByHopResponseField(name: string, framing: ResponseFraming): boolea
   }
 }
 
+/** serializeInformational writes a 1xx head (RFC 9110 §15.2) with its fields minus hop-by-hop ones. */
+export function serializeInformational(status: number, reason: string, raw: readonly string[]): string {
+  return serializeResponseHead(status, reason, raw, INFORMATIONAL)
+}
+
+const INFORMATIONAL: ResponseHeadOptions = {
+  framing: 'none',
+  close: false,
+  keepAliveHeader: false,
+  extra: undefined,
+  connectionOptions: undefined,
+  upgrade: undefined,
+}
+
 const CRLF = Buffer.from('\r\n')
 
 /** chunkHeader is the size line of one chunk (RFC 9112 §7.1). */

@@ -11,15 +11,16 @@ import { HeaderList } from '../core/header-list.ts'
 import { type HookLists, type ResponseHeadView, runMutateHooks, type UpstreamRequest } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
 import type { ResponseHead } from '../http1/response-head.ts'
-import { CRLF, chunkHeader, lastChunk, serializeResponseHead } from '../http1/serialize.ts'
+import { serializeInformational, serializeResponseHead } from '../http1/serialize.ts'
 import type { CompiledRoute } from '../routing/router.ts'
 import type { DownstreamConnection } from '../server/downstream.ts'
 import type { Runtime } from '../server/runtime.ts'
 import type { UpstreamConnection, UpstreamUser } from '../upstream/connection.ts'
 import type { PoolWaiter } from '../upstream/pool.ts'
 import type { Target, Upstream } from '../upstream/upstream.ts'
-import { type BodyFraming, buildUpstreamHeaders, serializeRequestHead } from './forwarding.ts'
+import { serializeRequestHead, upstreamHeaders } from './forwarding.ts'
 import { chooseFraming, ResponseWriter } from './response-writer.ts'
+import { RequestWriter } from './request-writer.ts'
 import { startTunnel } from './tunnel.ts'
 import { HeldBody } from '../http1/held-body.ts'
 
@@ -41,12 +42,8 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   private up: UpstreamConnection | null = null
   private target: Target | undefined = undefined
   private head: string | undefined = undefined
-  private headSent = false
-  /** Request body events that came before the head went upstream. */
-  private early: HeldBody | null = null
   /** The whole request body was written upstream. */
   private requestSent = false
-  private upFraming: BodyFraming = 'none'
   private upstreamPaused = false
   /** Response body events held while response hooks run (see runResponseHooks); null otherwise. */
   private heldOut: HeldBody | null = null
@@ -61,6 +58,8 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   private readonly hooks: HookLists
   /** Frames the response for the client. */
   private readonly out: ResponseWriter
+  /** Frames the request body for the upstream. */
+  private readonly req: RequestWriter
 
   constructor(
     client: DownstreamConnection,
@@ -76,6 +75,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     this.route = route
     this.hooks = route.hooks
     this.out = new ResponseWriter(client)
+    this.req = new RequestWriter(session.head)
   }
 
   start(): void {
@@ -93,8 +93,6 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     this.target = target
     this.session.target = target.origin
     this.session.attempts++
-    const h = this.session.head
-    this.upFraming = h.chunked ? 'chunked' : h.contentLength > 0 ? 'length' : 'none'
     this.phase = P_QUEUE
     this.deadline = this.rt.deadlines.at(this.upstream.config.pool.queueTimeout)
     this.rt.deadlines.add(this)
@@ -117,21 +115,21 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   /** requestData forwards request body bytes; false asks the client side to pause. */
   requestData(data: Buffer): boolean {
     if (this.done) return true
-    if (!this.headSent) {
-      ;(this.early ??= new HeldBody()).data(data)
+    if (!this.req.headSent) {
+      this.req.holdData(data)
       return false
     }
     if (this.phase === P_SENDING) this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
-    return this.writeUp(data)
+    return this.req.write(this.up, data)
   }
 
   requestEnd(trailers: string[] | undefined): void {
     if (this.done) return
-    if (!this.headSent) {
-      ;(this.early ??= new HeldBody()).end(trailers)
+    if (!this.req.headSent) {
+      this.req.holdEnd(trailers)
       return
     }
-    if (this.upFraming === 'chunked') this.up?.socket.write(lastChunk(trailers), 'latin1')
+    this.req.end(this.up, trailers)
     this.requestSent = true
     if (this.phase === P_SENDING) this.waitForResponse()
   }
@@ -169,15 +167,11 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       this.sendHead()
       return
     }
-    const headers = buildUpstreamHeaders(
-      this.session.head,
-      this.rt.policyFor(this.route),
-      this.session.clientAddress,
-      this.session.tls,
-      this.session.id,
-      this.target!.hostHeader,
-      this.upFraming,
+    const headers = upstreamHeaders(
       this.session,
+      this.rt.policyFor(this.route),
+      this.target!.hostHeader,
+      this.req.framing,
     )
     const path = this.target!.basePath + this.session.head.target
     if (this.hooks.onUpstreamRequest.length === 0) {
@@ -199,34 +193,13 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   }
 
   private sendHead(): void {
-    const sock = this.up!.socket
-    this.headSent = true
     this.phase = P_SENDING
     this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
-    sock.cork()
-    sock.write(this.head!, 'latin1')
-    const early = this.early
-    const chunks = early?.takeChunks()
-    if (chunks) for (const b of chunks) this.writeUp(b)
-    sock.uncork()
-    if (early?.ended) this.requestEnd(early.trailers)
-    else if (this.upFraming === 'none') {
+    if (this.req.sendHead(this.up!.socket, this.head!, this.up!)) this.requestEnd(this.req.heldTrailers)
+    else if (this.req.framing === 'none') {
       this.requestSent = true
       this.waitForResponse()
     } else this.client.resumeReading()
-  }
-
-  private writeUp(data: Buffer): boolean {
-    const up = this.up
-    if (up === null || up.closed) return true
-    const sock = up.socket
-    if (this.upFraming !== 'chunked') return sock.write(data)
-    sock.cork()
-    sock.write(chunkHeader(data.length), 'latin1')
-    sock.write(data)
-    const ok = sock.write(CRLF)
-    sock.uncork()
-    return ok
   }
 
   private waitForResponse(): void {
@@ -240,7 +213,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     // RFC 9110 §15.2: 1xx go to HTTP/1.1 clients only; a 100 only if it asked for one.
     if (this.session.head.minor === 0) return
     if (head.status === 100 && !this.session.head.expectContinue) return
-    this.client.write(serializeResponseHead(head.status, head.reason, head.rawHeaders, INFORMATIONAL))
+    this.client.write(serializeInformational(head.status, head.reason, head.rawHeaders))
   }
 
   onUpstreamHead(head: ResponseHead): void {
@@ -380,7 +353,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     if (this.done) return
     if (conn !== null && this.canRetry(conn)) {
       this.retried = true
-      this.headSent = false
+      this.req.headSent = false
       this.session.attempts++
       this.phase = P_QUEUE
       this.deadline = this.rt.deadlines.at(this.upstream.config.pool.queueTimeout)
@@ -417,7 +390,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       conn.served > 0 &&
       conn.responseBytes === 0 &&
       !this.responseStarted &&
-      this.upFraming === 'none' &&
+      this.req.framing === 'none' &&
       IDEMPOTENT.has(h.method)
     )
   }
@@ -473,12 +446,3 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     else this.client.respondError(err)
   }
 }
-
-const INFORMATIONAL = {
-  framing: 'none',
-  close: false,
-  keepAliveHeader: false,
-  extra: undefined,
-  connectionOptions: undefined,
-  upgrade: undefined,
-} as const

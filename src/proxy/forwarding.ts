@@ -5,6 +5,7 @@
  * §7.6.3), a request id is ensured and a W3C traceparent passed on when valid.
  */
 import { BlockList, isIP } from 'node:net'
+import type { Session } from '../core/session.ts'
 
 export interface ForwardingPolicy {
   preserveHost: boolean
@@ -155,6 +156,28 @@ export function buildUpstreamHeaders(
   } else if (via !== undefined) out.push('Via', via)
   out.push(policy.requestIdHeader, requestId)
   return out
+}
+
+/**
+ * upstreamHeaders is buildUpstreamHeaders for a session: the header list sent
+ * upstream for its request, and the trace id it carried.
+ */
+export function upstreamHeaders(
+  session: Session,
+  policy: ForwardingPolicy,
+  hostHeader: string,
+  framing: BodyFraming,
+): string[] {
+  return buildUpstreamHeaders(
+    session.head,
+    policy,
+    session.clientAddress,
+    session.tls,
+    session.id,
+    hostHeader,
+    framing,
+    session,
+  )
 }
 
 /** serializeRequestHead writes an HTTP/1.1 request head. */

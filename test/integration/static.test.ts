@@ -583,7 +583,13 @@ describe('static files: a large file', () => {
     // with autotuning); without backpressure the whole remaining half would have been written.
     assert.ok(pause!.ahead < SIZE / 2, `sent ${mb(pause!.ahead)} to a client that did not read`)
     assert.ok(pause!.buffers < 16 * 1024 * 1024, `held ${mb(pause!.buffers)} for a paused client`)
-    assert.ok(liveBuffers() - baseline < 16 * 1024 * 1024, 'nothing is left held after the response')
+    // ArrayBuffer memory is returned by a background sweeper after gc(): allow it a moment.
+    let left = liveBuffers() - baseline
+    for (let i = 0; i < 20 && left >= 16 * 1024 * 1024; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      left = liveBuffers() - baseline
+    }
+    assert.ok(left < 16 * 1024 * 1024, `nothing is left held after the response (${mb(left)})`)
   })
 })
 

@@ -1,0 +1,71 @@
+/**
+ * RequestWriter frames a request body for the upstream connection: as
+ * received for Content-Length, re-chunked for chunked (so extensions are
+ * dropped and framing is ours, RFC 9112 §7.1). Body events that come before
+ * the head was sent are held and go out with the head in one write.
+ */
+import type net from 'node:net'
+import { HeldBody } from '../http1/held-body.ts'
+import type { RequestHead } from '../http1/request-head.ts'
+import { CRLF, chunkHeader, lastChunk } from '../http1/serialize.ts'
+import type { BodyFraming } from './forwarding.ts'
+import type { UpstreamConnection } from '../upstream/connection.ts'
+
+export class RequestWriter {
+  /** How the body is framed upstream. */
+  readonly framing: BodyFraming
+  /** The head went out on the current connection; until then body events are held. */
+  headSent = false
+  private early: HeldBody | null = null
+
+  constructor(head: RequestHead) {
+    this.framing = head.chunked ? 'chunked' : head.contentLength > 0 ? 'length' : 'none'
+  }
+
+  /** holdData keeps a body slice until the head is sent. */
+  holdData(data: Buffer): void {
+    ;(this.early ??= new HeldBody()).data(data)
+  }
+
+  holdEnd(trailers: string[] | undefined): void {
+    ;(this.early ??= new HeldBody()).end(trailers)
+  }
+
+  /** The trailers of a held end. */
+  get heldTrailers(): string[] | undefined {
+    return this.early?.trailers
+  }
+
+  /**
+   * sendHead writes the head and the held body slices in one write. Returns
+   * whether the body's end was held too (the caller then ends the request;
+   * on a retry the end is reported again).
+   */
+  sendHead(sock: net.Socket, head: string, up: UpstreamConnection): boolean {
+    this.headSent = true
+    sock.cork()
+    sock.write(head, 'latin1')
+    const chunks = this.early?.takeChunks()
+    if (chunks) for (const b of chunks) this.write(up, b)
+    sock.uncork()
+    return this.early?.ended === true
+  }
+
+  /** write frames a body slice onto the connection; false means its buffer is full. */
+  write(up: UpstreamConnection | null, data: Buffer): boolean {
+    if (up === null || up.closed) return true
+    const sock = up.socket
+    if (this.framing !== 'chunked') return sock.write(data)
+    sock.cork()
+    sock.write(chunkHeader(data.length), 'latin1')
+    sock.write(data)
+    const ok = sock.write(CRLF)
+    sock.uncork()
+    return ok
+  }
+
+  /** end writes the last chunk (with trailers) of a chunked body. */
+  end(up: UpstreamConnection | null, trailers: string[] | undefined): void {
+    if (this.framing === 'chunked') up?.socket.write(lastChunk(trailers), 'latin1')
+  }
+}
