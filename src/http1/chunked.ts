@@ -6,7 +6,7 @@
  * forwarded, because the upstream could delimit it differently.
  */
 import { type ErrorCode, GatewayError } from '../core/errors.ts'
-import { type FieldSink, parseFieldLines } from './fields.ts'
+import { FieldSink, parseFieldLines } from './fields.ts'
 
 /** Receives decoded body bytes. */
 export interface ChunkSink {
@@ -37,18 +37,6 @@ const MAX_EXT_BYTES = 4096
  */
 const CHUNK_EXT_RE =
   /^(?:;[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:=(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)+$/
-
-class TrailerSink implements FieldSink {
-  rawHeaders: string[] = []
-  contentLength = -1
-  contentLengthCount = 0
-  transferEncoding: string | undefined = undefined
-  connection: string | undefined = undefined
-  host: string | undefined = undefined
-  hostCount = 0
-  upgrade: string | undefined = undefined
-  expect: string | undefined = undefined
-}
 
 export class ChunkedDecoder {
   /** Trailer fields as `[name, value, …]` once the body is complete, if any. */
@@ -171,7 +159,7 @@ export class ChunkedDecoder {
     if (text === '' || text.endsWith('\r\n')) {
       this.state = DONE
       if (text !== '') {
-        const sink = new TrailerSink()
+        const sink = new FieldSink()
         parseFieldLines(text, 0, text.length - 2, sink, this.maxTrailers, this.code)
         // RFC 9110 §6.5.1: framing fields are never allowed in trailers; a recipient
         // that merged one into the header section would re-frame the message.

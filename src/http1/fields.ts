@@ -15,16 +15,18 @@ export const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const INVALID_VALUE_CHAR_RE = /[\x00-\x08\x0a-\x1f\x7f]/
 
 /** Framing-relevant fields, collected while the lines are parsed. */
-export interface FieldSink {
-  rawHeaders: string[]
-  contentLength: number
-  contentLengthCount: number
-  transferEncoding: string | undefined
-  connection: string | undefined
-  host: string | undefined
-  hostCount: number
-  upgrade: string | undefined
-  expect: string | undefined
+export class FieldSink {
+  /** The fields as received, `[name, value, …]`, names in their raw case. */
+  rawHeaders: string[] = []
+  /** -1 when absent. */
+  contentLength = -1
+  contentLengthCount = 0
+  transferEncoding: string | undefined = undefined
+  connection: string | undefined = undefined
+  host: string | undefined = undefined
+  hostCount = 0
+  upgrade: string | undefined = undefined
+  expect: string | undefined = undefined
 }
 
 /**

@@ -7,7 +7,7 @@
  * smuggling happens.
  */
 import { GatewayError } from '../core/errors.ts'
-import { checkTransferEncoding, type FieldSink, parseFieldLines, readConnection, TOKEN_RE } from './fields.ts'
+import { checkTransferEncoding, FieldSink, parseFieldLines, readConnection, TOKEN_RE } from './fields.ts'
 
 /** Limits applied while parsing a request head. */
 export interface HeadLimits {
@@ -30,22 +30,12 @@ export interface TargetForms {
 export const REVERSE_PROXY_FORMS: TargetForms = { absolute: true, authority: false }
 
 /** A parsed request head. Field names keep their case; `rawHeaders` is `[name, value, …]`. */
-export class RequestHead implements FieldSink {
+export class RequestHead extends FieldSink {
   method = ''
   /** The request-target in origin-form (`/path?query`), `*`, or authority-form for CONNECT. */
   target = ''
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor = 1
-  rawHeaders: string[] = []
-  /** -1 when absent. */
-  contentLength = -1
-  contentLengthCount = 0
-  transferEncoding: string | undefined = undefined
-  connection: string | undefined = undefined
-  host: string | undefined = undefined
-  hostCount = 0
-  upgrade: string | undefined = undefined
-  expect: string | undefined = undefined
   /** Set when the target was absolute-form: its authority replaces Host (RFC 9112 §3.2.2). */
   absoluteAuthority: string | undefined = undefined
   /** The scheme of an absolute-form target. */

@@ -4,22 +4,13 @@
  * 502, never a guess passed on to the client.
  */
 import { GatewayError } from '../core/errors.ts'
-import { checkTransferEncoding, type FieldSink, parseFieldLines, readConnection } from './fields.ts'
+import { checkTransferEncoding, FieldSink, parseFieldLines, readConnection } from './fields.ts'
 
 /** A parsed response head. */
-export class ResponseHead implements FieldSink {
+export class ResponseHead extends FieldSink {
   minor = 1
   status = 0
   reason = ''
-  rawHeaders: string[] = []
-  contentLength = -1
-  contentLengthCount = 0
-  transferEncoding: string | undefined = undefined
-  connection: string | undefined = undefined
-  host: string | undefined = undefined
-  hostCount = 0
-  upgrade: string | undefined = undefined
-  expect: string | undefined = undefined
   chunked = false
   /** False when the upstream asked to close or spoke HTTP/1.0 without keep-alive. */
   keepAlive = true
