@@ -268,7 +268,6 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   }
 
   /** startTransform routes the body through a hook's stream; its length is unknown, so framing changes. */
-  /** startTransform routes the body through a hook's stream; its length is unknown, so framing changes. */
   private startTransform(view: ResponseHeadView): void {
     view.headers.delete('content-length')
     this.out.pipeThrough(view.bodyTransform!, this.session.head.minor, {
@@ -363,15 +362,18 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     this.fail(err)
   }
 
-  onUpstreamBatch(start: boolean): void {
-    // One writev per upstream read instead of one write per piece: measured
-    // to matter, each write to a socket is a syscall.
+  // One writev per upstream read instead of one write per piece: measured
+  // to matter, each write to a socket is a syscall.
+  onUpstreamBatchStart(): void {
+    this.client.socket.cork()
+  }
+
+  onUpstreamBatchEnd(): boolean {
     const sock = this.client.socket
-    if (start) sock.cork()
-    else {
-      this.out.flushHead()
-      if (sock.writableCorked > 0) sock.uncork()
-    }
+    this.out.flushHead()
+    if (sock.writableCorked > 0) sock.uncork()
+    // What the socket could not send at once it keeps by reference.
+    return sock.writableLength > 0 || this.heldOut !== null || this.out.transforming
   }
 
   onUpstreamDrain(): void {

@@ -93,6 +93,11 @@ export class ResponseWriter {
     t.once('error', events.error)
   }
 
+  /** True while the body passes through a transform (which may keep the bytes it was given). */
+  get transforming(): boolean {
+    return this.transform !== null
+  }
+
   /** body takes upstream body bytes (through the transform when there is one); false asks to pause the source. */
   body(data: Buffer): boolean {
     return this.transform === null ? this.write(data) : this.transform.write(data)

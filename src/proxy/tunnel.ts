@@ -19,10 +19,15 @@ export function startTunnel(
   head: ResponseHead,
   session: Session,
 ): void {
-  const upRest = up.tunnel()
-  const clientRest = client.detachForTunnel()
   const a = client.socket
   const b = up.socket
+  // Upstream bytes arrive in the connection's read buffer: a write still
+  // queued afterwards keeps a view of it, so the buffer is lent.
+  const upRest = up.tunnel((data) => {
+    if (!a.write(data)) b.pause()
+    if (a.writableLength > 0) up.lend()
+  })
+  const clientRest = client.detachForTunnel()
   const protocol = head.upgrade ?? session.head.upgradeProtocol
   const head101 = serializeResponseHead(101, head.reason, head.rawHeaders, {
     framing: 'none',
@@ -33,10 +38,14 @@ export function startTunnel(
     upgrade: protocol,
   })
   a.write(head101, 'latin1')
-  if (upRest !== null) a.write(upRest)
+  if (upRest !== null) {
+    a.write(upRest)
+    up.lend()
+  }
   if (clientRest !== null) b.write(clientRest)
   a.pipe(b)
-  b.pipe(a)
+  a.on('drain', () => b.resume())
+  b.on('end', () => a.end())
   a.resume()
   b.resume()
   let ended = false

@@ -31,7 +31,13 @@ export interface UpstreamUser {
    * Brackets the handling of one chunk read from the upstream, so that what
    * it produces (typically a response head and body) can leave in one write.
    */
-  onUpstreamBatch(start: boolean): void
+  onUpstreamBatchStart(): void
+  /**
+   * Ends the bracket. Returns true when bytes passed to onUpstreamData during
+   * it are still referenced (queued on the client socket, held, in a
+   * transform): the read buffer they live in must not be reused.
+   */
+  onUpstreamBatchEnd(): boolean
 }
 
 /** Where and how to connect. */
@@ -67,10 +73,14 @@ const R_DONE = 4
 const R_TUNNEL = 5
 
 const MAX_RESPONSE_HEAD = 64 * 1024
+/** What one plain-TCP read may fill (libuv's stream reads ask for the same). */
+const READ_BUFFER_SIZE = 64 * 1024
 const MAX_RESPONSE_HEADERS = 256
 
 export class UpstreamConnection implements Expirable, ChunkSink {
   readonly socket: net.Socket
+  /** The connection speaks TLS (its reads come as 'data' chunks). */
+  readonly tls: boolean
   deadline = 0
   /** Requests sent on this connection before the current one: > 0 means reused. */
   served = 0
@@ -85,6 +95,12 @@ export class UpstreamConnection implements Expirable, ChunkSink {
   private buf: Buffer | null = null
   private remaining = 0
   private decoder: ChunkedDecoder | null = null
+  /** The buffer plain-TCP reads land in (see onRead). */
+  private readBuf: Buffer | null = null
+  /** Bytes of readBuf may still be referenced after the read was handled: the next read needs a new buffer. */
+  private lent = false
+  /** After a 101: where the upstream's bytes go (see tunnel()). */
+  private tunnelSink: ((data: Buffer) => void) | null = null
   private readonly owner: ConnectionOwner
   private readonly deadlines: Deadlines
   private readonly idleTimeout: number
@@ -99,6 +115,7 @@ export class UpstreamConnection implements Expirable, ChunkSink {
     this.owner = owner
     this.deadlines = deadlines
     this.idleTimeout = idleTimeout
+    this.tls = endpoint.tls
     this.socket = endpoint.tls
       ? tls.connect({
           host: endpoint.host,
@@ -108,10 +125,18 @@ export class UpstreamConnection implements Expirable, ChunkSink {
           ca: endpoint.ca,
           rejectUnauthorized: endpoint.verify,
         })
-      : net.connect({ host: endpoint.host, port: endpoint.port })
+      : net.connect({
+          host: endpoint.host,
+          port: endpoint.port,
+          // Reads land in one buffer this connection owns instead of a new
+          // one per read, and skip the Readable machinery (a nextTick and a
+          // 'data' emit per read): measured ~4% of a small request's CPU.
+          onread: { buffer: () => this.readBuffer(), callback: (n, buf) => this.onRead(n, buf as Buffer) },
+        })
     this.socket.setNoDelay(true)
     this.socket.on(endpoint.tls ? 'secureConnect' : 'connect', () => this.onConnect())
-    this.socket.on('data', (chunk: Buffer) => this.onDataGuarded(chunk))
+    // TLS sockets keep the stream path: each 'data' chunk is fresh memory.
+    if (endpoint.tls) this.socket.on('data', (chunk: Buffer) => this.onDataGuarded(chunk))
     this.socket.on('end', () => this.onEnd())
     this.socket.on('error', (err: NodeJS.ErrnoException) => this.onSocketError(err))
     this.socket.on('close', () => this.onClose())
@@ -147,14 +172,21 @@ export class UpstreamConnection implements Expirable, ChunkSink {
     this.deadline = this.deadlines.at(this.idleTimeout)
   }
 
-  /** tunnel hands the raw socket over after a 101: no more HTTP parsing. */
-  tunnel(): Buffer | null {
+  /**
+   * tunnel hands the connection over after a 101: no more HTTP parsing. The
+   * upstream's bytes go to `sink` from now on; a sink that keeps them past
+   * the call must lend() (the socket emits no 'data' on the plain-TCP path).
+   * Returns the bytes already read past the 101.
+   */
+  tunnel(sink: (data: Buffer) => void): Buffer | null {
     this.rstate = R_TUNNEL
     this.user = null
     this.deadlines.delete(this)
     this.socket.removeAllListeners('data')
     this.socket.removeAllListeners('drain')
     this.socket.removeAllListeners('end')
+    this.tunnelSink = sink
+    if (this.tls) this.socket.on('data', sink)
     const rest = this.buf
     this.buf = null
     return rest
@@ -183,6 +215,38 @@ export class UpstreamConnection implements Expirable, ChunkSink {
     this.owner.onConnected(this)
   }
 
+  /**
+   * readBuffer gives the socket the buffer for its next read: the same one
+   * again unless a consumer kept a view of it (a partial head, a body chunk
+   * still queued on the client socket, a tunnel write). Lending instead of
+   * copying keeps large bodies zero-copy, as with stream reads.
+   */
+  private readBuffer(): Buffer {
+    if (this.readBuf === null || this.lent) {
+      this.readBuf = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE)
+      this.lent = false
+    }
+    return this.readBuf
+  }
+
+  /** lend marks the bytes of the current read as kept beyond this read (see readBuffer). */
+  lend(): void {
+    this.lent = true
+  }
+
+  /** The plain-TCP read callback; pausing goes through socket.pause(), so it always returns true. */
+  private onRead(n: number, buf: Buffer): true {
+    const chunk = buf.subarray(0, n)
+    if (this.tunnelSink !== null) {
+      this.tunnelSink(chunk)
+      return true
+    }
+    this.onDataGuarded(chunk)
+    // A partial head, or bytes after a response, stay in this.buf for later.
+    if (this.buf !== null) this.lent = true
+    return true
+  }
+
   /** A bug while handling a response fails this exchange (as an invalid response), never the process. */
   private onDataGuarded(chunk: Buffer): void {
     try {
@@ -204,13 +268,13 @@ export class UpstreamConnection implements Expirable, ChunkSink {
     }
     this.responseBytes += chunk.length
     const user = this.user
-    user.onUpstreamBatch(true)
+    user.onUpstreamBatchStart()
     if (this.rstate === R_LENGTH && this.buf === null) this.readLength(chunk)
     else {
       this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk])
       this.drainBuffer()
     }
-    user.onUpstreamBatch(false)
+    if (user.onUpstreamBatchEnd()) this.lent = true
   }
 
   private drainBuffer(): void {
