@@ -124,13 +124,23 @@ export function parseRequestHead(
   forms: TargetForms = REVERSE_PROXY_FORMS,
 ): RequestHead {
   const text = buf.toString('latin1', start, end)
-  // RFC 9112 §2.2: no bare CR or LF anywhere (see scanRequestHead); checked before anything else
-  // so the refusal does not depend on how TCP split the bytes.
-  if (BARE_LINE_BREAK_RE.test(text)) throw new GatewayError('MALFORMED_REQUEST', 'bare CR or LF in head')
+  try {
+    return parseRequestText(text, end - start, limits, forms)
+  } catch (err) {
+    // RFC 9112 §2.2: a bare CR or LF anywhere (see scanRequestHead) is the
+    // refusal, whatever else is wrong, so that it does not depend on how TCP
+    // split the bytes. A head that parses has none: the request line and
+    // field checks refuse every CR and LF outside a CRLF.
+    if (BARE_LINE_BREAK_RE.test(text)) throw new GatewayError('MALFORMED_REQUEST', 'bare CR or LF in head')
+    throw err
+  }
+}
+
+function parseRequestText(text: string, size: number, limits: HeadLimits, forms: TargetForms): RequestHead {
   let pos = 0
   while (text.startsWith('\r\n', pos)) pos += 2
   const head = new RequestHead()
-  head.size = end - start
+  head.size = size
   const lineEnd = text.indexOf('\r\n', pos)
   parseRequestLine(text.slice(pos, lineEnd), head, limits, forms)
   parseFieldLines(text, lineEnd + 2, text.length - 2, head, limits.maxHeaders, 'MALFORMED_REQUEST')

@@ -19,7 +19,8 @@ export class ResponseHead extends FieldSink {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n')
-const STATUS_LINE_RE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/
+/** reason-phrase = *( HTAB / SP / VCHAR / obs-text ). */
+const REASON_RE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/
 
 /**
  * scanResponseHead returns the index just past the head's blank line, or -1
@@ -51,16 +52,45 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, maxHe
   const head = new ResponseHead()
   head.size = end - start
   const lineEnd = text.indexOf('\r\n')
-  // RFC 9112 §4: HTTP-version SP 3DIGIT SP [reason-phrase]; some servers omit the last SP.
-  const m = STATUS_LINE_RE.exec(text.slice(0, lineEnd))
-  if (m === null) throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'malformed status line')
-  head.minor = m[1] === '1' ? 1 : 0
-  head.status = Number(m[2])
-  head.reason = m[3] ?? ''
-  if (head.status < 100) throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'invalid status code')
+  readStatusLine(text, lineEnd, head)
   parseFieldLines(text, lineEnd + 2, text.length - 2, head, maxHeaders, 'UPSTREAM_INVALID_RESPONSE')
   applyResponseFraming(head)
   return head
+}
+
+/**
+ * readStatusLine reads `text[0, lineEnd)`, RFC 9112 §4: HTTP-version SP
+ * 3DIGIT SP [reason-phrase]; some servers omit the last SP. Checked by
+ * character rather than by a regex with captures: it runs on every response.
+ */
+function readStatusLine(text: string, lineEnd: number, head: ResponseHead): void {
+  const minor = text.charCodeAt(7) - 0x30
+  const d1 = text.charCodeAt(9) - 0x30
+  const d2 = text.charCodeAt(10) - 0x30
+  const d3 = text.charCodeAt(11) - 0x30
+  if (
+    lineEnd < 12 ||
+    !text.startsWith('HTTP/1.') ||
+    (minor !== 0 && minor !== 1) ||
+    text.charCodeAt(8) !== 0x20 ||
+    !isDigit(d1) ||
+    !isDigit(d2) ||
+    !isDigit(d3) ||
+    (lineEnd > 12 && text.charCodeAt(12) !== 0x20)
+  ) {
+    throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'malformed status line')
+  }
+  const reason = lineEnd > 13 ? text.slice(13, lineEnd) : ''
+  if (reason !== '' && !REASON_RE.test(reason))
+    throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'malformed status line')
+  head.minor = minor
+  head.status = d1 * 100 + d2 * 10 + d3
+  head.reason = reason
+  if (head.status < 100) throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'invalid status code')
+}
+
+function isDigit(d: number): boolean {
+  return d >= 0 && d <= 9
 }
 
 function applyResponseFraming(head: ResponseHead): void {

@@ -43,10 +43,15 @@ export class RequestWriter {
    */
   sendHead(sock: net.Socket, head: string, up: UpstreamConnection): boolean {
     this.headSent = true
+    const chunks = this.early?.takeChunks()
+    if (chunks == null) {
+      // A head alone is one write; corking it would only add bookkeeping.
+      sock.write(head, 'latin1')
+      return this.early?.ended === true
+    }
     sock.cork()
     sock.write(head, 'latin1')
-    const chunks = this.early?.takeChunks()
-    if (chunks) for (const b of chunks) this.write(up, b)
+    for (const b of chunks) this.write(up, b)
     sock.uncork()
     return this.early?.ended === true
   }
