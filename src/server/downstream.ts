@@ -4,11 +4,11 @@
  * ProxyExchange and writes the gateway's own responses. One request is
  * active at a time; pipelined requests wait in the reader (RFC 9112 §9.3.2).
  */
-import { randomUUID } from 'node:crypto'
 import type net from 'node:net'
 import type { Expirable } from '../core/deadlines.ts'
 import { GatewayError } from '../core/errors.ts'
 import type { GatewayResponse } from '../core/hooks.ts'
+import { newRequestId } from '../core/request-id.ts'
 import { Session } from '../core/session.ts'
 import { HeldBody } from '../http1/held-body.ts'
 import { RequestHead } from '../http1/request-head.ts'
@@ -186,7 +186,7 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     this.rt = this.host.runtime
     const rt = this.rt
     const session = new Session(head, this.peer, this.peerPort, this.tls, performance.now())
-    session.id = incomingRequestId(head.rawHeaders, rt.policy.requestIdHeader) ?? randomUUID()
+    session.id = incomingRequestId(head.rawHeaders, rt.policy.requestIdHeader) ?? newRequestId(session.t0)
     this.session = session
     this.requests++
     this.bodyDone = !(head.chunked || head.contentLength > 0)
@@ -234,7 +234,8 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     // A refused but parsed head (413) keeps the client's request id, like any answered request.
     if (session.id === '')
       session.id =
-        (head && incomingRequestId(head.rawHeaders, this.rt.policy.requestIdHeader)) ?? randomUUID()
+        (head && incomingRequestId(head.rawHeaders, this.rt.policy.requestIdHeader)) ??
+        newRequestId(session.t0)
     this.closeAfter = true
     this.bodyDone = true
     if (this.exchange?.responseStarted) {
