@@ -73,8 +73,14 @@ const R_DONE = 4
 const R_TUNNEL = 5
 
 const MAX_RESPONSE_HEAD = 64 * 1024
-/** What one plain-TCP read may fill (libuv's stream reads ask for the same). */
-const READ_BUFFER_SIZE = 64 * 1024
+/**
+ * Plain-TCP read buffer sizes. A connection reads into a small buffer while
+ * responses are small or it is idle (a pool of idle connections costs 4 KiB
+ * each, not 64), and into a large one (what libuv's stream reads ask for)
+ * once a read fills the small one: a body is streaming.
+ */
+const SMALL_READ = 4 * 1024
+const LARGE_READ = 64 * 1024
 const MAX_RESPONSE_HEADERS = 256
 
 export class UpstreamConnection implements Expirable, ChunkSink {
@@ -99,6 +105,8 @@ export class UpstreamConnection implements Expirable, ChunkSink {
   private readBuf: Buffer | null = null
   /** Bytes of readBuf may still be referenced after the read was handled: the next read needs a new buffer. */
   private lent = false
+  /** The size the next read buffer should have (SMALL_READ or LARGE_READ). */
+  private readSize = SMALL_READ
   /** After a 101: where the upstream's bytes go (see tunnel()). */
   private tunnelSink: ((data: Buffer) => void) | null = null
   private readonly owner: ConnectionOwner
@@ -218,15 +226,18 @@ export class UpstreamConnection implements Expirable, ChunkSink {
   /**
    * readBuffer gives the socket the buffer for its next read: the same one
    * again unless a consumer kept a view of it (a partial head, a body chunk
-   * still queued on the client socket, a tunnel write). Lending instead of
-   * copying keeps large bodies zero-copy, as with stream reads.
+   * still queued on the client socket, a tunnel write) or the size should
+   * change. Lending instead of copying keeps large bodies zero-copy, as with
+   * stream reads; a short read lent pins at most a small buffer.
    */
   private readBuffer(): Buffer {
-    if (this.readBuf === null || this.lent) {
-      this.readBuf = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE)
+    const buf = this.readBuf
+    if (buf === null || this.lent || buf.length !== this.readSize) {
+      this.readBuf = Buffer.allocUnsafeSlow(this.readSize)
       this.lent = false
+      return this.readBuf
     }
-    return this.readBuf
+    return buf
   }
 
   /** lend marks the bytes of the current read as kept beyond this read (see readBuffer). */
@@ -244,6 +255,10 @@ export class UpstreamConnection implements Expirable, ChunkSink {
     this.onDataGuarded(chunk)
     // A partial head, or bytes after a response, stay in this.buf for later.
     if (this.buf !== null) this.lent = true
+    // A full buffer means more is waiting: read in large pieces. Back to
+    // small once the connection is idle or the reads are short.
+    if (n === buf.length) this.readSize = LARGE_READ
+    else if (this.state !== BUSY || n <= SMALL_READ) this.readSize = SMALL_READ
     return true
   }
 
