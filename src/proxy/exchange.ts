@@ -134,6 +134,11 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     if (this.phase === P_SENDING) this.waitForResponse()
   }
 
+  /** onClientReadEnd: the client read being handled is done; what it produced for the upstream goes out. */
+  onClientReadEnd(): void {
+    this.req.flush()
+  }
+
   /** onClientDrain resumes what a slow client paused: the transform, or else the upstream. */
   onClientDrain(): void {
     if (this.out.onClientDrain()) return
@@ -195,7 +200,8 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   private sendHead(): void {
     this.phase = P_SENDING
     this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
-    if (this.req.sendHead(this.up!.socket, this.head!, this.up!)) this.requestEnd(this.req.heldTrailers)
+    if (this.req.sendHead(this.up!.socket, this.head!, this.up!, this.client.reading))
+      this.requestEnd(this.req.heldTrailers)
     else if (this.req.framing === 'none') {
       this.requestSent = true
       this.waitForResponse()
@@ -433,6 +439,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   }
 
   private finish(): void {
+    this.req.flush()
     this.out.destroy()
     this.done = true
     this.deadline = 0

@@ -17,6 +17,8 @@ export class RequestWriter {
   /** The head went out on the current connection; until then body events are held. */
   headSent = false
   private early: HeldBody | null = null
+  /** The upstream socket corked by sendHead until flush(). */
+  private corked: net.Socket | null = null
 
   constructor(head: RequestHead) {
     this.framing = head.chunked ? 'chunked' : head.contentLength > 0 ? 'length' : 'none'
@@ -41,11 +43,16 @@ export class RequestWriter {
    * whether the body's end was held too (the caller then ends the request;
    * on a retry the end is reported again).
    */
-  sendHead(sock: net.Socket, head: string, up: UpstreamConnection): boolean {
+  sendHead(sock: net.Socket, head: string, up: UpstreamConnection, clientReading: boolean): boolean {
     this.headSent = true
     const chunks = this.early?.takeChunks()
     if (chunks == null) {
-      // A head alone is one write; corking it would only add bookkeeping.
+      if (this.framing !== 'none' && clientReading) {
+        // The body is likely in the client read being handled: hold the head
+        // until that read is done (flush) so head and body leave in one write.
+        sock.cork()
+        this.corked = sock
+      }
       sock.write(head, 'latin1')
       return this.early?.ended === true
     }
@@ -54,6 +61,14 @@ export class RequestWriter {
     for (const b of chunks) this.write(up, b)
     sock.uncork()
     return this.early?.ended === true
+  }
+
+  /** flush sends what sendHead held back; called when the client read that sent the head is handled. */
+  flush(): void {
+    const sock = this.corked
+    if (sock === null) return
+    this.corked = null
+    if (sock.writableCorked > 0) sock.uncork()
   }
 
   /** write frames a body slice onto the connection; false means its buffer is full. */

@@ -66,6 +66,8 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
   private closed = false
   private clientEnded = false
   private tunneled = false
+  /** True while the bytes of one client read are being handled (see ProxyExchange.onClientReadEnd). */
+  reading = false
 
   constructor(socket: net.Socket, host: ConnectionHost, tls: boolean) {
     this.socket = socket
@@ -151,12 +153,16 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     if (this.session === null && (this.dkind === D_KEEPALIVE || this.dkind === D_NONE)) {
       this.setDeadline(D_HEAD, this.rt.config.timeouts.head)
     }
+    this.reading = true
     try {
       this.reader.push(chunk)
     } catch (err) {
+      this.reading = false
       this.internalError(err)
       return
     }
+    this.reading = false
+    this.exchange?.onClientReadEnd()
     if (this.reader.buffered > this.rt.limits.maxHeadSize * 2) this.socket.pause()
   }
 

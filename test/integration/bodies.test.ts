@@ -368,3 +368,32 @@ describe('body integrity', () => {
     assert.equal(sha256(origin.requests[1]!.body), sha256(big))
   })
 })
+
+describe('request heads and bodies in separate client reads', () => {
+  it('sends the head upstream when its read is handled, before the body arrives', async (t) => {
+    const origin = await startRawOrigin(
+      (conn) => {
+        const text = conn.data.toString('latin1')
+        if (text.startsWith('GET /warm') && text.endsWith('\r\n\r\n') && !text.includes('POST'))
+          conn.socket.write('HTTP/1.1 204 No Content\r\n\r\n')
+        if (text.endsWith('\r\n\r\nhello'))
+          conn.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+      },
+      { t },
+    )
+    const gw = await startGateway(proxyConfig(origin.url), { t })
+    const c = await RawClient.connect(gw.port, t)
+    // A first request leaves a pooled connection, so the POST's head is sent
+    // while the client read that carried it is still being handled.
+    c.write('GET /warm HTTP/1.1\r\nHost: example.test\r\n\r\n')
+    assert.equal((await c.response()).status, 204)
+    c.write('POST /late HTTP/1.1\r\nHost: example.test\r\nContent-Length: 5\r\n\r\n')
+    // The head alone must reach the origin: it is not held for a body still to come.
+    await waitFor(() => origin.received().includes('POST /late HTTP/1.1'), 'head at the origin')
+    assert.ok(!origin.received().toString('latin1').endsWith('hello'))
+    c.write('hello')
+    const res = await c.response()
+    assert.equal(res.status, 200)
+    assert.equal(res.body.toString(), 'ok')
+  })
+})
