@@ -34,3 +34,15 @@ describe('newRequestId within one millisecond', () => {
     }
   })
 })
+
+describe('wallTime', () => {
+  it('is the wall clock, read again once the monotonic millisecond changes', async () => {
+    const { wallTime } = await import('./clock.ts')
+    const a = wallTime(performance.now())
+    assert.ok(Math.abs(a - Date.now()) <= 1)
+    await new Promise((r) => setTimeout(r, 20))
+    const b = wallTime(performance.now())
+    assert.ok(b - a >= 15, `${b - a} ms apart`)
+    assert.ok(Math.abs(b - Date.now()) <= 1)
+  })
+})

@@ -7,6 +7,7 @@
  * than 16 fresh random bytes formatted per request.
  */
 import { randomFillSync } from 'node:crypto'
+import { wallTime } from './clock.ts'
 
 const random = Buffer.alloc(4096)
 let randomAt = random.length
@@ -40,7 +41,8 @@ function hex(n: number, digits: number): string {
  * `now` is a `performance.now()` reading the caller already has (the request's start).
  */
 export function newRequestId(now: number): string {
-  const ms = Math.floor(performance.timeOrigin + now)
+  const ms = wallTime(now)
+  // A wall clock stepped back keeps the last prefix: ids stay unique and ordered.
   if (ms > lastMs) {
     lastMs = ms
     const t = hex(ms, 12)

@@ -5,6 +5,7 @@
  * touching a feature.
  */
 import type { RequestHead } from '../http1/request-head.ts'
+import { wallTime } from './clock.ts'
 import type { GatewayError } from './errors.ts'
 import { HeaderList } from './header-list.ts'
 
@@ -73,7 +74,7 @@ export class Session<Ctx extends object = Record<string, unknown>> {
     this.clientPort = clientPort
     this.tls = tls
     this.t0 = t0
-    this.startedAt = Date.now()
+    this.startedAt = wallTime(t0)
     this.id = ''
     this.ctx = {} as Ctx
   }
