@@ -26,3 +26,16 @@ describe('HeaderList', () => {
     assert.equal(h.delete('A'), false)
   })
 })
+
+describe('HeaderList refuses fields that cannot be sent as they are', () => {
+  it('throws on CR, LF, NUL or other controls in a value, and on non-token names', () => {
+    const h = new HeaderList()
+    for (const v of ['a\r\nX-Injected: 1', 'a\nb', 'a\rb', 'a\0b', 'a\x7fb']) {
+      assert.throws(() => h.set('X-A', v), TypeError)
+      assert.throws(() => h.append('X-A', v), TypeError)
+    }
+    for (const n of ['', 'X A', 'X:A', 'X\r\nA', 'é']) assert.throws(() => h.set(n, 'v'), TypeError)
+    h.set('X-A', 'tab\tand obs-text \xe9 are fine')
+    assert.deepEqual(h.raw, ['X-A', 'tab\tand obs-text \xe9 are fine'])
+  })
+})

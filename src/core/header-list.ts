@@ -36,6 +36,7 @@ export class HeaderList {
 
   /** set replaces every field named `name` with one (at the first one's place, or at the end). */
   set(name: string, value: string): void {
+    checkField(name, value)
     const raw = this.raw
     let at = -1
     for (let i = 0; i < raw.length; i += 2) {
@@ -52,6 +53,7 @@ export class HeaderList {
   }
 
   append(name: string, value: string): void {
+    checkField(name, value)
     this.raw.push(name, value)
   }
 
@@ -71,6 +73,22 @@ export class HeaderList {
   *entries(): IterableIterator<[string, string]> {
     for (let i = 0; i < this.raw.length; i += 2) yield [this.raw[i]!, this.raw[i + 1]!]
   }
+}
+
+/** RFC 9110 §5.6.2: field names are tokens. */
+const NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/** RFC 9110 §5.5: no CR, LF or NUL in a value (they would end the field or the head); other CTLs but HTAB neither. */
+const BAD_VALUE_RE = /[\x00-\x08\x0a-\x1f\x7f]/
+
+/**
+ * checkField refuses a field a hook adds that could not be sent as is: a
+ * CR or LF in it would split the message (response splitting, RFC 9112
+ * §11.1). Node's http module refuses these the same way.
+ */
+function checkField(name: string, value: string): void {
+  if (!NAME_RE.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`)
+  if (typeof value !== 'string' || BAD_VALUE_RE.test(value))
+    throw new TypeError(`invalid value for header ${name}`)
 }
 
 /** sameName compares field names ASCII case-insensitively, cheaply rejecting on length first. */

@@ -48,6 +48,7 @@ export interface UpstreamRequest {
   method: string
   /** Origin-form target: path and query. */
   path: string
+  /** set/append throw a TypeError on a name that is not a token or a value with CR, LF or NUL. */
   headers: HeaderList
 }
 
@@ -55,6 +56,7 @@ export interface UpstreamRequest {
 export interface ResponseHeadView {
   status: number
   reason: string
+  /** set/append throw a TypeError on a name that is not a token or a value with CR, LF or NUL. */
   headers: HeaderList
   /**
    * A stream every body byte passes through on its way to the client (the

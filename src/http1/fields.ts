@@ -116,31 +116,44 @@ function isOws(c: number): boolean {
   return c === 0x20 || c === 0x09
 }
 
+/**
+ * isName compares a field name (a token, already checked) with a lowercase name of letters and '-'
+ * without allocating a lowercased copy: setting bit 0x20 lowercases a
+ * letter, and no other token character (RFC 9110 §5.6.2) maps to a letter
+ * or '-' that way.
+ */
+export function isName(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false
+  }
+  return true
+}
+
 /** noteFramingField records the fields that decide framing and routing; others cost one length switch. */
 function noteFramingField(name: string, value: string, sink: FieldSink, code: ErrorCode): void {
   switch (name.length) {
     case 4:
-      if (name.toLowerCase() === 'host') {
+      if (isName(name, 'host')) {
         sink.host = value
         sink.hostCount++
       }
       return
     case 6:
-      if (name.toLowerCase() === 'expect') sink.expect = value
+      if (isName(name, 'expect')) sink.expect = value
       return
     case 7:
-      if (name.toLowerCase() === 'upgrade') sink.upgrade = value
+      if (isName(name, 'upgrade')) sink.upgrade = value
       return
     case 10:
-      if (name.toLowerCase() === 'connection') {
+      if (isName(name, 'connection')) {
         sink.connection = sink.connection === undefined ? value : `${sink.connection}, ${value}`
       }
       return
     case 14:
-      if (name.toLowerCase() === 'content-length') noteContentLength(value, sink, code)
+      if (isName(name, 'content-length')) noteContentLength(value, sink, code)
       return
     case 17:
-      if (name.toLowerCase() === 'transfer-encoding') {
+      if (isName(name, 'transfer-encoding')) {
         sink.transferEncoding =
           sink.transferEncoding === undefined ? value : `${sink.transferEncoding}, ${value}`
       }
@@ -156,10 +169,15 @@ function noteFramingField(name: string, value: string, sink: FieldSink, code: Er
 function noteContentLength(value: string, sink: FieldSink, code: ErrorCode): void {
   sink.contentLengthCount++
   if (sink.contentLengthCount > 1) throw new GatewayError(code, 'duplicate Content-Length')
-  if (value.length === 0 || value.length > 15 || !/^\d+$/.test(value)) {
-    throw new GatewayError(code, 'invalid Content-Length')
+  // At most 15 digits: every such number is exact in a double.
+  if (value.length === 0 || value.length > 15) throw new GatewayError(code, 'invalid Content-Length')
+  let n = 0
+  for (let i = 0; i < value.length; i++) {
+    const d = value.charCodeAt(i) - 0x30
+    if (d < 0 || d > 9) throw new GatewayError(code, 'invalid Content-Length')
+    n = n * 10 + d
   }
-  sink.contentLength = Number(value)
+  sink.contentLength = n
 }
 
 /** splitTokens lowercases a comma-separated list, dropping empty members (RFC 9110 §5.6.1). */

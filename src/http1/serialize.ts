@@ -3,6 +3,7 @@
  * upstream or made here) and chunked framing.
  */
 import { STATUS_CODES } from 'node:http'
+import { isName } from './fields.ts'
 
 /** How a response body is framed to the client. */
 export type ResponseFraming = 'none' | 'length' | 'chunked' | 'close'
@@ -53,21 +54,17 @@ export function serializeResponseHead(
 function isHopByHopResponseField(name: string, framing: ResponseFraming): boolean {
   switch (name.length) {
     case 2:
-      return name.toLowerCase() === 'te'
-    case 7: {
-      const l = name.toLowerCase()
-      return l === 'upgrade' || l === 'trailer'
-    }
-    case 10: {
-      const l = name.toLowerCase()
-      return l === 'connection' || l === 'keep-alive'
-    }
+      return isName(name, 'te')
+    case 7:
+      return isName(name, 'upgrade') || isName(name, 'trailer')
+    case 10:
+      return isName(name, 'connection') || isName(name, 'keep-alive')
     case 14:
-      return framing === 'chunked' && name.toLowerCase() === 'content-length'
+      return framing === 'chunked' && isName(name, 'content-length')
     case 16:
-      return name.toLowerCase() === 'proxy-connection'
+      return isName(name, 'proxy-connection')
     case 17:
-      return name.toLowerCase() === 'transfer-encoding'
+      return isName(name, 'transfer-encoding')
     default:
       return false
   }

@@ -6,6 +6,7 @@
  */
 import { BlockList, isIP } from 'node:net'
 import type { Session } from '../core/session.ts'
+import { isName } from '../http1/fields.ts'
 
 export interface ForwardingPolicy {
   preserveHost: boolean
@@ -208,36 +209,28 @@ function classify(name: string, requestIdHeader: string): number {
   if (n === requestIdHeader.length && name.toLowerCase() === requestIdHeader) return DROP
   switch (n) {
     case 2:
-      return name.toLowerCase() === 'te' ? DROP : KEEP
+      return isName(name, 'te') ? DROP : KEEP
     case 3:
-      return name.toLowerCase() === 'via' ? VIA : KEEP
+      return isName(name, 'via') ? VIA : KEEP
     case 4:
-      return name.toLowerCase() === 'host' ? DROP : KEEP
-    case 7: {
-      const l = name.toLowerCase()
-      return l === 'upgrade' || l === 'trailer' ? DROP : KEEP
-    }
-    case 10: {
-      const l = name.toLowerCase()
-      if (l === 'connection' || l === 'keep-alive') return DROP
-      return l === 'tracestate' ? TRACESTATE : KEEP
-    }
+      return isName(name, 'host') ? DROP : KEEP
+    case 7:
+      return isName(name, 'upgrade') || isName(name, 'trailer') ? DROP : KEEP
+    case 10:
+      if (isName(name, 'connection') || isName(name, 'keep-alive')) return DROP
+      return isName(name, 'tracestate') ? TRACESTATE : KEEP
     case 11:
-      return name.toLowerCase() === 'traceparent' ? TRACEPARENT : KEEP
+      return isName(name, 'traceparent') ? TRACEPARENT : KEEP
     case 14:
-      return name.toLowerCase() === 'content-length' ? DROP : KEEP
+      return isName(name, 'content-length') ? DROP : KEEP
     case 15:
-      return name.toLowerCase() === 'x-forwarded-for' ? XFF : KEEP
-    case 16: {
-      const l = name.toLowerCase()
-      if (l === 'proxy-connection') return DROP
-      return l === 'x-forwarded-host' ? XF_HOST : KEEP
-    }
-    case 17: {
-      const l = name.toLowerCase()
-      if (l === 'transfer-encoding') return DROP
-      return l === 'x-forwarded-proto' ? XF_PROTO : KEEP
-    }
+      return isName(name, 'x-forwarded-for') ? XFF : KEEP
+    case 16:
+      if (isName(name, 'proxy-connection')) return DROP
+      return isName(name, 'x-forwarded-host') ? XF_HOST : KEEP
+    case 17:
+      if (isName(name, 'transfer-encoding')) return DROP
+      return isName(name, 'x-forwarded-proto') ? XF_PROTO : KEEP
     default:
       return KEEP
   }
