@@ -371,13 +371,12 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   // One writev per upstream read instead of one write per piece: measured
   // to matter, each write to a socket is a syscall.
   onUpstreamBatchStart(): void {
-    this.client.socket.cork()
+    this.out.beginBatch()
   }
 
   onUpstreamBatchEnd(): boolean {
     const sock = this.client.socket
-    this.out.flushHead()
-    if (sock.writableCorked > 0) sock.uncork()
+    this.out.endBatch()
     // What the socket could not send at once it keeps by reference.
     return sock.writableLength > 0 || this.heldOut !== null || this.out.transforming
   }
