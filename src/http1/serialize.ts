@@ -3,7 +3,7 @@
  * upstream or made here) and chunked framing.
  */
 import { STATUS_CODES } from 'node:http'
-import { isName } from './fields.ts'
+import { type FieldSink, isName } from './fields.ts'
 
 /** How a response body is framed to the client. */
 export type ResponseFraming = 'none' | 'length' | 'chunked' | 'close'
@@ -31,15 +31,24 @@ export interface ResponseHeadOptions {
 export function serializeResponseHead(
   status: number,
   reason: string,
-  raw: readonly string[],
+  fields: readonly string[] | FieldSink,
   o: ResponseHeadOptions,
 ): string {
   let s = `HTTP/1.1 ${status} ${reason === '' ? (STATUS_CODES[status] ?? '') : reason}\r\n`
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!
-    if (isHopByHopResponseField(name, o.framing)) continue
-    if (o.connectionOptions?.includes(name.toLowerCase())) continue
-    s += `${name}: ${raw[i + 1]}\r\n`
+  if (
+    !Array.isArray(fields) &&
+    (fields as FieldSink).fieldIndex !== null &&
+    o.connectionOptions === undefined
+  ) {
+    s += keptFieldLines(fields as FieldSink, o.framing)
+  } else {
+    const raw = Array.isArray(fields) ? (fields as readonly string[]) : (fields as FieldSink).rawHeaders
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!
+      if (isHopByHopResponseField(name, o.framing)) continue
+      if (o.connectionOptions?.includes(name.toLowerCase())) continue
+      s += `${name}: ${raw[i + 1]}\r\n`
+    }
   }
   if (o.framing === 'chunked') s += 'Transfer-Encoding: chunked\r\n'
   if (o.upgrade !== undefined) s += `Connection: upgrade\r\nUpgrade: ${o.upgrade}\r\n`
@@ -49,6 +58,32 @@ export function serializeResponseHead(
   if (extra !== undefined) for (let i = 0; i < extra.length; i += 2) s += `${extra[i]}: ${extra[i + 1]}\r\n`
   return `${s}\r\n`
 }
+
+/**
+ * keptFieldLines copies an indexed field section (see indexFieldLines) as
+ * runs of its own text, leaving out the hop-by-hop lines: the upstream's
+ * field lines go out byte for byte, without slicing each field.
+ */
+function keptFieldLines(head: FieldSink, framing: ResponseFraming): string {
+  const text = head.text
+  const index = head.fieldIndex!
+  if (index.length === 0) return ''
+  let out = ''
+  let run = index[0]!
+  for (let i = 0; i < index.length; i += 4) {
+    const start = index[i]!
+    const colon = index[i + 1]!
+    if (HOP_BY_HOP_LENGTHS[colon - start] !== 1) continue
+    if (!isHopByHopResponseField(text.slice(start, colon), framing)) continue
+    out += text.slice(run, start)
+    run = i + 4 < index.length ? index[i + 4]! : head.fieldsEnd
+  }
+  return out + text.slice(run, head.fieldsEnd)
+}
+
+/** 1 at the lengths of the names isHopByHopResponseField may drop. */
+const HOP_BY_HOP_LENGTHS = new Uint8Array(32)
+for (const n of [2, 7, 10, 14, 16, 17]) HOP_BY_HOP_LENGTHS[n] = 1
 
 /** Content-Length is dropped only when this hop re-frames the body as chunked. */
 function isHopByHopResponseField(name: string, framing: ResponseFraming): boolean {

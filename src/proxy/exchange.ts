@@ -10,6 +10,7 @@ import { GatewayError, toGatewayError } from '../core/errors.ts'
 import { HeaderList } from '../core/header-list.ts'
 import { type HookLists, type ResponseHeadView, runMutateHooks, type UpstreamRequest } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
+import type { FieldSink } from '../http1/fields.ts'
 import type { ResponseHead } from '../http1/response-head.ts'
 import { serializeInformational, serializeResponseHead } from '../http1/serialize.ts'
 import type { CompiledRoute } from '../routing/router.ts'
@@ -238,7 +239,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     if (s.head.expectContinue && !this.requestSent && s.bytesIn === 0) this.client.closeAfter = true
     if (this.session.head.upgradeProtocol !== undefined) this.up!.reusable = false
     if (this.hooks.onResponse.length === 0) {
-      this.writeResponseHead(head.status, head.reason, head.rawHeaders, head.connectionOptions)
+      this.writeResponseHead(head.status, head.reason, head, head.connectionOptions)
       return
     }
     this.runResponseHooks(head)
@@ -293,7 +294,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   private writeResponseHead(
     status: number,
     reason: string,
-    raw: readonly string[],
+    fields: readonly string[] | FieldSink,
     options: string[] | undefined,
   ): void {
     const s = this.session
@@ -306,7 +307,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     // Held until the first body bytes (or the end of this upstream read), so
     // that a small response leaves in one write: one syscall instead of two.
     this.out.holdHead(
-      serializeResponseHead(status, reason, raw, {
+      serializeResponseHead(status, reason, fields, {
         framing: this.out.framing,
         close: this.client.closingAfterResponse(),
         keepAliveHeader: s.head.minor === 0,
