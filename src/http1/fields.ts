@@ -17,7 +17,7 @@ const INVALID_VALUE_CHAR_RE = /[\x00-\x08\x0a-\x1f\x7f]/
 /** Framing-relevant fields, collected while the lines are parsed. */
 export class FieldSink {
   /**
-   * For a section parsed by indexFieldLines: the head's text and, per field,
+   * For a section parsed with `index` (see parseFieldLines): the head's text and, per field,
    * `[lineStart, colon, valueStart, valueEnd]` into it; null otherwise.
    */
   fieldIndex: number[] | null = null
@@ -35,7 +35,7 @@ export class FieldSink {
   upgrade: string | undefined = undefined
   expect: string | undefined = undefined
 
-  /** The fields as received, `[name, value, …]`, names in their raw case (sliced on first use after indexFieldLines). */
+  /** The fields as received, `[name, value, …]`, names in their raw case (sliced on first use after an indexed parse). */
   get rawHeaders(): string[] {
     return (this.raw ??= sliceFields(this.text, this.fieldIndex!))
   }
@@ -74,6 +74,12 @@ const FIELD_SECTION_RE = /(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x
  * parseFieldLines reads `name: value\r\n` lines of `text` from `pos` up to
  * `end` (the index of the blank line's CRLF) into `sink`.
  * Throws a GatewayError with `code` on any violation.
+ *
+ * With `index`, it records where each field is instead of slicing it (see
+ * FieldSink.fieldIndex) and reads only framing fields as strings: a response
+ * head forwarded unchanged is then copied as runs of its own text
+ * (serializeResponseHead), about 200 ns less per response than slicing every
+ * field and joining them again.
  */
 export function parseFieldLines(
   text: string,
@@ -82,36 +88,7 @@ export function parseFieldLines(
   sink: FieldSink,
   maxFields: number,
   code: ErrorCode,
-): void {
-  readFieldLines(text, pos, end, sink, maxFields, code, false)
-}
-
-/**
- * indexFieldLines is parseFieldLines that records where each field is
- * instead of slicing it (see FieldSink.fieldIndex): only framing fields are
- * read as strings. A response head forwarded unchanged is then copied as
- * runs of its own text (serializeForwardedHead), measured at 600 ns less
- * per response than slicing every field and joining them again.
- */
-export function indexFieldLines(
-  text: string,
-  pos: number,
-  end: number,
-  sink: FieldSink,
-  maxFields: number,
-  code: ErrorCode,
-): void {
-  readFieldLines(text, pos, end, sink, maxFields, code, true)
-}
-
-function readFieldLines(
-  text: string,
-  pos: number,
-  end: number,
-  sink: FieldSink,
-  maxFields: number,
-  code: ErrorCode,
-  index: boolean,
+  index = false,
 ): void {
   FIELD_SECTION_RE.lastIndex = pos
   FIELD_SECTION_RE.test(text)

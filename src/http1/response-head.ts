@@ -4,7 +4,7 @@
  * 502, never a guess passed on to the client.
  */
 import { GatewayError } from '../core/errors.ts'
-import { checkTransferEncoding, FieldSink, indexFieldLines, readConnection } from './fields.ts'
+import { checkTransferEncoding, FieldSink, parseFieldLines, readConnection } from './fields.ts'
 
 /** A parsed response head. */
 export class ResponseHead extends FieldSink {
@@ -53,7 +53,7 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, maxHe
   head.size = end - start
   const lineEnd = text.indexOf('\r\n')
   readStatusLine(text, lineEnd, head)
-  indexFieldLines(text, lineEnd + 2, text.length - 2, head, maxHeaders, 'UPSTREAM_INVALID_RESPONSE')
+  parseFieldLines(text, lineEnd + 2, text.length - 2, head, maxHeaders, 'UPSTREAM_INVALID_RESPONSE', true)
   applyResponseFraming(head)
   return head
 }

@@ -60,7 +60,7 @@ export function serializeResponseHead(
 }
 
 /**
- * keptFieldLines copies an indexed field section (see indexFieldLines) as
+ * keptFieldLines copies an indexed field section (parseFieldLines with `index`) as
  * runs of its own text, leaving out the hop-by-hop lines: the upstream's
  * field lines go out byte for byte, without slicing each field.
  */

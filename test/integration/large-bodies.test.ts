@@ -5,7 +5,8 @@
  * backpressure stays flat. Both ends generate and check the bytes on the fly
  * (never holding a body), so every byte's value and position is verified.
  *
- * Prints throughput and peak RSS growth (release-note figures).
+ * Prints throughput and peak RSS growth over the warm-up's peak. The growth
+ * from an idle process, the goal's figure, is what `npm run bench` reports.
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -248,16 +249,24 @@ describe('1 GiB bodies through a gateway process', { skip, timeout: 180_000 }, (
   let baseline = 0
 
   it('warms up', async () => {
-    // Long enough for the JIT, the socket buffers and the allocator's arenas
-    // to reach their steady size: that is the baseline, not a cold process.
-    for (const chunked of [false, true]) {
-      assert.equal((await upload(WARM_UP, chunked)).bytes, WARM_UP)
-      assert.equal((await download(WARM_UP, chunked)).bytes, WARM_UP)
+    // Long enough for the JIT, the socket buffers, the allocator's arenas and
+    // the garbage V8 lets pile up between full collections to reach their
+    // steady size. The baseline is the highest RSS of these 256 MiB
+    // transfers: a settled sample taken after them depends on whether a
+    // collection just ran (it read 119 to 169 MiB for the same build, under
+    // a peak of about 180), which made "growth" a coin toss near 64 MiB. A
+    // body that is buffered, even in part, still shows: 1 GiB is four times
+    // the warm-up.
+    const rss = sampleRss(gateway.pid!)
+    try {
+      for (const chunked of [false, true]) {
+        assert.equal((await upload(WARM_UP, chunked)).bytes, WARM_UP)
+        assert.equal((await download(WARM_UP, chunked)).bytes, WARM_UP)
+      }
+    } finally {
+      baseline = rss.stop()
     }
-    // Let the warm-up garbage go before the baseline is taken.
-    await new Promise((r) => setTimeout(r, 500))
-    baseline = rssOf(gateway.pid!)
-    console.log(`gateway RSS baseline after warm-up: ${(baseline / MiB).toFixed(1)} MiB`)
+    console.log(`gateway RSS baseline (peak of the 256 MiB warm-up): ${(baseline / MiB).toFixed(1)} MiB`)
   })
 
   for (const chunked of [false, true]) {
