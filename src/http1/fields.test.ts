@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { FieldSink, isName, parseFieldLines } from './fields.ts'
+import { FieldSink, findHeadEnd, isName, parseFieldLines } from './fields.ts'
 
 describe('isName', () => {
   it('matches any case of a lowercase name', () => {
@@ -41,4 +41,29 @@ describe('Content-Length values', () => {
       assert.throws(() => length(bad), /Content-Length/)
     })
   }
+})
+
+describe('findHeadEnd', () => {
+  it('finds the first CRLFCRLF as Buffer#indexOf does, at any offset and length', () => {
+    const CRLFCRLF = Buffer.from('\r\n\r\n')
+    const alphabet = [0x0d, 0x0a, 0x41]
+    let seed = 7
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31)
+    for (let n = 0; n < 3000; n++) {
+      // Lengths around the 1024-byte switch to indexOf as well as short ones.
+      const length = n % 3 === 0 ? 1010 + (next() % 40) : next() % 64
+      const buf = Buffer.alloc(length)
+      for (let i = 0; i < length; i++) buf[i] = alphabet[next() % 3]!
+      const from = length === 0 ? 0 : next() % length
+      assert.equal(findHeadEnd(buf, from), buf.indexOf(CRLFCRLF, from), `${buf.toString('hex')} from ${from}`)
+    }
+  })
+
+  it('finds a head end past the byte-by-byte window', () => {
+    const buf = Buffer.concat([Buffer.alloc(5000, 0x41), Buffer.from('\r\n\r\n')])
+    assert.equal(findHeadEnd(buf, 0), 5000)
+    assert.equal(findHeadEnd(buf, 4990), 5000)
+    const edge = Buffer.concat([Buffer.alloc(1021, 0x41), Buffer.from('\r\n\r\nxx')])
+    assert.equal(findHeadEnd(edge, 0), 1021)
+  })
 })

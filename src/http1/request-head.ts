@@ -7,7 +7,14 @@
  * smuggling happens.
  */
 import { GatewayError } from '../core/errors.ts'
-import { checkTransferEncoding, FieldSink, parseFieldLines, readConnection, TOKEN_RE } from './fields.ts'
+import {
+  checkTransferEncoding,
+  FieldSink,
+  findHeadEnd,
+  parseFieldLines,
+  readConnection,
+  TOKEN_RE,
+} from './fields.ts'
 
 /** Limits applied while parsing a request head. */
 export interface HeadLimits {
@@ -52,7 +59,6 @@ export class RequestHead extends FieldSink {
   size = 0
 }
 
-const CRLFCRLF = Buffer.from('\r\n\r\n')
 const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/
 // RFC 9112 §3.2 / RFC 3986: the target is printable ASCII without spaces.
 const TARGET_RE = /^[\x21-\x7e]+$/
@@ -75,7 +81,7 @@ export function scanRequestHead(buf: Buffer, start: number, limits: HeadLimits):
   // RFC 9112 §2.2: ignore at least one empty line before the request line.
   let from = start
   while (from + 1 < buf.length && buf[from] === 0x0d && buf[from + 1] === 0x0a && from - start < 8) from += 2
-  const end = buf.indexOf(CRLFCRLF, from)
+  const end = findHeadEnd(buf, from)
   // A complete head within the limit has its line breaks checked by
   // parseRequestHead, first thing, on the decoded text (one regex instead of
   // a Buffer search per line); otherwise they are checked here, before size.

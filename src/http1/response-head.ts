@@ -4,7 +4,7 @@
  * 502, never a guess passed on to the client.
  */
 import { GatewayError } from '../core/errors.ts'
-import { checkTransferEncoding, FieldSink, parseFieldLines, readConnection } from './fields.ts'
+import { checkTransferEncoding, FieldSink, findHeadEnd, parseFieldLines, readConnection } from './fields.ts'
 
 /** A parsed response head. */
 export class ResponseHead extends FieldSink {
@@ -18,7 +18,6 @@ export class ResponseHead extends FieldSink {
   size = 0
 }
 
-const CRLFCRLF = Buffer.from('\r\n\r\n')
 /** reason-phrase = *( HTAB / SP / VCHAR / obs-text ). */
 const REASON_RE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/
 
@@ -27,7 +26,7 @@ const REASON_RE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/
  * when more bytes are needed. Throws once `maxHeadSize` bytes hold no end.
  */
 export function scanResponseHead(buf: Buffer, start: number, maxHeadSize: number): number {
-  const end = buf.indexOf(CRLFCRLF, start)
+  const end = findHeadEnd(buf, start)
   // RFC 9112 §2.2: no bare LF. An LF-only head never shows a CRLFCRLF and would
   // stall until the response timeout (504), so an incomplete head is checked
   // here; a complete one is checked by the parser, which refuses any bare LF.

@@ -32,6 +32,9 @@ const P_WAITING = 2
 const P_RECEIVING = 3
 const P_DONE = 4
 
+/** The Via field added to responses (RFC 9110 §7.6.3); shared, never modified. */
+const VIA_FIELD: readonly string[] = Object.freeze(['Via', '1.1 portcullis'])
+
 /** Methods whose replay cannot change the outcome (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
@@ -299,9 +302,8 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   ): void {
     const s = this.session
     const policy = this.rt.policy
-    let extra: string[] | undefined
-    if (policy.via) extra = ['Via', '1.1 portcullis']
-    if (this.rt.config.proxy.echoRequestId) (extra ??= []).push(policy.requestIdHeader, s.id)
+    let extra: readonly string[] | undefined = policy.via ? VIA_FIELD : undefined
+    if (this.rt.config.proxy.echoRequestId) extra = [...(extra ?? []), policy.requestIdHeader, s.id]
     s.status = status
     this.responseStarted = true
     // Held until the first body bytes (or the end of this upstream read), so
