@@ -25,6 +25,11 @@ export class HeldBody {
     this.trailers = trailers
   }
 
+  /** True while body slices are held. */
+  get holding(): boolean {
+    return this.chunks !== null
+  }
+
   /** takeChunks returns the held slices in order and forgets them; null when none. */
   takeChunks(): Buffer[] | null {
     const chunks = this.chunks

@@ -138,6 +138,11 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     if (this.phase === P_SENDING) this.waitForResponse()
   }
 
+  /** keepsRequestBytes tells whether request body bytes handed over are still referenced (held, or queued on the upstream socket). */
+  keepsRequestBytes(): boolean {
+    return this.req.keepsBytes()
+  }
+
   /** onClientReadEnd: the client read being handled is done; what it produced for the upstream goes out. */
   onClientReadEnd(): void {
     this.req.flush()

@@ -19,6 +19,8 @@ export class RequestWriter {
   private early: HeldBody | null = null
   /** The upstream socket corked by sendHead until flush(). */
   private corked: net.Socket | null = null
+  /** The socket body bytes were last written to: what it has not sent yet it references. */
+  private sock: net.Socket | null = null
 
   constructor(head: RequestHead) {
     this.framing = head.chunked ? 'chunked' : head.contentLength > 0 ? 'length' : 'none'
@@ -63,6 +65,16 @@ export class RequestWriter {
     return this.early?.ended === true
   }
 
+  /**
+   * keepsBytes tells whether body slices given to this writer may still be
+   * referenced: held for the head, or queued (not yet sent) on the socket.
+   */
+  keepsBytes(): boolean {
+    if (this.early !== null && this.early.holding) return true
+    const sock = this.sock
+    return sock !== null && sock.writableLength > 0
+  }
+
   /** flush sends what sendHead held back; called when the client read that sent the head is handled. */
   flush(): void {
     const sock = this.corked
@@ -75,6 +87,7 @@ export class RequestWriter {
   write(up: UpstreamConnection | null, data: Buffer): boolean {
     if (up === null || up.closed) return true
     const sock = up.socket
+    this.sock = sock
     if (this.framing !== 'chunked') return sock.write(data)
     sock.cork()
     sock.write(chunkHeader(data.length), 'latin1')

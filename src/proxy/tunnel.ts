@@ -1,6 +1,6 @@
 /**
  * After a 101 (Switching Protocols) the two connections stop speaking HTTP:
- * bytes are copied both ways with stream backpressure until either side
+ * bytes are copied both ways with backpressure until either side
  * closes, and then both are torn down together (RFC 9110 §7.8).
  */
 import type { Session } from '../core/session.ts'
@@ -27,7 +27,11 @@ export function startTunnel(
     if (!a.write(data)) b.pause()
     if (a.writableLength > 0) up.lend()
   })
-  const clientRest = client.detachForTunnel()
+  // Client bytes likewise (plain TCP reads land in the connection's buffer).
+  const clientRest = client.detachForTunnel((data) => {
+    if (!b.write(data)) a.pause()
+    if (b.writableLength > 0) client.lend()
+  })
   const protocol = head.upgrade ?? session.head.upgradeProtocol
   const head101 = serializeResponseHead(101, head.reason, head.rawHeaders, {
     framing: 'none',
@@ -43,8 +47,9 @@ export function startTunnel(
     up.lend()
   }
   if (clientRest !== null) b.write(clientRest)
-  a.pipe(b)
   a.on('drain', () => b.resume())
+  b.on('drain', () => a.resume())
+  a.on('end', () => b.end())
   b.on('end', () => a.end())
   a.resume()
   b.resume()

@@ -11,6 +11,7 @@ import type { GatewayResponse } from '../core/hooks.ts'
 import { newRequestId } from '../core/request-id.ts'
 import { Session } from '../core/session.ts'
 import { HeldBody } from '../http1/held-body.ts'
+import { ReadBuffer } from '../http1/read-buffer.ts'
 import { RequestHead } from '../http1/request-head.ts'
 import { type RequestHandler, RequestReader } from '../http1/request-reader.ts'
 import { ProxyExchange } from '../proxy/exchange.ts'
@@ -18,6 +19,7 @@ import { clientIp, incomingRequestId } from '../proxy/forwarding.ts'
 import type { CompiledRoute } from '../routing/router.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import { BodyStreamer } from './body-streamer.ts'
+import { adoptWithOwnRead } from './own-read.ts'
 import { errorAnswer, isReadable, serializeMadeResponse } from './gateway-response.ts'
 import { type PhaseHost, runPhases } from './phases.ts'
 import type { Runtime } from './runtime.ts'
@@ -38,6 +40,13 @@ const D_KEEPALIVE = 2
 const D_BODY = 3
 const D_SEND = 4
 const D_LINGER = 5
+
+/**
+ * Client read buffer sizes (see ReadBuffer). The small one is what an idle
+ * keep-alive connection holds, so it is kept to a request head's usual size.
+ */
+const SMALL_READ = 2 * 1024
+const LARGE_READ = 64 * 1024
 
 /** After we close with request bytes unread, keep reading (and dropping) them this long so our response is not lost to a reset. */
 const LINGER_MS = 2000
@@ -68,8 +77,23 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
   private tunneled = false
   /** True while the bytes of one client read are being handled (see ProxyExchange.onClientReadEnd). */
   reading = false
+  /** Where plain-TCP reads land; TLS sockets deliver 'data' chunks instead. */
+  private readonly readBuf = new ReadBuffer(SMALL_READ, LARGE_READ)
+  /** A body slice of the current read went to an exchange that is no longer current and still holds it. */
+  private readKept = false
+  /** The exchange that took body slices of the current read. */
+  private bodySink: ProxyExchange | null = null
+  /** After a 101: where the client's bytes go. */
+  private tunnelSink: ((data: Buffer) => void) | null = null
 
-  constructor(socket: net.Socket, host: ConnectionHost, tls: boolean) {
+  constructor(accepted: net.Socket, host: ConnectionHost, tls: boolean) {
+    const own = tls
+      ? null
+      : adoptWithOwnRead(accepted, {
+          buffer: () => this.readBuf.next(),
+          callback: (n, buf) => this.onRead(n, buf),
+        })
+    const socket = own ?? accepted
     this.socket = socket
     this.host = host
     this.tls = tls
@@ -78,7 +102,7 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     this.peerPort = socket.remotePort ?? 0
     this.reader = new RequestReader(this, this.rt.limits)
     socket.setNoDelay(true)
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    if (own === null) socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('end', () => this.onClientEnd())
     socket.on('drain', () => this.onDrain())
     socket.on('error', () => {}) // 'close' follows; the session records the abort.
@@ -133,19 +157,55 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
 
   /**
    * detachForTunnel stops HTTP handling after a 101: the connection's
-   * listeners and deadline go, and unread bytes (the start of the new
-   * protocol) are returned. The request is logged when the socket closes.
+   * listeners and deadline go, the client's bytes go to `sink` from now on
+   * (a sink that keeps them past the call must lend()), and unread bytes
+   * (the start of the new protocol) are returned. The request is logged when
+   * the socket closes.
    */
-  detachForTunnel(): Buffer | null {
+  detachForTunnel(sink: (data: Buffer) => void): Buffer | null {
     this.tunneled = true
     this.exchange = null
     this.rt.deadlines.delete(this)
     this.socket.removeAllListeners('data')
     this.socket.removeAllListeners('end')
     this.socket.removeAllListeners('drain')
+    this.tunnelSink = sink
+    if (this.tls) this.socket.on('data', sink)
     const rest = this.reader.takeBuffered()
     this.reader.destroy()
     return rest
+  }
+
+  /** lend marks the bytes of the current read as kept beyond it (see ReadBuffer). */
+  lend(): void {
+    this.readBuf.lend()
+  }
+
+  /**
+   * The plain-TCP read callback. The read's bytes are valid until it
+   * returns unless the buffer is lent: whatever still references them then
+   * (the reader's unparsed bytes, a held body, a write queued upstream) lends it.
+   */
+  private onRead(n: number, buf: Buffer): boolean {
+    const chunk = buf.subarray(0, n)
+    const sink = this.tunnelSink
+    if (sink !== null) {
+      sink(chunk)
+      return true
+    }
+    this.onData(chunk)
+    if (
+      this.readKept ||
+      this.reader.buffered > 0 ||
+      this.heldBody.holding ||
+      (this.bodySink !== null && this.bodySink.keepsRequestBytes()) ||
+      (this.exchange !== null && this.exchange.keepsRequestBytes())
+    )
+      this.readBuf.lend()
+    this.readKept = false
+    this.bodySink = null
+    this.readBuf.adapt(n, buf.length, this.session !== null && !this.bodyDone)
+    return true
   }
 
   private onData(chunk: Buffer): void {
@@ -214,8 +274,17 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     if (this.dkind === D_BODY) this.deadline = this.rt.deadlines.at(this.rt.config.timeouts.body)
     const ex = this.exchange
     if (ex !== null) {
+      this.noteBodySink(ex)
       if (!ex.requestData(data)) this.socket.pause()
     } else if (this.heldBody.data(data)) this.socket.pause()
+  }
+
+  /** noteBodySink records which exchange holds body bytes of the current read (see onRead). */
+  private noteBodySink(ex: ProxyExchange): void {
+    const prev = this.bodySink
+    if (prev === ex || !this.reading) return
+    if (prev !== null && prev.keepsRequestBytes()) this.readKept = true
+    this.bodySink = ex
   }
 
   onBodyEnd(trailers: string[] | undefined): void {
@@ -267,7 +336,10 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     this.exchange = ex
     ex.start()
     const held = this.heldBody.takeChunks()
-    if (held !== null) for (const b of held) ex.requestData(b)
+    if (held !== null) {
+      this.noteBodySink(ex)
+      for (const b of held) ex.requestData(b)
+    }
     if (this.heldBody.takeEnd()) ex.requestEnd(this.heldBody.trailers)
   }
 

@@ -137,7 +137,8 @@ class GatewayServer implements Gateway, ConnectionHost {
           },
           onSocket,
         )
-      : net.createServer({ allowHalfOpen: true, noDelay: true }, onSocket)
+      : // Accepted paused: the connection moves the socket onto its own read buffer (own-read.ts).
+        net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, onSocket)
     if (secure) server.on('tlsClientError', (_err, socket) => socket.destroy())
     return new Promise((resolve, reject) => {
       server.once('error', reject)

@@ -14,6 +14,7 @@ import {
   responseHasBody,
   scanResponseHead,
 } from '../http1/response-head.ts'
+import { ReadBuffer } from '../http1/read-buffer.ts'
 
 /** The exchange using a connection. */
 export interface UpstreamUser {
@@ -101,12 +102,8 @@ export class UpstreamConnection implements Expirable, ChunkSink {
   private buf: Buffer | null = null
   private remaining = 0
   private decoder: ChunkedDecoder | null = null
-  /** The buffer plain-TCP reads land in (see onRead). */
-  private readBuf: Buffer | null = null
-  /** Bytes of readBuf may still be referenced after the read was handled: the next read needs a new buffer. */
-  private lent = false
-  /** The size the next read buffer should have (SMALL_READ or LARGE_READ). */
-  private readSize = SMALL_READ
+  /** Where plain-TCP reads land (see onRead). */
+  private readonly readBuf = new ReadBuffer(SMALL_READ, LARGE_READ)
   /** After a 101: where the upstream's bytes go (see tunnel()). */
   private tunnelSink: ((data: Buffer) => void) | null = null
   private readonly owner: ConnectionOwner
@@ -139,7 +136,7 @@ export class UpstreamConnection implements Expirable, ChunkSink {
           // Reads land in one buffer this connection owns instead of a new
           // one per read, and skip the Readable machinery (a nextTick and a
           // 'data' emit per read): measured ~4% of a small request's CPU.
-          onread: { buffer: () => this.readBuffer(), callback: (n, buf) => this.onRead(n, buf as Buffer) },
+          onread: { buffer: () => this.readBuf.next(), callback: (n, buf) => this.onRead(n, buf as Buffer) },
         })
     this.socket.setNoDelay(true)
     this.socket.on(endpoint.tls ? 'secureConnect' : 'connect', () => this.onConnect())
@@ -223,26 +220,9 @@ export class UpstreamConnection implements Expirable, ChunkSink {
     this.owner.onConnected(this)
   }
 
-  /**
-   * readBuffer gives the socket the buffer for its next read: the same one
-   * again unless a consumer kept a view of it (a partial head, a body chunk
-   * still queued on the client socket, a tunnel write) or the size should
-   * change. Lending instead of copying keeps large bodies zero-copy, as with
-   * stream reads; a short read lent pins at most a small buffer.
-   */
-  private readBuffer(): Buffer {
-    const buf = this.readBuf
-    if (buf === null || this.lent || buf.length !== this.readSize) {
-      this.readBuf = Buffer.allocUnsafeSlow(this.readSize)
-      this.lent = false
-      return this.readBuf
-    }
-    return buf
-  }
-
-  /** lend marks the bytes of the current read as kept beyond this read (see readBuffer). */
+  /** lend marks the bytes of the current read as kept beyond this read (see ReadBuffer). */
   lend(): void {
-    this.lent = true
+    this.readBuf.lend()
   }
 
   /** The plain-TCP read callback; pausing goes through socket.pause(), so it always returns true. */
@@ -254,11 +234,8 @@ export class UpstreamConnection implements Expirable, ChunkSink {
     }
     this.onDataGuarded(chunk)
     // A partial head, or bytes after a response, stay in this.buf for later.
-    if (this.buf !== null) this.lent = true
-    // A full buffer means more is waiting: read in large pieces. Back to
-    // small once the connection is idle or the reads are short.
-    if (n === buf.length) this.readSize = LARGE_READ
-    else if (this.state !== BUSY || n <= SMALL_READ) this.readSize = SMALL_READ
+    if (this.buf !== null) this.readBuf.lend()
+    this.readBuf.adapt(n, buf.length, this.state === BUSY)
     return true
   }
 
@@ -289,7 +266,7 @@ export class UpstreamConnection implements Expirable, ChunkSink {
       this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk])
       this.drainBuffer()
     }
-    if (user.onUpstreamBatchEnd()) this.lent = true
+    if (user.onUpstreamBatchEnd()) this.readBuf.lend()
   }
 
   private drainBuffer(): void {
