@@ -45,11 +45,12 @@ export class ReadBuffer {
 
   /**
    * adapt picks the size of the next buffer after a read of `n` bytes into
-   * `length`: large after a full read, small again once reads are short or
-   * the connection has nothing in flight.
+   * `length`: large after a full read, small again after a read the small
+   * one would have held, or when `idle` (nothing more is expected soon).
+   * Every change of size costs one allocation.
    */
-  adapt(n: number, length: number, streaming: boolean): void {
+  adapt(n: number, length: number, idle: boolean): void {
     if (n === length) this.size = this.large
-    else if (!streaming || n <= this.small) this.size = this.small
+    else if (idle || n <= this.small) this.size = this.small
   }
 }

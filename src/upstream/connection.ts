@@ -235,7 +235,7 @@ export class UpstreamConnection implements Expirable, ChunkSink {
     this.onDataGuarded(chunk)
     // A partial head, or bytes after a response, stay in this.buf for later.
     if (this.buf !== null) this.readBuf.lend()
-    this.readBuf.adapt(n, buf.length, this.state === BUSY)
+    this.readBuf.adapt(n, buf.length, this.state !== BUSY)
     return true
   }
 
