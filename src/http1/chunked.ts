@@ -52,11 +52,14 @@ export class ChunkedDecoder {
   private readonly code: ErrorCode
   private readonly maxTrailerSize: number
   private readonly maxTrailers: number
+  private readonly maxBody: number
 
-  constructor(code: ErrorCode, maxTrailerSize = 16 * 1024, maxTrailers = 100) {
+  /** `maxBody` (0: none) refuses a body as soon as a chunk-size line would take it over. */
+  constructor(code: ErrorCode, maxTrailerSize = 16 * 1024, maxTrailers = 100, maxBody = 0) {
     this.code = code
     this.maxTrailerSize = maxTrailerSize
     this.maxTrailers = maxTrailers
+    this.maxBody = maxBody
   }
 
   get done(): boolean {
@@ -94,6 +97,10 @@ export class ChunkedDecoder {
           break
         case SIZE_LF:
           if (c !== 0x0a) this.fail('expected LF after chunk size')
+          // Refused on the declared size, before any byte of the chunk is
+          // forwarded, as nginx does: how the body arrives cannot matter.
+          if (this.maxBody > 0 && this.received + this.remaining > this.maxBody)
+            throw new GatewayError('BODY_TOO_LARGE', 'chunked body over the limit')
           this.state = this.remaining === 0 ? TRAILER : DATA
           break
         case DATA_CR:

@@ -173,7 +173,7 @@ export class RequestReader implements ChunkSink {
     this.nextRequested = false
     if (head.chunked) {
       this.state = BODY_CHUNKED
-      this.decoder = new ChunkedDecoder('MALFORMED_REQUEST')
+      this.decoder = new ChunkedDecoder('MALFORMED_REQUEST', undefined, undefined, this.limits.maxBodySize)
     } else if (head.contentLength > 0) {
       this.state = BODY_LENGTH
       this.remaining = head.contentLength
@@ -222,12 +222,8 @@ export class RequestReader implements ChunkSink {
     return -1
   }
 
-  /** ChunkSink: decoded chunk data, checked against the body limit. */
+  /** ChunkSink: decoded chunk data (the decoder checked it against the body limit). */
   chunkData(data: Buffer): void {
-    const max = this.limits.maxBodySize
-    if (max > 0 && this.decoder!.received + data.length > max) {
-      throw new GatewayError('BODY_TOO_LARGE', 'chunked body over the limit')
-    }
     this.handler.onBody(data)
   }
 
