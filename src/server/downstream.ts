@@ -282,10 +282,10 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     } else if (this.heldBody.data(data)) this.socket.pause()
   }
 
-  /** noteBodySink records which exchange holds body bytes of the current read (see onRead). */
+  /** noteBodySink records which exchange holds body bytes of the current plain-TCP read (see onRead). */
   private noteBodySink(ex: ProxyExchange): void {
     const prev = this.bodySink
-    if (prev === ex || !this.reading) return
+    if (prev === ex || !this.reading || this.tls) return
     if (prev !== null && prev.keepsRequestBytes()) this.readKept = true
     this.bodySink = ex
   }

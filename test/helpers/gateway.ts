@@ -355,13 +355,18 @@ export function parseResponses(data: Buffer): ParsedResponse[] {
   return out
 }
 
-function dechunk(data: Buffer, from: number): { body: Buffer; complete: boolean; next: number } {
+/**
+ * dechunk decodes a chunked body starting at `from`. `complete` is false when
+ * the data ends first or is not chunked framing at all (a broken size line).
+ */
+export function dechunk(data: Buffer, from: number): { body: Buffer; complete: boolean; next: number } {
   const parts: Buffer[] = []
   let at = from
   for (;;) {
     const eol = data.indexOf('\r\n', at, 'latin1')
-    if (eol === -1) return { body: Buffer.concat(parts), complete: false, next: data.length }
     const size = Number.parseInt(data.toString('latin1', at, eol).split(';')[0]!, 16)
+    if (eol === -1 || !Number.isInteger(size))
+      return { body: Buffer.concat(parts), complete: false, next: data.length }
     at = eol + 2
     if (size === 0) {
       // Trailers end with an empty line.

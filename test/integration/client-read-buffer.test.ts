@@ -11,23 +11,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, it, type TestContext } from 'node:test'
-import { proxyConfig, rawRequest, startGateway, startOrigin } from '../helpers/gateway.ts'
+import { dechunk, proxyConfig, startGateway, startOrigin } from '../helpers/gateway.ts'
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
-
-function dechunk(body: Buffer): Buffer {
-  const out: Buffer[] = []
-  let at = 0
-  for (;;) {
-    const eol = body.indexOf('\r\n', at)
-    const size = Number.parseInt(body.toString('latin1', at, eol), 16)
-    // Bytes overwritten in transit show as a broken chunk size.
-    if (eol === -1 || !Number.isInteger(size)) return Buffer.from('unframed')
-    if (size === 0) return Buffer.concat(out)
-    out.push(body.subarray(eol + 2, eol + 2 + size))
-    at = eol + 2 + size + 2
-  }
-}
 
 /**
  * startSlowOrigin answers each request with the SHA-256 of its body, after
@@ -57,7 +43,9 @@ async function startSlowOrigin(t: TestContext): Promise<{ port: number; url: str
         body = data.subarray(end + 4, end + 4 + Number(length[1]))
       } else {
         if (!data.subarray(-5).equals(Buffer.from('0\r\n\r\n'))) return
-        body = dechunk(data.subarray(end + 4))
+        // Bytes overwritten in transit show as broken framing.
+        const r = dechunk(data, end + 4)
+        body = r.complete ? r.body : Buffer.from('unframed')
       }
       const answer = `${body.length} ${sha256(body)}`
       sock.end(`HTTP/1.1 200 OK\r\nContent-Length: ${answer.length}\r\nConnection: close\r\n\r\n${answer}`)
@@ -69,10 +57,15 @@ async function startSlowOrigin(t: TestContext): Promise<{ port: number; url: str
   return { port, url: `http://127.0.0.1:${port}` }
 }
 
-/** send writes `pieces` to the gateway (pausing `gap` ms between them) and returns the whole response. */
+/**
+ * send writes `pieces` to the gateway (pausing `gap` ms between them) and
+ * returns everything received until the gateway closes, or until 15 s pass
+ * (bytes changed in transit can leave an origin waiting for more).
+ */
 async function send(port: number, pieces: (string | Buffer)[], gap: number, t: TestContext): Promise<string> {
   const sock = net.connect(port, '127.0.0.1')
   t.after(() => sock.destroy())
+  sock.setTimeout(15_000, () => sock.destroy())
   const parts: Buffer[] = []
   sock.on('data', (c: Buffer) => parts.push(c))
   const closed = new Promise<void>((resolve, reject) => {
@@ -143,34 +136,33 @@ describe('the reused client read buffer', () => {
     assert.equal(answerOf(res), `${body.length} ${sha256(body)}`)
   })
 
-  it('keeps pipelined requests that wait in the reader intact', async (t) => {
-    const bodies = [randomBytes(1500), randomBytes(700), randomBytes(2500)]
+  it('keeps pipelined requests that wait in the reader intact while more arrive', async (t) => {
+    const bodies = [randomBytes(1500), randomBytes(700), randomBytes(2500), randomBytes(900)]
     const origin = await startOrigin(
       (req, res) => {
         const parts: Buffer[] = []
         req.on('data', (c: Buffer) => parts.push(c))
         // Slow answers: the later requests sit in the reader meanwhile.
-        req.on('end', () => setTimeout(() => res.end(sha256(Buffer.concat(parts))), 20))
+        req.on('end', () => setTimeout(() => res.end(sha256(Buffer.concat(parts))), 100))
       },
       { t },
     )
     const gw = await startGateway(proxyConfig(origin.url), { t })
-    const wire = Buffer.concat(
-      bodies.map((b, i) =>
-        Buffer.concat([
-          Buffer.from(
-            `POST /p${i} HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.length}\r\n${i === 2 ? 'Connection: close\r\n' : ''}\r\n`,
-          ),
-          b,
-        ]),
-      ),
+    const wire = bodies.map((b, i) =>
+      Buffer.concat([
+        Buffer.from(
+          `POST /p${i} HTTP/1.1\r\nHost: x\r\nContent-Length: ${b.length}\r\n${i === 3 ? 'Connection: close\r\n' : ''}\r\n`,
+        ),
+        b,
+      ]),
     )
-    const res = await rawRequest(gw.port, wire)
-    const text = res.text
+    // Three requests at once (two wait in the reader while the first is
+    // answered), then a fourth that the next read brings in meanwhile.
+    const text = await send(gw.port, [Buffer.concat(wire.slice(0, 3)), wire[3]!], 30, t)
     for (const b of bodies) assert.ok(text.includes(sha256(b)), `a pipelined body arrived changed`)
     assert.deepEqual(
       origin.requests.map((r) => r.url),
-      ['/p0', '/p1', '/p2'],
+      ['/p0', '/p1', '/p2', '/p3'],
     )
   })
 
