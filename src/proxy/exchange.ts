@@ -23,6 +23,7 @@ import { serializeRequestHead, upstreamHeaders } from './forwarding.ts'
 import { chooseFraming, ResponseWriter } from './response-writer.ts'
 import { RequestWriter } from './request-writer.ts'
 import { startTunnel } from './tunnel.ts'
+import { mayReplay } from './replay.ts'
 import { HeldBody } from '../http1/held-body.ts'
 
 // What the exchange's deadline guards.
@@ -34,9 +35,6 @@ const P_DONE = 4
 
 /** The Via field added to responses (RFC 9110 §7.6.3); shared, never modified. */
 const VIA_FIELD: readonly string[] = Object.freeze(['Via', '1.1 portcullis'])
-
-/** Methods whose replay cannot change the outcome (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   deadline = 0
@@ -364,7 +362,12 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     const conn = this.up
     this.up = null
     if (this.done) return
-    if (conn !== null && this.canRetry(conn)) {
+    if (
+      conn !== null &&
+      !this.retried &&
+      !this.responseStarted &&
+      mayReplay(conn, this.session.method, this.req.framing)
+    ) {
       this.retried = true
       this.req.headSent = false
       this.session.attempts++
@@ -391,23 +394,6 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
 
   onUpstreamDrain(): void {
     this.client.resumeReading()
-  }
-
-  /**
-   * A reused keep-alive connection the upstream closed as we wrote to it
-   * fails with nothing received. Replaying is safe for an idempotent request
-   * without a body, once, on a new connection (as Go's Transport and undici do).
-   */
-  private canRetry(conn: UpstreamConnection): boolean {
-    const h = this.session.head
-    return (
-      !this.retried &&
-      conn.served > 0 &&
-      conn.responseBytes === 0 &&
-      !this.responseStarted &&
-      this.req.framing === 'none' &&
-      IDEMPOTENT.has(h.method)
-    )
   }
 
   private upgrade(head: ResponseHead): void {

@@ -11,7 +11,6 @@ import type { GatewayResponse } from '../core/hooks.ts'
 import { newRequestId } from '../core/request-id.ts'
 import { Session } from '../core/session.ts'
 import { HeldBody } from '../http1/held-body.ts'
-import { ReadBuffer } from '../http1/read-buffer.ts'
 import { RequestHead } from '../http1/request-head.ts'
 import { type RequestHandler, RequestReader } from '../http1/request-reader.ts'
 import { ProxyExchange } from '../proxy/exchange.ts'
@@ -19,7 +18,7 @@ import { clientIp, incomingRequestId } from '../proxy/forwarding.ts'
 import type { CompiledRoute } from '../routing/router.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import { BodyStreamer } from './body-streamer.ts'
-import { adoptWithOwnRead } from './own-read.ts'
+import { ClientReads, type ReadOwner } from './client-reads.ts'
 import { errorAnswer, isReadable, serializeMadeResponse } from './gateway-response.ts'
 import { type PhaseHost, runPhases } from './phases.ts'
 import type { Runtime } from './runtime.ts'
@@ -41,18 +40,10 @@ const D_BODY = 3
 const D_SEND = 4
 const D_LINGER = 5
 
-/**
- * Client read buffer sizes (see ReadBuffer). The small one is what an idle
- * keep-alive connection holds after small requests, so it is what most
- * request heads need and no more: 10,000 held connections cost 10 MiB.
- */
-const SMALL_READ = 1024
-const LARGE_READ = 64 * 1024
-
 /** After we close with request bytes unread, keep reading (and dropping) them this long so our response is not lost to a reset. */
 const LINGER_MS = 2000
 
-export class DownstreamConnection implements RequestHandler, Expirable, PhaseHost {
+export class DownstreamConnection implements RequestHandler, Expirable, PhaseHost, ReadOwner {
   deadline = 0
   readonly socket: net.Socket
   readonly tls: boolean
@@ -78,22 +69,13 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
   private tunneled = false
   /** True while the bytes of one client read are being handled (see ProxyExchange.onClientReadEnd). */
   reading = false
-  /** Where plain-TCP reads land; TLS sockets deliver 'data' chunks instead. */
-  private readonly readBuf = new ReadBuffer(SMALL_READ, LARGE_READ)
-  /** A body slice of the current read went to an exchange that is no longer current and still holds it. */
-  private readKept = false
-  /** The exchange that took body slices of the current read. */
-  private bodySink: ProxyExchange | null = null
-  /** After a 101: where the client's bytes go. */
-  private tunnelSink: ((data: Buffer) => void) | null = null
+  /** Plain-TCP reads into a buffer of the connection's own; null for TLS (stream 'data' chunks). */
+  private readonly reads: ClientReads | null
 
   constructor(accepted: net.Socket, host: ConnectionHost, tls: boolean) {
-    const own = tls
-      ? null
-      : adoptWithOwnRead(accepted, {
-          buffer: () => this.readBuf.next(),
-          callback: (n, buf) => this.onRead(n, buf),
-        })
+    const reads = tls ? null : new ClientReads(this)
+    const own = reads?.adopt(accepted) ?? null
+    this.reads = own === null ? null : reads
     const socket = own ?? accepted
     this.socket = socket
     this.host = host
@@ -158,10 +140,9 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
 
   /**
    * detachForTunnel stops HTTP handling after a 101: the connection's
-   * listeners and deadline go, the client's bytes go to `sink` from now on
-   * (a sink that keeps them past the call must lend()), and unread bytes
-   * (the start of the new protocol) are returned. The request is logged when
-   * the socket closes.
+   * listeners and deadline go, later client bytes go to `sink` (which must
+   * lend() what it keeps), and unread bytes (the start of the new protocol)
+   * are returned. The request is logged when the socket closes.
    */
   detachForTunnel(sink: (data: Buffer) => void): Buffer | null {
     this.tunneled = true
@@ -170,48 +151,29 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     this.socket.removeAllListeners('data')
     this.socket.removeAllListeners('end')
     this.socket.removeAllListeners('drain')
-    this.tunnelSink = sink
-    if (this.tls) this.socket.on('data', sink)
+    if (this.reads !== null) this.reads.tunnelTo(sink)
+    else this.socket.on('data', sink)
     const rest = this.reader.takeBuffered()
     this.reader.destroy()
     return rest
   }
 
-  /** lend marks the bytes of the current read as kept beyond it (see ReadBuffer). */
+  /** lend marks the bytes of the current read as kept beyond it (see ReadBuffer); TLS reads are fresh memory. */
   lend(): void {
-    this.readBuf.lend()
+    this.reads?.lend()
   }
 
-  /**
-   * The plain-TCP read callback. The read's bytes are valid until it
-   * returns unless the buffer is lent: whatever still references them then
-   * (the reader's unparsed bytes, a held body, a write queued upstream) lends it.
-   */
-  private onRead(n: number, buf: Buffer): boolean {
-    const chunk = buf.subarray(0, n)
-    const sink = this.tunnelSink
-    if (sink !== null) {
-      sink(chunk)
-      return true
-    }
-    this.onData(chunk)
-    if (
-      this.readKept ||
+  /** ReadOwner: whether bytes of the read just handled are still referenced here (see ClientReads). */
+  keepsReadBytes(): boolean {
+    return (
       this.reader.buffered > 0 ||
       this.heldBody.holding ||
-      (this.bodySink !== null && this.bodySink.keepsRequestBytes()) ||
       (this.exchange !== null && this.exchange.keepsRequestBytes())
     )
-      this.readBuf.lend()
-    this.readKept = false
-    this.bodySink = null
-    // Large after a full read, small only after a short one: a connection
-    // carrying POSTs keeps one buffer that takes each request in one read.
-    this.readBuf.adapt(n, buf.length, false)
-    return true
   }
 
-  private onData(chunk: Buffer): void {
+  /** ReadOwner, and the 'data' listener of TLS sockets: handles the bytes of one read. */
+  onData(chunk: Buffer): void {
     if (this.dkind === D_LINGER) return
     if (this.session === null && (this.dkind === D_KEEPALIVE || this.dkind === D_NONE)) {
       this.setDeadline(D_HEAD, this.rt.config.timeouts.head)
@@ -277,17 +239,9 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     if (this.dkind === D_BODY) this.deadline = this.rt.deadlines.at(this.rt.config.timeouts.body)
     const ex = this.exchange
     if (ex !== null) {
-      this.noteBodySink(ex)
+      this.reads?.noteSink(ex)
       if (!ex.requestData(data)) this.socket.pause()
     } else if (this.heldBody.data(data)) this.socket.pause()
-  }
-
-  /** noteBodySink records which exchange holds body bytes of the current plain-TCP read (see onRead). */
-  private noteBodySink(ex: ProxyExchange): void {
-    const prev = this.bodySink
-    if (prev === ex || !this.reading || this.tls) return
-    if (prev !== null && prev.keepsRequestBytes()) this.readKept = true
-    this.bodySink = ex
   }
 
   onBodyEnd(trailers: string[] | undefined): void {
@@ -340,7 +294,7 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     ex.start()
     const held = this.heldBody.takeChunks()
     if (held !== null) {
-      this.noteBodySink(ex)
+      this.reads?.noteSink(ex)
       for (const b of held) ex.requestData(b)
     }
     if (this.heldBody.takeEnd()) ex.requestEnd(this.heldBody.trailers)
