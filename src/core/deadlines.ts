@@ -4,6 +4,7 @@
  * path is a number assignment; the price is precision, one tick, which is
  * what nginx and HAProxy accept too. The clock is injectable for tests.
  */
+import { performance } from 'node:perf_hooks'
 
 /** Something with at most one deadline at a time. */
 export interface Expirable {

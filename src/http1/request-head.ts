@@ -7,14 +7,8 @@
  * smuggling happens.
  */
 import { GatewayError } from '../core/errors.ts'
-import {
-  checkTransferEncoding,
-  FieldSink,
-  findHeadEnd,
-  parseFieldLines,
-  readConnection,
-  TOKEN_RE,
-} from './fields.ts'
+import { isHostValue, isTargetText, isToken } from './chars.ts'
+import { checkTransferEncoding, FieldSink, findHeadEnd, parseFieldLines, readConnection } from './fields.ts'
 
 /** Limits applied while parsing a request head. */
 export interface HeadLimits {
@@ -59,9 +53,6 @@ export class RequestHead extends FieldSink {
   size = 0
 }
 
-const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/
-// RFC 9112 §3.2 / RFC 3986: the target is printable ASCII without spaces.
-const TARGET_RE = /^[\x21-\x7e]+$/
 const VERSION_RE = /^HTTP\/(\d)\.(\d)$/
 const BARE_LINE_BREAK_RE = /\r(?!\n)|(?<!\r)\n/
 
@@ -162,11 +153,11 @@ function parseRequestLine(line: string, head: RequestHead, limits: HeadLimits, f
   const method = line.slice(0, sp1)
   const target = line.slice(sp1 + 1, sp2)
   const version = line.slice(sp2 + 1)
-  if (!TOKEN_RE.test(method)) throw new GatewayError('MALFORMED_REQUEST', 'invalid method')
+  if (!isToken(method)) throw new GatewayError('MALFORMED_REQUEST', 'invalid method')
   const minor = version === 'HTTP/1.1' ? 1 : version === 'HTTP/1.0' ? 0 : versionMinor(version)
   if (target.length > limits.maxTargetLength)
     throw new GatewayError('TARGET_TOO_LONG', 'request target too long')
-  if (!TARGET_RE.test(target)) throw new GatewayError('MALFORMED_REQUEST', 'invalid request target')
+  if (!isTargetText(target)) throw new GatewayError('MALFORMED_REQUEST', 'invalid request target')
   head.method = method
   head.minor = minor
   readTarget(target, head, forms)
@@ -206,7 +197,7 @@ function readTarget(target: string, head: RequestHead, forms: TargetForms): void
   if (m === null || !forms.absolute)
     throw new GatewayError('MALFORMED_REQUEST', 'invalid request target form')
   const authority = m[2]!
-  if (authority.includes('@') || !HOST_RE.test(authority)) {
+  if (authority.includes('@') || !isHostValue(authority)) {
     throw new GatewayError('MALFORMED_REQUEST', 'invalid authority in absolute-form target')
   }
   const rest = m[3]!
@@ -222,7 +213,7 @@ function applyFraming(head: RequestHead): void {
   // RFC 9112 §3.2: a client MUST send exactly one Host in HTTP/1.1.
   if (head.hostCount > 1) throw new GatewayError('MALFORMED_REQUEST', 'multiple Host fields')
   if (head.hostCount === 0 && head.minor === 1) throw new GatewayError('MALFORMED_REQUEST', 'missing Host')
-  if (head.host !== undefined && !HOST_RE.test(head.host))
+  if (head.host !== undefined && !isHostValue(head.host))
     throw new GatewayError('MALFORMED_REQUEST', 'invalid Host')
   if (head.absoluteAuthority !== undefined) head.host = head.absoluteAuthority
 

@@ -4,6 +4,7 @@
  * 502, never a guess passed on to the client.
  */
 import { GatewayError } from '../core/errors.ts'
+import { isReasonPhrase } from './chars.ts'
 import { checkTransferEncoding, FieldSink, findHeadEnd, parseFieldLines, readConnection } from './fields.ts'
 
 /** A parsed response head. */
@@ -17,9 +18,6 @@ export class ResponseHead extends FieldSink {
   connectionOptions: string[] | undefined = undefined
   size = 0
 }
-
-/** reason-phrase = *( HTAB / SP / VCHAR / obs-text ). */
-const REASON_RE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/
 
 /**
  * scanResponseHead returns the index just past the head's blank line, or -1
@@ -80,8 +78,7 @@ function readStatusLine(text: string, lineEnd: number, head: ResponseHead): void
     throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'malformed status line')
   }
   const reason = lineEnd > 13 ? text.slice(13, lineEnd) : ''
-  if (reason !== '' && !REASON_RE.test(reason))
-    throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'malformed status line')
+  if (!isReasonPhrase(reason)) throw new GatewayError('UPSTREAM_INVALID_RESPONSE', 'malformed status line')
   head.minor = minor
   head.status = d1 * 100 + d2 * 10 + d3
   head.reason = reason

@@ -5,6 +5,7 @@
  * stable error. It holds at most one body chunk per direction beyond what the
  * sockets buffer, so memory stays flat whatever the body size.
  */
+import { performance } from 'node:perf_hooks'
 import type { Expirable } from '../core/deadlines.ts'
 import { GatewayError, toGatewayError } from '../core/errors.ts'
 import { HeaderList } from '../core/header-list.ts'

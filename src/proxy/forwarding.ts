@@ -106,6 +106,7 @@ export function buildUpstreamHeaders(
   let xfProto: string | undefined
   let xfHost: string | undefined
   let via: string | undefined
+  let tracestate = false
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!
     const value = raw[i + 1]!
@@ -136,11 +137,12 @@ export function buildUpstreamHeaders(
         break
       case TRACESTATE:
         out.push(name, value) // dropped below when traceparent was invalid
+        tracestate = true
         break
       // DROP: hop-by-hop, framing, Host and the request id are rebuilt below.
     }
   }
-  if (facts.traceId === undefined) dropField(out, 'tracestate')
+  if (tracestate && facts.traceId === undefined) dropField(out, 'tracestate')
   if (framing === 'length') out.push('Content-Length', String(req.contentLength))
   else if (framing === 'chunked') out.push('Transfer-Encoding', 'chunked')
   // An explicit empty body stays explicit: servers may answer a POST without a length 411 (RFC 9110 §8.6).

@@ -5,6 +5,7 @@
  * active at a time; pipelined requests wait in the reader (RFC 9112 §9.3.2).
  */
 import type net from 'node:net'
+import { performance } from 'node:perf_hooks'
 import type { Expirable } from '../core/deadlines.ts'
 import { GatewayError } from '../core/errors.ts'
 import type { GatewayResponse } from '../core/hooks.ts'
