@@ -6,7 +6,7 @@
  * forwarded, because the upstream could delimit it differently.
  */
 import { type ErrorCode, GatewayError } from '../core/errors.ts'
-import { FieldSink, parseFieldLines } from './fields.ts'
+import { Fields, parseFieldLines } from './fields.ts'
 
 /** Receives decoded body bytes. */
 export interface ChunkSink {
@@ -166,7 +166,7 @@ export class ChunkedDecoder {
     if (text === '' || text.endsWith('\r\n')) {
       this.state = DONE
       if (text !== '') {
-        const sink = new FieldSink()
+        const sink = new Fields()
         parseFieldLines(text, 0, text.length - 2, sink, this.maxTrailers, this.code)
         // RFC 9110 §6.5.1: framing fields are never allowed in trailers; a recipient
         // that merged one into the header section would re-frame the message.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { FieldSink, findHeadEnd, isName, parseFieldLines } from './fields.ts'
+import { Fields, findHeadEnd, isName, parseFieldLines } from './fields.ts'
 
 describe('isName', () => {
   it('matches any case of a lowercase name', () => {
@@ -24,7 +24,7 @@ describe('isName', () => {
 
 describe('Content-Length values', () => {
   function length(value: string): number {
-    const sink = new FieldSink()
+    const sink = new Fields()
     const text = `Content-Length: ${value}\r\n`
     parseFieldLines(text, 0, text.length, sink, 10, 'MALFORMED_REQUEST')
     return sink.contentLength

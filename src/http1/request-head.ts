@@ -8,7 +8,13 @@
  */
 import { GatewayError } from '../core/errors.ts'
 import { isHostValue, isTargetText, isToken } from './chars.ts'
-import { checkTransferEncoding, FieldSink, findHeadEnd, parseFieldLines, readConnection } from './fields.ts'
+import {
+  checkTransferEncoding,
+  type FieldSink,
+  findHeadEnd,
+  parseFieldLines,
+  readConnection,
+} from './fields.ts'
 
 /** Limits applied while parsing a request head. */
 export interface HeadLimits {
@@ -31,7 +37,7 @@ export interface TargetForms {
 export const REVERSE_PROXY_FORMS: TargetForms = { absolute: true, authority: false }
 
 /** A parsed request head. Field names keep their case; `rawHeaders` is `[name, value, …]`. */
-export class RequestHead extends FieldSink {
+export class RequestHead implements FieldSink {
   method = ''
   /** The request-target in origin-form (`/path?query`), `*`, or authority-form for CONNECT. */
   target = ''
@@ -51,6 +57,16 @@ export class RequestHead extends FieldSink {
   connectionOptions: string[] | undefined = undefined
   /** Bytes the head occupied, including leading empty lines. */
   size = 0
+  // FieldSink: the fields as parsed, and the framing ones among them.
+  rawHeaders: string[] = []
+  contentLength = -1
+  contentLengthCount = 0
+  transferEncoding: string | undefined = undefined
+  connection: string | undefined = undefined
+  host: string | undefined = undefined
+  hostCount = 0
+  upgrade: string | undefined = undefined
+  expect: string | undefined = undefined
 }
 
 const VERSION_RE = /^HTTP\/(\d)\.(\d)$/

@@ -5,10 +5,20 @@
  */
 import { GatewayError } from '../core/errors.ts'
 import { isReasonPhrase } from './chars.ts'
-import { checkTransferEncoding, FieldSink, findHeadEnd, parseFieldLines, readConnection } from './fields.ts'
+import {
+  checkTransferEncoding,
+  findHeadEnd,
+  type IndexedFieldSink,
+  parseFieldLines,
+  readConnection,
+  sliceFields,
+} from './fields.ts'
 
-/** A parsed response head. */
-export class ResponseHead extends FieldSink {
+/**
+ * A parsed response head. Its fields are indexed, not sliced (see
+ * parseFieldLines): a head forwarded unchanged is copied as runs of its text.
+ */
+export class ResponseHead implements IndexedFieldSink {
   minor = 1
   status = 0
   reason = ''
@@ -17,6 +27,36 @@ export class ResponseHead extends FieldSink {
   keepAlive = true
   connectionOptions: string[] | undefined = undefined
   size = 0
+  // IndexedFieldSink
+  fieldIndex: number[] | null = null
+  fieldsEnd = 0
+  text = ''
+  private raw: string[] | null = []
+  contentLength = -1
+  contentLengthCount = 0
+  transferEncoding: string | undefined = undefined
+  connection: string | undefined = undefined
+  host: string | undefined = undefined
+  hostCount = 0
+  upgrade: string | undefined = undefined
+  expect: string | undefined = undefined
+
+  /** The fields as received, `[name, value, …]`, sliced on first use. */
+  get rawHeaders(): string[] {
+    return (this.raw ??= sliceFields(this.text, this.fieldIndex!))
+  }
+
+  set rawHeaders(raw: string[]) {
+    this.raw = raw
+    this.fieldIndex = null
+  }
+
+  indexInto(text: string, end: number): number[] {
+    this.raw = null
+    this.text = text
+    this.fieldsEnd = end
+    return (this.fieldIndex = [])
+  }
 }
 
 /**

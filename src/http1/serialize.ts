@@ -3,7 +3,7 @@
  * upstream or made here) and chunked framing.
  */
 import { STATUS_CODES } from 'node:http'
-import { type FieldSink, isName } from './fields.ts'
+import { type IndexedFieldSink, isName } from './fields.ts'
 
 /** How a response body is framed to the client. */
 export type ResponseFraming = 'none' | 'length' | 'chunked' | 'close'
@@ -31,18 +31,20 @@ export interface ResponseHeadOptions {
 export function serializeResponseHead(
   status: number,
   reason: string,
-  fields: readonly string[] | FieldSink,
+  fields: readonly string[] | IndexedFieldSink,
   o: ResponseHeadOptions,
 ): string {
   let s = `HTTP/1.1 ${status} ${reason === '' ? (STATUS_CODES[status] ?? '') : reason}\r\n`
   if (
     !Array.isArray(fields) &&
-    (fields as FieldSink).fieldIndex !== null &&
+    (fields as IndexedFieldSink).fieldIndex !== null &&
     o.connectionOptions === undefined
   ) {
-    s += keptFieldLines(fields as FieldSink, o.framing)
+    s += keptFieldLines(fields as IndexedFieldSink, o.framing)
   } else {
-    const raw = Array.isArray(fields) ? (fields as readonly string[]) : (fields as FieldSink).rawHeaders
+    const raw = Array.isArray(fields)
+      ? (fields as readonly string[])
+      : (fields as IndexedFieldSink).rawHeaders
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!
       if (isHopByHopResponseField(name, o.framing)) continue
@@ -64,7 +66,7 @@ export function serializeResponseHead(
  * runs of its own text, leaving out the hop-by-hop lines: the upstream's
  * field lines go out byte for byte, without slicing each field.
  */
-function keptFieldLines(head: FieldSink, framing: ResponseFraming): string {
+function keptFieldLines(head: IndexedFieldSink, framing: ResponseFraming): string {
   const text = head.text
   const index = head.fieldIndex!
   if (index.length === 0) return ''

@@ -11,7 +11,7 @@ import { GatewayError, toGatewayError } from '../core/errors.ts'
 import { HeaderList } from '../core/header-list.ts'
 import { type HookLists, type ResponseHeadView, runMutateHooks, type UpstreamRequest } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
-import type { FieldSink } from '../http1/fields.ts'
+import type { IndexedFieldSink } from '../http1/fields.ts'
 import type { ResponseHead } from '../http1/response-head.ts'
 import { serializeInformational, serializeResponseHead } from '../http1/serialize.ts'
 import type { CompiledRoute } from '../routing/router.ts'
@@ -301,7 +301,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   private writeResponseHead(
     status: number,
     reason: string,
-    fields: readonly string[] | FieldSink,
+    fields: readonly string[] | IndexedFieldSink,
     options: string[] | undefined,
   ): void {
     const s = this.session
