@@ -104,7 +104,8 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
   write(data: string | Buffer): boolean {
     if (this.closed) return true
     const s = this.session
-    if (s !== null) s.bytesOut += typeof data === 'string' ? Buffer.byteLength(data, 'latin1') : data.length
+    // Strings go out latin1: one byte per character, so length is the byte count.
+    if (s !== null) s.bytesOut += data.length
     const ok = typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data)
     if (!ok) this.setDeadline(D_SEND, this.rt.config.timeouts.send)
     return ok
