@@ -9,7 +9,9 @@
 #
 # usage: bench/ab-cpu.sh [REV] [ROUNDS] [PATH]
 #   REV defaults to HEAD, ROUNDS to 7, PATH to /small (see servers/node-origin.ts);
-#   BODY=16384 sends POSTs of that many bytes to /post instead.
+#   BODY=16384 sends POSTs of that many bytes to /post instead;
+#   B_FLAGS="--some-v8-flag" runs B with extra Node flags (with REV=HEAD and a
+#   clean tree, that compares a flag alone).
 # Pins the servers to core 1 and the origin and load to core 0 (2 cores).
 set -euo pipefail
 rev=${1:-HEAD} rounds=${2:-7} path=${3:-/small}
@@ -33,7 +35,8 @@ op=$(port) pa=$(port) pb=$(port)
 taskset -c 0 "$node" "$root/bench/servers/node-origin.ts" "$op" & pids+=($!)
 (cd "$tmp/a" && exec taskset -c 1 "$node" "${flags[@]}" bench/servers/portcullis.ts "$pa" "$op") & pids+=($!)
 ia=$!
-(cd "$root" && exec taskset -c 1 "$node" "${flags[@]}" bench/servers/portcullis.ts "$pb" "$op") & pids+=($!)
+# shellcheck disable=SC2086 # B_FLAGS is a list of flags
+(cd "$root" && exec taskset -c 1 "$node" "${flags[@]}" ${B_FLAGS:-} bench/servers/portcullis.ts "$pb" "$op") & pids+=($!)
 ib=$!
 sleep 2
 
