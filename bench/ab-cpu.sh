@@ -17,7 +17,8 @@ set -euo pipefail
 rev=${1:-HEAD} rounds=${2:-7} path=${3:-/small}
 root=$(cd "$(dirname "$0")/.." && pwd)
 node="$root/node_modules/.bin/node"
-flags=(--max-semi-space-size=2)
+# Both run with the working tree's Node flags (src/cli/node-flags.ts), as users do.
+mapfile -t flags < <("$node" -e 'import("'"$root"'/src/cli/node-flags.ts").then((m) => console.log(m.PORTCULLIS_NODE_FLAGS.join("\n")))')
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
