@@ -3,11 +3,11 @@
  * MB/s (10^6 bytes) and the contestant's peak RSS growth, sampled every
  * 100 ms. A proxy without backpressure shows up here as hundreds of MB.
  *
- * An eighth of the body goes through first, unmeasured: a contestant's first
- * stream runs cold (Portcullis's first 1 GiB upload read 982–1,205 MB/s and
- * the one after a 128 MiB warm-up 1,230–1,387), and the other scenarios
- * measure warm contestants too. RSS growth counts from before the warm-up,
- * so buffering in it is not hidden.
+ * A sixteenth of the body goes through first, unmeasured, from the same
+ * client process: a contestant's first stream runs cold (Portcullis's first
+ * 1 GiB upload read 982–1,205 MB/s, one after a 128 MiB warm-up
+ * 1,230–1,387), and the other scenarios measure warm contestants too. RSS
+ * growth counts from before the warm-up, so buffering in it is not hidden.
  */
 import { RssSampler, runToCompletion } from '../lib/processes.ts'
 import { clientScript, fmt, lastJson, type RunContext, type Target } from './context.ts'
@@ -25,8 +25,12 @@ export async function stream(ctx: RunContext, t: Target, mode: 'upload' | 'downl
   const rssMetric = `${mode}-rss`
   const sampler = new RssSampler(t.process.pid, 100)
   try {
-    await transfer(ctx, t, mode, Math.round(o.streamBytes / 8))
-    const r = await transfer(ctx, t, mode, o.streamBytes)
+    const warm = Math.round(o.streamBytes / 16)
+    const args = [clientScript('stream.ts'), t.port, mode, o.streamBytes, o.streamTimeoutMs, warm].map(String)
+    const r = await runToCompletion(`${mode}-client`, process.execPath, args, {
+      cpu: ctx.placement.loadCpu,
+      timeoutMs: 2 * o.streamTimeoutMs + 5000,
+    })
     const growth = sampler.stop() / 1e6
     const result = lastJson<StreamResult>(r.stdout)
     ctx.samples.detail(t.round, t.contestant.id, mode, { ...result, rssGrowthMB: growth })
@@ -42,14 +46,4 @@ export async function stream(ctx: RunContext, t: Target, mode: 'upload' | 'downl
     ctx.samples.fail(t.round, t.contestant.id, [mode, rssMetric], err)
     return 'FAILED'
   }
-}
-
-/** transfer runs the stream client for `bytes` (within the scenario's time limit). */
-function transfer(ctx: RunContext, t: Target, mode: 'upload' | 'download', bytes: number) {
-  const o = ctx.options
-  const args = [clientScript('stream.ts'), t.port, mode, bytes, o.streamTimeoutMs].map(String)
-  return runToCompletion(`${mode}-client`, process.execPath, args, {
-    cpu: ctx.placement.loadCpu,
-    timeoutMs: o.streamTimeoutMs + 5000,
-  })
 }
