@@ -9,15 +9,10 @@
  */
 import { Session } from 'node:inspector/promises'
 import { createGateway } from '../src/index.ts'
+import { contestantConfig } from './servers/portcullis-config.ts'
 
 const [port, originPort, seconds = 8] = process.argv.slice(2).map(Number)
-const gateway = await createGateway({
-  listen: [{ address: `127.0.0.1:${port}` }],
-  upstreams: { origin: { targets: [{ url: `http://127.0.0.1:${originPort}` }] } },
-  routes: [{ name: 'all', upstream: 'origin' }],
-  limits: { maxBodySize: 0, maxRequestsPerConnection: 1_000_000 },
-  accessLog: { enabled: false },
-})
+const gateway = await createGateway(contestantConfig(port!, originPort!))
 await gateway.listen()
 const inspector = new Session()
 inspector.connect()

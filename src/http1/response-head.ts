@@ -90,7 +90,7 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, maxHe
   head.size = end - start
   const lineEnd = text.indexOf('\r\n')
   readStatusLine(text, lineEnd, head)
-  parseFieldLines(text, lineEnd + 2, text.length - 2, head, maxHeaders, 'UPSTREAM_INVALID_RESPONSE', true)
+  parseFieldLines(text, lineEnd + 2, text.length - 2, head, maxHeaders, 'UPSTREAM_INVALID_RESPONSE')
   applyResponseFraming(head)
   return head
 }
