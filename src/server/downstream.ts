@@ -100,11 +100,10 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     return this.session === null && this.reader.idle
   }
 
-  /** write sends response bytes to the client; false means wait for drain. */
+  /** write sends response bytes (strings as latin1, so length counts bytes) to the client; false means wait for drain. */
   write(data: string | Buffer): boolean {
     if (this.closed) return true
     const s = this.session
-    // Strings go out latin1: one byte per character, so length is the byte count.
     if (s !== null) s.bytesOut += data.length
     const ok = typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data)
     if (!ok) this.setDeadline(D_SEND, this.rt.config.timeouts.send)
