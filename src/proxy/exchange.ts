@@ -20,7 +20,7 @@ import type { Runtime } from '../server/runtime.ts'
 import type { UpstreamConnection, UpstreamUser } from '../upstream/connection.ts'
 import type { PoolWaiter } from '../upstream/pool.ts'
 import type { Target, Upstream } from '../upstream/upstream.ts'
-import { serializeRequestHead, upstreamHeaders } from './forwarding.ts'
+import { responseHopFields, serializeRequestHead, upstreamHeaders } from './forwarding.ts'
 import { chooseFraming, ResponseWriter } from './response-writer.ts'
 import { RequestWriter } from './request-writer.ts'
 import { startTunnel } from './tunnel.ts'
@@ -33,9 +33,6 @@ const P_SENDING = 1
 const P_WAITING = 2
 const P_RECEIVING = 3
 const P_DONE = 4
-
-/** The Via field added to responses (RFC 9110 §7.6.3); shared, never modified. */
-const VIA_FIELD: readonly string[] = Object.freeze(['Via', '1.1 portcullis'])
 
 export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   deadline = 0
@@ -305,9 +302,6 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     options: string[] | undefined,
   ): void {
     const s = this.session
-    const policy = this.rt.policy
-    let extra: readonly string[] | undefined = policy.via ? VIA_FIELD : undefined
-    if (this.rt.config.proxy.echoRequestId) extra = [...(extra ?? []), policy.requestIdHeader, s.id]
     s.status = status
     this.responseStarted = true
     // Held until the first body bytes (or the end of this upstream read), so
@@ -317,7 +311,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
         framing: this.out.framing,
         close: this.client.closingAfterResponse(),
         keepAliveHeader: s.head.minor === 0,
-        extra,
+        extra: responseHopFields(this.rt.policy, this.rt.config.proxy.echoRequestId, s.id),
         connectionOptions: options,
         upgrade: undefined,
       }),

@@ -183,6 +183,23 @@ export function upstreamHeaders(
   )
 }
 
+/** The Via field added to responses (RFC 9110 §7.6.3); shared, never modified. */
+const VIA_FIELD: readonly string[] = Object.freeze(['Via', '1.1 portcullis'])
+
+/**
+ * responseHopFields are the fields this hop adds to a proxied response,
+ * flat `[name, value, …]`: Via, and the request id when it is echoed.
+ */
+export function responseHopFields(
+  policy: ForwardingPolicy,
+  echoRequestId: boolean,
+  requestId: string,
+): readonly string[] | undefined {
+  const via = policy.via ? VIA_FIELD : undefined
+  if (!echoRequestId) return via
+  return [...(via ?? []), policy.requestIdHeader, requestId]
+}
+
 /** serializeRequestHead writes an HTTP/1.1 request head. */
 export function serializeRequestHead(method: string, path: string, headers: readonly string[]): string {
   let s = `${method} ${path} HTTP/1.1\r\n`

@@ -217,8 +217,7 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
   onHead(head: RequestHead): void {
     this.rt = this.host.runtime
     const rt = this.rt
-    const session = new Session(head, this.peer, this.peerPort, this.tls, performance.now())
-    session.id = incomingRequestId(head.rawHeaders, rt.policy.requestIdHeader) ?? newRequestId(session.t0)
+    const session = this.openSession(head)
     this.session = session
     this.requests++
     this.bodyDone = !(head.chunked || head.contentLength > 0)
@@ -232,6 +231,14 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     if (head.chunked || head.contentLength > 0) this.setDeadline(D_BODY, rt.config.timeouts.body)
     else this.setDeadline(D_NONE, 0)
     runPhases(this, rt, session)
+  }
+
+  /** openSession starts a request's session, with the client's request id when it is sane, else a new one. */
+  private openSession(head: RequestHead): Session {
+    const session = new Session(head, this.peer, this.peerPort, this.tls, performance.now())
+    session.id =
+      incomingRequestId(head.rawHeaders, this.rt.policy.requestIdHeader) ?? newRequestId(session.t0)
+    return session
   }
 
   onBody(data: Buffer): void {
@@ -255,20 +262,8 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
   }
 
   onError(err: GatewayError, head?: RequestHead): void {
-    if (this.session === null)
-      this.session = new Session(
-        head ?? new RequestHead(),
-        this.peer,
-        this.peerPort,
-        this.tls,
-        performance.now(),
-      )
-    const session = this.session
     // A refused but parsed head (413) keeps the client's request id, like any answered request.
-    if (session.id === '')
-      session.id =
-        (head && incomingRequestId(head.rawHeaders, this.rt.policy.requestIdHeader)) ??
-        newRequestId(session.t0)
+    const session = (this.session ??= this.openSession(head ?? new RequestHead()))
     this.closeAfter = true
     this.bodyDone = true
     if (this.exchange?.responseStarted) {
