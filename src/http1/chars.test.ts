@@ -5,7 +5,7 @@ import { isHostValue, isReasonPhrase, isTargetText, isToken } from './chars.ts'
 // The regular expressions the table checks replaced: each function must agree
 // with its expression on every string, which the cases below sample.
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const TARGET_RE = /^[\x21-\x7e]+$/
+const TARGET_RE = /^[\x21\x22\x24-\x7e]+$/
 const REASON_RE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/
 const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/
 

@@ -20,8 +20,10 @@ for (let c = 0; c < 256; c++) {
   let k = 0
   // RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
   if (isAlnum(c) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c))) k |= TCHAR
-  // RFC 9112 §3.2 with RFC 3986: a request-target is printable ASCII, no space.
-  if (c >= 0x21 && c <= 0x7e) k |= TARGET
+  // RFC 9112 §3.2 with RFC 3986: a request-target is printable ASCII, no space,
+  // and no `#`: a fragment is not part of it, and origins that drop `#…` read
+  // another path than the one routed (`/admin#x`).
+  if (c >= 0x21 && c <= 0x7e && c !== 0x23) k |= TARGET
   // RFC 9112 §4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ).
   if (c === 0x09 || (c >= 0x20 && c !== 0x7f)) k |= REASON
   // RFC 3986 §3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ).

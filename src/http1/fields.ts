@@ -266,11 +266,26 @@ function noteContentLength(value: string, sink: FieldSink, code: ErrorCode): voi
   sink.contentLength = n
 }
 
+/**
+ * trimOws removes optional whitespace from both ends of a field value or
+ * list member. RFC 9110 §5.6.3: OWS is only SP and HTAB. String#trim also
+ * strips U+00A0 (a latin1-decoded 0xA0 byte) and other Unicode spaces, so
+ * `Transfer-Encoding: \xA0chunked` would read as `chunked` here while a
+ * peer reads another coding: the TE.TE desync.
+ */
+export function trimOws(value: string): string {
+  let start = 0
+  let end = value.length
+  while (start < end && isOws(value.charCodeAt(start))) start++
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--
+  return start === 0 && end === value.length ? value : value.slice(start, end)
+}
+
 /** splitTokens lowercases a comma-separated list, dropping empty members (RFC 9110 §5.6.1). */
 export function splitTokens(value: string): string[] {
   const out: string[] = []
   for (const part of value.split(',')) {
-    const t = part.trim().toLowerCase()
+    const t = trimOws(part).toLowerCase()
     if (t !== '') out.push(t)
   }
   return out
@@ -284,6 +299,12 @@ export function splitTokens(value: string): string[] {
 export function checkTransferEncoding(value: string, code: ErrorCode, unsupportedCode: ErrorCode): void {
   const codings = splitTokens(value)
   if (codings.length === 0) throw new GatewayError(code, 'empty Transfer-Encoding')
+  // RFC 9110 §10.1.4: a transfer-coding is a token; anything else (a 0xA0 byte, a quote) is not a coding at all.
+  for (const c of codings) {
+    const semi = c.indexOf(';')
+    if (!TOKEN_RE.test(semi === -1 ? c : trimOws(c.slice(0, semi))))
+      throw new GatewayError(code, 'invalid transfer coding')
+  }
   if (codings[codings.length - 1] !== 'chunked')
     throw new GatewayError(code, 'chunked is not the final transfer coding')
   if (codings.length > 1) {

@@ -173,7 +173,11 @@ function parseRequestLine(line: string, head: RequestHead, limits: HeadLimits, f
   const minor = version === 'HTTP/1.1' ? 1 : version === 'HTTP/1.0' ? 0 : versionMinor(version)
   if (target.length > limits.maxTargetLength)
     throw new GatewayError('TARGET_TOO_LONG', 'request target too long')
-  if (!isTargetText(target)) throw new GatewayError('MALFORMED_REQUEST', 'invalid request target')
+  if (!isTargetText(target)) {
+    // RFC 9112 §3.2: the request-target never carries a fragment.
+    const why = target.includes('#') ? 'fragment in request target' : 'invalid request target'
+    throw new GatewayError('MALFORMED_REQUEST', why)
+  }
   head.method = method
   head.minor = minor
   readTarget(target, head, forms)

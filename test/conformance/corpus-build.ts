@@ -47,6 +47,7 @@ export const DIFFERENCES = {
   D18: 'D18 Transfer-Encoding list: OWS (HTAB too) and empty list members are ignored (RFC 9110 §5.5, §5.6.1)',
   D19: 'D19 chunk extension size: over 4 KiB on one chunk line is refused with 400 (node: 16 KiB per message, 413)',
   D20: 'D20 trailer section size: over 16 KiB is refused with 400 (node counts it as head, 431)',
+  D21: 'D21 fragment: a request-target with "#" is refused with 400 (RFC 9112 §3.2: the target has no fragment)',
 } as const
 
 export type DifferenceId = keyof typeof DIFFERENCES

@@ -71,6 +71,17 @@ export function transferEncoding(): CorpusEntry[] {
   f.add('chunked with parameter', withTe('chunked;q=1'))
   f.add('chunkedx', withTe('chunkedx'))
   f.add('vertical tab before chunked', withTe('\x0bchunked'))
+  // TE.TE desync cases (aws http-desync-guardian): only SP and HTAB are OWS
+  // (RFC 9110 §5.6.3); String#trim would have read these as chunked.
+  for (const [name, ws] of [
+    ['no-break space', '\xa0'],
+    ['next line', '\x85'],
+    ['form feed', '\x0c'],
+  ]) {
+    f.add(`${name} before chunked`, withTe(`${ws}chunked`))
+    f.add(`${name} after chunked`, withTe(`chunked${ws}`))
+  }
+  f.add('no-break space in a list', withTe('gzip,\xa0chunked'))
   f.add(
     'two lines chunked + chunked',
     req('POST /p HTTP/1.1', [HOST, 'Transfer-Encoding: chunked', 'Transfer-Encoding: chunked'], body),
@@ -240,6 +251,14 @@ export function connection(): CorpusEntry[] {
   f.add('keep-alive, close', get('/', ['Connection: keep-alive, close']) + second)
   f.add('two Connection lines', get('/', ['Connection: keep-alive', 'Connection: close']) + second)
   f.add('hop-by-hop option list', get('/', ['Connection: x-a, x-b', 'X-A: 1', 'X-B: 2']))
+  // Not `close`: RFC 9110 §5.6.3 OWS is SP and HTAB only, so the connection persists.
+  f.add('no-break space before close', get('/', ['Connection: \xa0close']) + second)
+  f.add(
+    'upgrade h2c without HTTP2-Settings option',
+    get('/', ['Connection: Upgrade', 'Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAAQAAP__']),
+  )
+  f.add('underscore Transfer_Encoding', get('/', ['Transfer_Encoding: chunked']))
+  f.add('underscore Content_Length', get('/', ['Content_Length: 5']))
   f.add(
     'upgrade websocket',
     get('/chat', ['Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13']),

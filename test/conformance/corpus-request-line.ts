@@ -69,7 +69,6 @@ export function targets(): CorpusEntry[] {
     '/~user',
     '/%41%42',
     '/%zz',
-    '/a#frag',
     "/!$&'()*+,;=:@",
     '/a/./b/../c',
     '/a?q=/?:@',
@@ -87,6 +86,8 @@ export function targets(): CorpusEntry[] {
     f.add(`origin-form with byte ${hex(c)}`, get(`/a${String.fromCharCode(c)}b`))
   }
   f.add('space inside target', get('/a b'))
+  for (const t of ['/a#frag', '/admin#x', '/a?q#f', 'http://example.com/p#frag'])
+    f.differs(`fragment ${t}`, get(t), 'D21', 400)
   for (const t of ['a', 'a/b', '?q', '#f', 'example.com:80']) f.add(`relative ${t}`, get(t))
   f.add('empty target', req('GET  HTTP/1.1'))
   absoluteForm(f)
@@ -113,7 +114,6 @@ function absoluteForm(f: Family): void {
     'http://example.com:8080/p',
     'http://[::1]:8080/p',
     'http://127.0.0.1/p',
-    'http://example.com/p#frag',
     'http://other.example/p',
   ]
   for (const t of ok) f.add(`absolute-form ${t}`, get(t))

@@ -5,6 +5,7 @@
  */
 import type { HeaderList } from '../../core/header-list.ts'
 import { mediaType, type TypeMatcher } from './media-types.ts'
+import { trimOws } from '../../http1/fields.ts'
 
 /** Why a response is sent as it is; stable names for tests and debugging. */
 export type SkipReason =
@@ -58,7 +59,7 @@ export function contentLength(headers: HeaderList): number {
 
 function isEncoded(contentEncoding: string | undefined): boolean {
   if (contentEncoding === undefined) return false
-  const v = contentEncoding.trim()
+  const v = trimOws(contentEncoding)
   // `identity` is not a content coding (RFC 9110 §8.4.1); a body so labelled is unencoded.
   return v !== '' && v.toLowerCase() !== 'identity'
 }

@@ -14,6 +14,7 @@ import { availableEncodings, createEncoder } from './encoders.ts'
 import { EVENT_STREAM, mediaType, TypeMatcher } from './media-types.ts'
 import { negotiate } from './negotiate.ts'
 import { type CompressionConfig, type Encoding, effectiveCompression } from './schema.ts'
+import { trimOws } from '../../http1/fields.ts'
 
 /**
  * compressModule returns the route's compression hook, or undefined when
@@ -77,7 +78,8 @@ export function addVary(headers: HeaderList): void {
     last = i
   }
   if (last === -1) raw.push('Vary', 'Accept-Encoding')
-  else raw[last + 1] = raw[last + 1]!.trim() === '' ? 'Accept-Encoding' : `${raw[last + 1]}, Accept-Encoding`
+  else
+    raw[last + 1] = trimOws(raw[last + 1]!) === '' ? 'Accept-Encoding' : `${raw[last + 1]}, Accept-Encoding`
 }
 
 const VARY_COVERED_RE = /(?:^|,)\s*(?:accept-encoding|\*)\s*(?:,|$)/i

@@ -4,6 +4,7 @@
  * structured syntax suffixes: `application/*+json` covers `problem+json`,
  * `ld+json`, …) and `*` for the type.
  */
+import { trimOws } from '../../http1/fields.ts'
 
 /**
  * Server-sent events are matched only by their own name, never by a
@@ -56,6 +57,6 @@ export class TypeMatcher {
 export function mediaType(contentType: string | undefined): string {
   if (contentType === undefined) return ''
   const semi = contentType.indexOf(';')
-  const essence = (semi === -1 ? contentType : contentType.slice(0, semi)).trim()
+  const essence = trimOws(semi === -1 ? contentType : contentType.slice(0, semi))
   return essence.toLowerCase()
 }

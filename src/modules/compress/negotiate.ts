@@ -16,6 +16,7 @@
  *   gateway that refused would break more clients than it helps.
  */
 import type { Encoding } from './schema.ts'
+import { trimOws } from '../../http1/fields.ts'
 
 /** Weight of a coding the client did not list (and no `*` covered). */
 const UNLISTED = -1
@@ -77,7 +78,7 @@ const QVALUE_RE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/
 
 function readMember(member: string, w: Weights): void {
   const semi = member.indexOf(';')
-  const coding = (semi === -1 ? member : member.slice(0, semi)).trim().toLowerCase()
+  const coding = trimOws(semi === -1 ? member : member.slice(0, semi)).toLowerCase()
   if (coding === '') return
   let q = 1
   if (semi !== -1) {
@@ -109,8 +110,8 @@ function qParameter(params: string): number | undefined {
   for (const p of params.split(';')) {
     const eq = p.indexOf('=')
     if (eq === -1) continue
-    if (p.slice(0, eq).trim().toLowerCase() !== 'q') continue
-    const value = p.slice(eq + 1).trim()
+    if (trimOws(p.slice(0, eq)).toLowerCase() !== 'q') continue
+    const value = trimOws(p.slice(eq + 1))
     return QVALUE_RE.test(value) ? Number(value) : undefined
   }
   return 1

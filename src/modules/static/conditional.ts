@@ -8,6 +8,7 @@
  * strong validator (If-Range); a rewrite that keeps both the size and the
  * millisecond mtime is the accepted blind spot, as in nginx.
  */
+import { trimOws } from '../../http1/fields.ts'
 
 /** The validators of the representation being served. */
 export interface Validators {
@@ -73,7 +74,7 @@ export function evaluatePreconditions(
  */
 export function rangeStillValid(ifRange: string | undefined, v: Validators): boolean {
   if (ifRange === undefined) return true
-  const value = ifRange.trim()
+  const value = trimOws(ifRange)
   if (value.startsWith('"') || value.startsWith('W/')) return strongMatch(value, v.etag)
   const date = parseHttpDate(value)
   return date !== undefined && date === v.lastModified
@@ -85,7 +86,7 @@ export function rangeStillValid(ifRange: string | undefined, v: Validators): boo
  * (RFC 9110 §8.8.3.2). `*` matches any existing representation.
  */
 export function matchesAny(field: string, etag: string, strong: boolean): boolean {
-  if (field.trim() === '*') return true
+  if (trimOws(field) === '*') return true
   // An entity-tag may contain commas, so tags are scanned, not split.
   for (const m of field.matchAll(ENTITY_TAG)) {
     if (strong ? strongMatch(m[0], etag) : weakMatch(m[0], etag)) return true
@@ -112,7 +113,7 @@ function opaque(tag: string): string {
  * obsolete RFC 850 and asctime forms) into epoch ms, or undefined.
  */
 export function parseHttpDate(text: string): number | undefined {
-  const t = text.trim()
+  const t = trimOws(text)
   let ms: number
   if (IMF_FIXDATE.test(t) || RFC850_DATE.test(t)) ms = Date.parse(t)
   else if (ASCTIME_DATE.test(t))

@@ -5,6 +5,7 @@
  * its own length, ETag and Last-Modified, and ranges apply to its bytes.
  */
 import { type OpenedFile, openRegularBelow } from './locate.ts'
+import { trimOws } from '../../http1/fields.ts'
 
 /** A content coding the module can serve from a sibling file. */
 export interface Coding {
@@ -33,7 +34,7 @@ export function acceptedCodings(acceptEncoding: string | undefined): Coding[] {
   let star: number | undefined
   for (const element of acceptEncoding.split(',')) {
     const [token = '', ...params] = element.split(';')
-    const name = token.trim().toLowerCase()
+    const name = trimOws(token).toLowerCase()
     if (name === '') continue
     const q = qValue(params)
     if (name === '*') star = q

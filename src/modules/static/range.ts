@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FileHandle } from 'node:fs/promises'
 import { Readable } from 'node:stream'
+import { trimOws } from '../../http1/fields.ts'
 
 /** The most ranges one request may ask for before its Range field is ignored. */
 export const MAX_RANGES = 16
@@ -46,12 +47,12 @@ const SPEC = /^(?:(\d+)-(\d*)|-(\d+))$/
  */
 export function parseRange(field: string, size: number): RangeRequest {
   const eq = field.indexOf('=')
-  if (eq === -1 || field.slice(0, eq).trim().toLowerCase() !== 'bytes') return WHOLE
+  if (eq === -1 || trimOws(field.slice(0, eq)).toLowerCase() !== 'bytes') return WHOLE
   if (size === 0) return WHOLE
   const ranges: ByteRange[] = []
   let specs = 0
   for (const element of field.slice(eq + 1).split(',')) {
-    const spec = element.trim()
+    const spec = trimOws(element)
     if (spec === '') continue // RFC 9110 §5.6.1: empty list elements are allowed
     if (++specs > MAX_RANGES) return WHOLE
     const m = SPEC.exec(spec)
