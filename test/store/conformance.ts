@@ -31,8 +31,12 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
 }
 
 /** storeConformance declares the suite for one implementation. */
-export function storeConformance(name: string, make: (t: TestContext) => Promise<StoreFixture>): void {
-  describe(`Store conformance: ${name}`, () => {
+export function storeConformance(
+  name: string,
+  make: (t: TestContext) => Promise<StoreFixture>,
+  options: { skip?: string } = {},
+): void {
+  describe(`Store conformance: ${name}`, { skip: options.skip }, () => {
     // Keys are unique per test, so tests sharing a server never see each other's.
     const key = (k: string) => `${randomUUID()}:${k}`
 
