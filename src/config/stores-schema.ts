@@ -1,0 +1,113 @@
+/**
+ * The schema of `stores:`: how the shared-state stores are reached and tuned
+ * (docs/configuration.md, "stores"). A feature names the store it keeps
+ * state in (`store: memory | shared | redis`); this section configures them.
+ * The output is the plain options src/store takes, in milliseconds.
+ */
+import { z } from 'zod'
+import type { StoresOptions } from '../store/registry.ts'
+import { parseDuration } from './units.ts'
+
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const ms = parseDuration(v)
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid duration ${JSON.stringify(v)} (use e.g. 250ms, 5s, 2m)`,
+    })
+    return z.NEVER
+  }
+  return ms
+})
+
+const redisUrl = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v)
+      return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== ''
+    } catch {
+      return false
+    }
+  },
+  { message: 'must be a redis:// or rediss:// URL' },
+)
+
+/** A Sentinel's address: `HOST:PORT` or `{ host, port }`. */
+const sentinelAddress = z
+  .union([z.string(), z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) })])
+  .transform((v, ctx) => {
+    if (typeof v !== 'string') return v
+    const m = /^(\[[0-9a-fA-F:.]+\]|[^:]+):(\d{1,5})$/.exec(v)
+    const port = Number(m?.[2])
+    if (!m || port < 1 || port > 65535) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `invalid sentinel address ${JSON.stringify(v)} (use HOST:PORT)`,
+      })
+      return z.NEVER
+    }
+    return { host: m[1]!.replace(/^\[|\]$/g, ''), port }
+  })
+
+const redis = z
+  .strictObject({
+    /** One server. Exactly one of url, cluster and sentinel. */
+    url: redisUrl.optional(),
+    /** A Redis Cluster, by seed node URLs. */
+    cluster: z.strictObject({ nodes: z.array(redisUrl).min(1) }).optional(),
+    /** A primary watched by Sentinels. */
+    sentinel: z
+      .strictObject({
+        masterName: z.string().min(1),
+        sentinels: z.array(sentinelAddress).min(1),
+        username: z.string().optional(),
+        password: z.string().optional(),
+      })
+      .optional(),
+    /** Prefixed to every key and channel. */
+    keyPrefix: z.string().default('portcullis:'),
+    /** An operation without a reply after this fails with STORE_TIMEOUT. */
+    timeout: duration.default(250),
+    /** A connection attempt is abandoned after this. */
+    connectTimeout: duration.default(2000),
+    /** Reconnect backoff: first delay, doubled per attempt up to maxDelay. */
+    reconnect: z
+      .strictObject({ minDelay: duration.default(100), maxDelay: duration.default(5000) })
+      .prefault({}),
+  })
+  .refine((r) => [r.url, r.cluster, r.sentinel].filter((x) => x !== undefined).length === 1, {
+    message: 'give exactly one of url, cluster or sentinel',
+  })
+  .transform((r) => ({
+    name: 'redis',
+    url: r.url,
+    cluster: r.cluster,
+    sentinel: r.sentinel,
+    keyPrefix: r.keyPrefix,
+    operationTimeoutMs: r.timeout,
+    connectTimeoutMs: r.connectTimeout,
+    reconnect: { minDelayMs: r.reconnect.minDelay, maxDelayMs: r.reconnect.maxDelay },
+  }))
+
+const memory = z
+  .strictObject({
+    /** How often expired keys nobody reads again are dropped. */
+    sweepInterval: duration.default(5000),
+  })
+  .prefault({})
+  .transform((m) => ({ sweepIntervalMs: m.sweepInterval }))
+
+const shared = z
+  .strictObject({
+    /** A worker's operation without an answer from the supervisor after this fails with STORE_TIMEOUT. */
+    timeout: duration.default(1000),
+    /** As memory.sweepInterval, in the supervisor that holds the data. */
+    sweepInterval: duration.default(5000),
+  })
+  .prefault({})
+  .transform((s) => ({ timeoutMs: s.timeout, sweepIntervalMs: s.sweepInterval }))
+
+/** `stores:`; every key optional. `redis` only when some feature uses the redis store. */
+export const storesSchema = z
+  .strictObject({ memory, shared, redis: redis.optional() })
+  .prefault({}) satisfies z.ZodType<StoresOptions>

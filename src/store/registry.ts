@@ -1,0 +1,78 @@
+/**
+ * StoreRegistry builds the stores a gateway (or one worker of it) uses from
+ * the `stores:` configuration, once each: a limit referred to by many routes
+ * is one limit, so every feature naming `redis` shares one RedisStore.
+ */
+import { MemoryStore } from './memory.ts'
+import type { RedisStoreOptions } from './redis-options.ts'
+import { RedisStore } from './redis.ts'
+import { SharedStore, type MessagePortLike, type SharedStoreHost } from './shared.ts'
+import type { Store, StoreKind } from './store.ts'
+
+/** The `stores:` section as plain options (src/config/stores-schema.ts produces it). */
+export interface StoresOptions {
+  memory?: { sweepIntervalMs?: number }
+  shared?: { timeoutMs?: number; sweepIntervalMs?: number }
+  /** Absent: no feature may use the redis store. */
+  redis?: RedisStoreOptions
+}
+
+/**
+ * Where this event loop sits among the workers, for the `shared` store: a
+ * worker passes the port its supervisor attached to a SharedStoreHost; the
+ * supervisor passes the host itself. With neither (one event loop, no
+ * workers), `shared` is a memory store: one loop is exact by itself.
+ */
+export interface StoreContext {
+  sharedPort?: MessagePortLike
+  sharedHost?: SharedStoreHost
+}
+
+export class StoreRegistry {
+  readonly #options: StoresOptions
+  readonly #context: StoreContext
+  readonly #stores = new Map<StoreKind, Store>()
+
+  constructor(options: StoresOptions = {}, context: StoreContext = {}) {
+    this.#options = options
+    this.#context = context
+  }
+
+  /**
+   * get returns the store of `kind`, creating it on first use (a RedisStore
+   * starts connecting then). Throws when `redis` is asked for and
+   * `stores.redis` is not configured.
+   */
+  get(kind: StoreKind): Store {
+    let store = this.#stores.get(kind)
+    if (store === undefined) this.#stores.set(kind, (store = this.#create(kind)))
+    return store
+  }
+
+  /** close closes every store created (the host's data stays with the host). */
+  async close(): Promise<void> {
+    const stores = [...this.#stores.entries()]
+    this.#stores.clear()
+    await Promise.all(
+      stores.map(([kind, s]) => (kind === 'shared' && this.#context.sharedHost ? undefined : s.close())),
+    )
+  }
+
+  #create(kind: StoreKind): Store {
+    switch (kind) {
+      case 'memory':
+        return new MemoryStore(this.#options.memory)
+      case 'shared': {
+        const { sharedPort, sharedHost } = this.#context
+        if (sharedHost !== undefined) return sharedHost.store
+        if (sharedPort !== undefined) return new SharedStore(sharedPort, this.#options.shared)
+        return new MemoryStore({ ...this.#options.shared, kind: 'shared', name: 'shared' })
+      }
+      case 'redis': {
+        const redis = this.#options.redis
+        if (redis === undefined) throw new Error('the redis store is used but stores.redis is not configured')
+        return new RedisStore(redis)
+      }
+    }
+  }
+}
