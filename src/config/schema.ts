@@ -9,6 +9,7 @@ import { z } from 'zod'
 import { compressionSchema } from '../modules/compress/schema.ts'
 import { isIpOrCidr } from './ip.ts'
 import { routeSchema } from './route-schema.ts'
+import { storesSchema } from './stores-schema.ts'
 import { parseDuration, parseSize } from './units.ts'
 
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -236,6 +237,8 @@ export const configSchema = z
     reload,
     /** Response compression (src/modules/compress); a route's `compress` overrides it. */
     compression: compressionSchema,
+    /** Shared-state stores (src/store): memory, shared across workers, redis across instances. */
+    stores: storesSchema,
   })
   .superRefine(checkUpstreamReferences, {
     // Run even when other parts of the file are invalid, so `check` reports
