@@ -51,7 +51,9 @@ export class RedisStore implements Store {
   readonly #hub: LocalHub
   readonly #scripts = new Map<string, LuaScript>()
   readonly #connected: Promise<void>
+  readonly #firstAttempt: Promise<boolean>
   #subscriber: Promise<RedisConnection> | undefined
+  #starting = true
   #closed = false
 
   constructor(options: RedisStoreOptions = {}) {
@@ -67,7 +69,13 @@ export class RedisStore implements Store {
       timeout: options.operationTimeoutMs ?? 250,
       rejectInFlight: true,
     })
-    // Connecting goes on in the background; until it succeeds operations fail fast.
+    // Connecting goes on in the background. Until the first attempt ends
+    // (ready or failed), operations wait for it, up to their timeout, rather
+    // than fail on a gateway that has just started; after that they fail fast.
+    this.#firstAttempt = new Promise<boolean>((resolve) => {
+      this.#conn.on('ready', () => resolve(true))
+      this.#conn.on('error', () => resolve(false))
+    }).finally(() => (this.#starting = false))
     this.#connected = this.#conn.connect().then(
       () => undefined,
       () => undefined,
@@ -79,12 +87,20 @@ export class RedisStore implements Store {
    * `timeoutMs` (default: the connect timeout) whether or not it is; it
    * never rejects. Returns whether Redis is reachable.
    */
-  async connect(timeoutMs = this.#options.connectTimeoutMs ?? 2000): Promise<boolean> {
+  connect(timeoutMs = this.#options.connectTimeoutMs ?? 2000): Promise<boolean> {
+    return this.#settled(
+      this.#connected.then(() => true),
+      timeoutMs,
+    )
+  }
+
+  /** #settled resolves with `p`'s value, or false after `timeoutMs`. */
+  async #settled(p: Promise<boolean>, timeoutMs: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<boolean>((r) => (timer = setTimeout(r, timeoutMs, false)))
-    const ready = await Promise.race([this.#connected.then(() => true), timedOut])
+    const result = await Promise.race([p, timedOut])
     clearTimeout(timer)
-    return ready
+    return result
   }
 
   /** The client options this store built (mode and node-redis options), for diagnostics and tests. */
@@ -214,6 +230,7 @@ export class RedisStore implements Store {
   /** #run executes one operation, mapping every failure to a StoreError. */
   async #run<T>(operation: string, fn: (c: RedisConnection) => Promise<T>): Promise<T> {
     this.#check()
+    if (this.#starting) await this.#settled(this.#firstAttempt, this.#options.operationTimeoutMs ?? 250)
     try {
       return await fn(this.#cmd)
     } catch (err) {
