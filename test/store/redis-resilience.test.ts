@@ -82,6 +82,25 @@ describe('RedisStore on a real redis-server', { skip: redisSkip() }, () => {
   )
 
   it(
+    'subscriptions survive a restart of redis (resubscribed on reconnect)',
+    { timeout: 20_000 },
+    async (t) => {
+      const opts = { url: server.url, reconnect: { maxDelayMs: 100 } }
+      const [sub, pub] = [new RedisStore(opts), new RedisStore(opts)]
+      t.after(() => Promise.all([sub.close(), pub.close()]))
+      const heard: string[] = []
+      await sub.subscribe('inval', (m) => heard.push(m))
+      await server.stop()
+      await server.start()
+      for (let i = 0; i < 100 && heard.length === 0; i++) {
+        await pub.publish('inval', `try ${i}`).catch(() => {})
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      assert.ok(heard.length > 0, 'a publish after the restart reached the old subscription')
+    },
+  )
+
+  it(
     'a frozen redis fails operations with STORE_TIMEOUT within the operation timeout',
     { timeout: 20_000 },
     async (t) => {
