@@ -130,9 +130,9 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     return this.closeAfter
   }
 
-  /** closeIfIdle ends an idle keep-alive connection (shutdown); busy ones close after their response. */
+  /** closeIfIdle closes an idle connection (shutdown) fully: a client that never closes held a FIN-only drain. */
   closeIfIdle(): void {
-    if (this.idle) this.socket.end()
+    if (this.idle) this.socket.end(() => this.socket.destroy())
   }
 
   destroy(): void {

@@ -23,6 +23,13 @@ export interface GatewayOptions<Ctx extends object = Record<string, unknown>> {
   configPath?: string
   /** User hooks, run after built-in modules in each phase. */
   hooks?: GatewayHooks<Ctx> | readonly GatewayHooks<Ctx>[]
+  /**
+   * Bind with SO_REUSEPORT (Linux; Node >= 22.12), so several gateways in one
+   * host (worker threads, or an old and a new one during a rolling restart)
+   * can listen on the same address and the kernel spreads connections.
+   * Default false: a second bind fails with EADDRINUSE as users expect.
+   */
+  reusePort?: boolean
 }
 
 /** A listening address, as bound (port 0 resolved). */
@@ -81,7 +88,7 @@ export async function createGateway<Ctx extends object = Record<string, unknown>
   }
   const hooks =
     options.hooks === undefined ? [] : Array.isArray(options.hooks) ? options.hooks : [options.hooks]
-  return new GatewayServer(resolved, hooks as GatewayHooks<never>[])
+  return new GatewayServer(resolved, hooks as GatewayHooks<never>[], options.reusePort ?? false)
 }
 
 class GatewayServer implements Gateway, ConnectionHost {
@@ -93,9 +100,11 @@ class GatewayServer implements Gateway, ConnectionHost {
   private readonly connections = new Set<DownstreamConnection>()
   private accessLog: AccessLog | undefined
   private drained: (() => void) | undefined
+  private readonly reusePort: boolean
 
-  constructor(config: GatewayConfig, hooks: readonly GatewayHooks<never>[]) {
+  constructor(config: GatewayConfig, hooks: readonly GatewayHooks<never>[], reusePort: boolean) {
     this.hooks = hooks
+    this.reusePort = reusePort
     this.deadlines = new Deadlines(Deadlines.tickFor(shortestTimeout(config)))
     this.runtime = new Runtime(config, hooks, this.deadlines, this)
     this.setAccessLog(config)
@@ -142,7 +151,8 @@ class GatewayServer implements Gateway, ConnectionHost {
     if (secure) server.on('tlsClientError', (_err, socket) => socket.destroy())
     return new Promise((resolve, reject) => {
       server.once('error', reject)
-      server.listen({ host: l.address.host, port: l.address.port, backlog: 1024 }, () => {
+      const { host, port } = l.address
+      server.listen({ host, port, backlog: 1024, reusePort: this.reusePort }, () => {
         server.off('error', reject)
         server.on('error', () => {}) // accept errors (EMFILE) must not crash the process
         this.servers.push({ server, tls: secure })
