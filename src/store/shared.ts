@@ -25,12 +25,11 @@
  * await store.close()                           // closes the port; the host detaches it
  * ```
  *
- * Cluster processes work the same way through an adapter implementing
- * `MessagePortLike` (shared-protocol.ts) over `worker.send` /
- * `worker.on('message')` in the primary and `process.send` /
- * `process.on('message')` in the worker: every message is plain JSON and
- * carries `ps: 1`, so the IPC channel may carry other messages too. The
- * supervisor itself uses `host.store`, which sees the same data.
+ * Cluster processes work the same way over their IPC channel with
+ * `ipcPort` (ipc-port.ts): `host.attach(ipcPort(clusterWorker))` in the
+ * primary, `new SharedStore(ipcPort(process))` in the worker. Every message
+ * is plain JSON and carries `ps: 1`, so the channel may carry other messages
+ * too. The supervisor itself uses `host.store`, which sees the same data.
  *
  * ## Why one owner thread and not SharedArrayBuffer
  *
@@ -59,6 +58,7 @@ import type {
 
 export { SharedStoreHost, type SharedStoreHostOptions } from './shared-host.ts'
 export type { MessagePortLike } from './shared-protocol.ts'
+export { ipcPort, type IpcEndpoint } from './ipc-port.ts'
 
 /** Options of a SharedStore client. */
 export interface SharedStoreOptions {
