@@ -40,6 +40,7 @@
  * cost is a message round trip per operation; docs/architecture.md ("Shared
  * state") has the measured figures against an Atomics counter and Redis.
  */
+import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { reportStoreError } from './channels.ts'
 import { isStoreErrorCode, StoreError, type StoreErrorCode } from './errors.ts'
@@ -83,8 +84,8 @@ export class SharedStore implements Store {
   readonly #name: string
   readonly #pending = new Map<number, Pending>()
   readonly #hub: LocalHub
-  /** Scripts whose source the host already has (it keeps them by name). */
-  readonly #sentScripts = new Set<string>()
+  /** Scripts whose source the host already has, with the id it keeps them by. */
+  readonly #sentScripts = new WeakMap<UpdateScript<ScriptReply>, string>()
   #nextId = 1
   #timer: NodeJS.Timeout | undefined
   #failure: StoreErrorCode | undefined
@@ -135,10 +136,17 @@ export class SharedStore implements Store {
     script: UpdateScript<R>,
     args: readonly (string | number)[] = [],
   ): Promise<R> {
-    // The source goes once; the host compiles it and keeps it by name.
-    const source = this.#sentScripts.has(script.name) ? null : script.run.toString()
-    this.#sentScripts.add(script.name)
-    return this.#call('update', [key, script.name, args.map(String), source]) as Promise<R>
+    // The source goes once; the host compiles it and keeps it by name and
+    // hash, so workers running two versions of a module (a rolling restart)
+    // each get their own.
+    let id = this.#sentScripts.get(script)
+    let source: string | null = null
+    if (id === undefined) {
+      source = script.run.toString()
+      id = `${script.name}#${createHash('sha1').update(source).digest('base64url')}`
+      this.#sentScripts.set(script, id)
+    }
+    return this.#call('update', [key, id, args.map(String), source]) as Promise<R>
   }
 
   async publish(channel: string, message: string): Promise<void> {
