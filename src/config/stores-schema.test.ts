@@ -10,25 +10,25 @@ import { storesSchema } from './stores-schema.ts'
 describe('stores schema', () => {
   it('defaults: memory and shared tuned, no redis', () => {
     assert.deepEqual(configSchema.parse({}).stores, {
-      memory: { sweepIntervalMs: 5000 },
-      shared: { timeoutMs: 1000, sweepIntervalMs: 5000 },
+      memory: { sweepInterval: 5000 },
+      shared: { timeout: 1000, sweepInterval: 5000 },
     })
   })
 
-  it('redis by url, with units converted to the options src/store takes', () => {
+  it('redis by url, with units converted to ms; a validated section validates again unchanged', () => {
     const stores = storesSchema.parse({
       redis: { url: 'redis://127.0.0.1:6379', timeout: '100ms', reconnect: { maxDelay: '2s' } },
     })
     assert.deepEqual(stores.redis, {
-      name: 'redis',
       url: 'redis://127.0.0.1:6379',
-      cluster: undefined,
-      sentinel: undefined,
       keyPrefix: 'portcullis:',
-      operationTimeoutMs: 100,
-      connectTimeoutMs: 2000,
-      reconnect: { minDelayMs: 100, maxDelayMs: 2000 },
+      timeout: 100,
+      connectTimeout: 2000,
+      reconnect: { minDelay: 100, maxDelay: 2000 },
     })
+    assert.deepEqual(storesSchema.parse(stores), stores)
+    const sentinel = storesSchema.parse({ redis: { sentinel: { masterName: 'm', sentinels: ['s:1'] } } })
+    assert.deepEqual(storesSchema.parse(sentinel), sentinel)
   })
 
   it('redis cluster and sentinel (HOST:PORT or { host, port })', () => {

@@ -2,7 +2,9 @@
  * The schema of `stores:`: how the shared-state stores are reached and tuned
  * (docs/configuration.md, "stores"). A feature names the store it keeps
  * state in (`store: memory | shared | redis`); this section configures them.
- * The output is the plain options src/store takes, in milliseconds.
+ * The output keeps the keys as written, with durations in milliseconds (so a
+ * validated configuration validates again unchanged); it is the
+ * `StoresOptions` src/store/registry.ts takes.
  */
 import { z } from 'zod'
 import type { StoresOptions } from '../store/registry.ts'
@@ -78,16 +80,6 @@ const redis = z
   .refine((r) => [r.url, r.cluster, r.sentinel].filter((x) => x !== undefined).length === 1, {
     message: 'give exactly one of url, cluster or sentinel',
   })
-  .transform((r) => ({
-    name: 'redis',
-    url: r.url,
-    cluster: r.cluster,
-    sentinel: r.sentinel,
-    keyPrefix: r.keyPrefix,
-    operationTimeoutMs: r.timeout,
-    connectTimeoutMs: r.connectTimeout,
-    reconnect: { minDelayMs: r.reconnect.minDelay, maxDelayMs: r.reconnect.maxDelay },
-  }))
 
 const memory = z
   .strictObject({
@@ -95,7 +87,6 @@ const memory = z
     sweepInterval: duration.default(5000),
   })
   .prefault({})
-  .transform((m) => ({ sweepIntervalMs: m.sweepInterval }))
 
 const shared = z
   .strictObject({
@@ -105,7 +96,6 @@ const shared = z
     sweepInterval: duration.default(5000),
   })
   .prefault({})
-  .transform((s) => ({ timeoutMs: s.timeout, sweepIntervalMs: s.sweepInterval }))
 
 /** `stores:`; every key optional. `redis` only when some feature uses the redis store. */
 export const storesSchema = z

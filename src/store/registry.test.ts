@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { MessageChannel } from 'node:worker_threads'
 import { MemoryStore } from './memory.ts'
-import { StoreRegistry } from './registry.ts'
+import { redisStoreOptions, StoreRegistry } from './registry.ts'
 import { SharedStore, SharedStoreHost } from './shared.ts'
 
 describe('StoreRegistry', () => {
@@ -25,12 +25,33 @@ describe('StoreRegistry', () => {
     assert.equal(new StoreRegistry({}, { sharedHost: host }).get('shared'), host.store)
     const { port1, port2 } = new MessageChannel()
     host.attach(port1)
-    const worker = new StoreRegistry({ shared: { timeoutMs: 500 } }, { sharedPort: port2 })
+    const worker = new StoreRegistry({ shared: { timeout: 500 } }, { sharedPort: port2 })
     assert.ok(worker.get('shared') instanceof SharedStore)
     await worker.get('shared').set('k', 'v')
     assert.equal(await host.store.get('k'), 'v')
     await Promise.all([alone.close(), worker.close()])
     host.close()
+  })
+
+  it('maps stores.redis to the RedisStore options', () => {
+    assert.deepEqual(
+      redisStoreOptions({
+        url: 'redis://h:1',
+        timeout: 100,
+        connectTimeout: 900,
+        reconnect: { maxDelay: 2000 },
+      }),
+      {
+        name: 'redis',
+        url: 'redis://h:1',
+        cluster: undefined,
+        sentinel: undefined,
+        keyPrefix: undefined,
+        operationTimeoutMs: 100,
+        connectTimeoutMs: 900,
+        reconnect: { minDelayMs: undefined, maxDelayMs: 2000 },
+      },
+    )
   })
 
   it('redis without stores.redis is a configuration mistake', () => {

@@ -9,12 +9,40 @@ import { RedisStore } from './redis.ts'
 import { SharedStore, type MessagePortLike, type SharedStoreHost } from './shared.ts'
 import type { Store, StoreKind } from './store.ts'
 
-/** The `stores:` section as plain options (src/config/stores-schema.ts produces it). */
+/**
+ * The validated `stores:` section, keys as in docs/configuration.md and
+ * durations in ms (src/config/stores-schema.ts produces it).
+ */
 export interface StoresOptions {
-  memory?: { sweepIntervalMs?: number }
-  shared?: { timeoutMs?: number; sweepIntervalMs?: number }
+  memory?: { sweepInterval?: number }
+  shared?: { timeout?: number; sweepInterval?: number }
   /** Absent: no feature may use the redis store. */
-  redis?: RedisStoreOptions
+  redis?: RedisStoresOptions
+}
+
+/** `stores.redis`: exactly one of url, cluster and sentinel. */
+export interface RedisStoresOptions {
+  url?: string
+  cluster?: { nodes: string[] }
+  sentinel?: RedisStoreOptions['sentinel']
+  keyPrefix?: string
+  timeout?: number
+  connectTimeout?: number
+  reconnect?: { minDelay?: number; maxDelay?: number }
+}
+
+/** redisStoreOptions maps `stores.redis` to RedisStore's options. */
+export function redisStoreOptions(r: RedisStoresOptions): RedisStoreOptions {
+  return {
+    name: 'redis',
+    url: r.url,
+    cluster: r.cluster,
+    sentinel: r.sentinel,
+    keyPrefix: r.keyPrefix,
+    operationTimeoutMs: r.timeout,
+    connectTimeoutMs: r.connectTimeout,
+    reconnect: { minDelayMs: r.reconnect?.minDelay, maxDelayMs: r.reconnect?.maxDelay },
+  }
 }
 
 /**
@@ -61,17 +89,18 @@ export class StoreRegistry {
   #create(kind: StoreKind): Store {
     switch (kind) {
       case 'memory':
-        return new MemoryStore(this.#options.memory)
+        return new MemoryStore({ sweepIntervalMs: this.#options.memory?.sweepInterval })
       case 'shared': {
         const { sharedPort, sharedHost } = this.#context
+        const shared = this.#options.shared
         if (sharedHost !== undefined) return sharedHost.store
-        if (sharedPort !== undefined) return new SharedStore(sharedPort, this.#options.shared)
-        return new MemoryStore({ ...this.#options.shared, kind: 'shared', name: 'shared' })
+        if (sharedPort !== undefined) return new SharedStore(sharedPort, { timeoutMs: shared?.timeout })
+        return new MemoryStore({ sweepIntervalMs: shared?.sweepInterval, kind: 'shared', name: 'shared' })
       }
       case 'redis': {
         const redis = this.#options.redis
         if (redis === undefined) throw new Error('the redis store is used but stores.redis is not configured')
-        return new RedisStore(redis)
+        return new RedisStore(redisStoreOptions(redis))
       }
     }
   }

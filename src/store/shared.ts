@@ -7,7 +7,7 @@
  *
  * ```ts
  * import { SharedStoreHost } from '../../store/shared.ts'
- * const host = new SharedStoreHost()           // once per instance
+ * const host = new SharedStoreHost({ sweepIntervalMs: config.stores.shared.sweepInterval })  // once per instance
  * // per worker thread:
  * const { port1, port2 } = new MessageChannel()
  * host.attach(port1)                            // detaches itself when the port closes
@@ -20,7 +20,8 @@
  *
  * ```ts
  * import { SharedStore } from '../../store/shared.ts'
- * const store = new SharedStore(workerData.storePort, { timeoutMs: 1000 })  // implements Store
+ * const store = new SharedStore(workerData.storePort, { timeoutMs: config.stores.shared.timeout })  // a Store
+ * // or, for every store a worker uses: new StoreRegistry(config.stores, { sharedPort: workerData.storePort })
  * …
  * await store.close()                           // closes the port; the host detaches it
  * ```

@@ -25,7 +25,7 @@ describe('examples/stores.yaml', { skip: redisSkip() }, () => {
     assert.ok(loaded.ok)
     const stores = { ...loaded.config.stores, redis: { ...loaded.config.stores.redis!, url: server.url } }
     assert.equal(stores.redis.keyPrefix, 'gateway-a:')
-    assert.equal(stores.redis.operationTimeoutMs, 100)
+    assert.equal(stores.redis.timeout, 100)
     const [a, b] = [new StoreRegistry(stores), new StoreRegistry(stores)]
     t.after(() => Promise.all([a.close(), b.close()]))
     const heard: string[] = []
