@@ -10,12 +10,14 @@ import type { GatewayConfig } from '../config/schema.ts'
 import { EXIT_OK, EXIT_RUNTIME, printError } from './command.ts'
 import { Reloader } from './reload.ts'
 
-/** The part of the gateway API the command line drives. */
+/** The part of the gateway API the command line drives; a Supervisor of workers offers it too. */
 interface Gateway {
   listen(): Promise<void>
   close(options?: { drainTimeout?: number }): Promise<void>
   reload(config: GatewayConfig): Promise<void>
   addresses(): { host: string; port: number; tls: boolean }[]
+  /** Rolling restart onto the code on disk (SIGUSR2); only with workers. */
+  restart?(): Promise<void>
 }
 
 export interface ServeOptions {
@@ -27,6 +29,11 @@ export interface ServeOptions {
   inputs?: ConfigInputs
   /** Watch the configuration files even when `reload.watch` is off (`--watch`). */
   watch?: boolean
+  /**
+   * Event loops to run: 1 (the default) is one process with no supervisor;
+   * more runs a Supervisor of that many worker processes (src/server/workers/).
+   */
+  workers?: number
 }
 
 /**
@@ -37,9 +44,7 @@ export interface ServeOptions {
 export async function serve(config: GatewayConfig, options: ServeOptions = {}): Promise<number> {
   let gateway: Gateway
   try {
-    // Loaded lazily so `check` and `--help` never load the server.
-    const { createGateway } = await import('../server/gateway.ts')
-    gateway = await createGateway(config, { configPath: options.configPath })
+    gateway = await createServer(config, options)
   } catch (err) {
     printError(`portcullis: cannot start: ${errorMessage(err)}`)
     return EXIT_RUNTIME
@@ -67,6 +72,17 @@ export async function serve(config: GatewayConfig, options: ServeOptions = {}): 
   const stopped = untilStopped(gateway, reloader)
   for (const a of gateway.addresses()) printError(`portcullis listening on ${addressUrl(a)}`)
   return stopped
+}
+
+/** createServer builds one gateway, or a supervisor of workers when more than one is asked for. */
+async function createServer(config: GatewayConfig, options: ServeOptions): Promise<Gateway> {
+  // Loaded lazily so `check` and `--help` never load the server.
+  if ((options.workers ?? 1) > 1) {
+    const { Supervisor } = await import('../server/workers/supervisor.ts')
+    return new Supervisor({ workers: options.workers!, config, log: printError })
+  }
+  const { createGateway } = await import('../server/gateway.ts')
+  return createGateway(config, { configPath: options.configPath })
 }
 
 /** addressUrl renders a listening address as a URL a user can paste into curl. */
@@ -102,8 +118,20 @@ function untilStopped(gateway: Gateway, reloader: Reloader | undefined): Promise
       else printError('portcullis: SIGHUP ignored: there is no configuration file to reload')
     }
 
+    function onRestart(): void {
+      if (stopping) return
+      if (gateway.restart === undefined) {
+        printError(
+          'portcullis: SIGUSR2 ignored: one process (--workers 1) has no workers to roll; restart it',
+        )
+        return
+      }
+      printError('portcullis: SIGUSR2 received; rolling restart of the workers with the code on disk')
+      gateway.restart().catch((err) => printError(`portcullis: rolling restart failed: ${errorMessage(err)}`))
+    }
+
     function finish(code: number, message: string): void {
-      process.off('SIGTERM', onStop).off('SIGINT', onStop).off('SIGHUP', onReload)
+      process.off('SIGTERM', onStop).off('SIGINT', onStop).off('SIGHUP', onReload).off('SIGUSR2', onRestart)
       printError(message)
       // Exit naturally so buffered output (access logs) is flushed; but a
       // handle someone forgot to close must not keep a stopped gateway alive.
@@ -111,7 +139,7 @@ function untilStopped(gateway: Gateway, reloader: Reloader | undefined): Promise
       resolveExit(code)
     }
 
-    process.on('SIGTERM', onStop).on('SIGINT', onStop).on('SIGHUP', onReload)
+    process.on('SIGTERM', onStop).on('SIGINT', onStop).on('SIGHUP', onReload).on('SIGUSR2', onRestart)
   })
 }
 

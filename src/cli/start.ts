@@ -18,12 +18,17 @@ Signals:
   SIGHUP            reload the configuration file (and the files it
                     includes); an invalid file is refused, its problems
                     logged, and the running configuration keeps serving
+  SIGUSR2           with workers: rolling restart onto the code on disk
+                    (each new worker listens before the old one drains)
 
 Options:
   -c, --config FILE      the configuration file
       --watch            also reload when the file or an included file
                          changes (as reload.watch: true in the file)
-  -w, --workers N|auto   worker processes (currently always 1)
+  -w, --workers N|auto   worker processes, one event loop each (default:
+                         workers: in the file, else 1); auto is one per
+                         core. With more than 1, a supervisor restarts a
+                         worker that crashes or stops answering
   -h, --help             show this help
 
 Exit status: 0 after a clean shutdown, 1 for an invalid configuration or
@@ -51,27 +56,30 @@ async function runStart(args: string[]): Promise<number> {
   )
   const configPath = values.config
   if (configPath === undefined) throw new UsageError('start', 'missing --config FILE')
-  const workers = parseWorkers(values.workers)
-  if (workers > 1) {
-    const note = 'multi-process mode is not implemented yet; running a single process'
-    printError(`portcullis: note: --workers ${values.workers} (${workers}): ${note}`)
-  }
+  const flag = parseWorkers(values.workers)
   const result = await loadConfig(configPath)
   if (!result.ok) {
     printError(formatProblems(result.problems))
     return EXIT_USAGE
   }
+  const workers = flag ?? countWorkers(result.config.workers)
   return serve(result.config, {
     configPath: result.file,
     reload: () => loadConfig(configPath),
     inputs: result.inputs,
     watch: values.watch ?? false,
+    workers,
   })
 }
 
-/** parseWorkers reads `--workers`: a positive integer or `auto` (one per CPU); default 1. */
-export function parseWorkers(text: string | undefined): number {
-  if (text === undefined) return 1
+/** countWorkers resolves `workers:` from the file: `auto` is one per available core. */
+function countWorkers(value: number | 'auto'): number {
+  return value === 'auto' ? availableParallelism() : value
+}
+
+/** parseWorkers reads `--workers`: a positive integer or `auto` (one per CPU); undefined when absent (the file decides). */
+export function parseWorkers(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
   if (text === 'auto') return availableParallelism()
   if (/^\d+$/.test(text) && Number(text) >= 1) return Number(text)
   throw new UsageError('start', `--workers must be a positive integer or 'auto', got '${text}'`)

@@ -11,6 +11,7 @@ import { isIpOrCidr } from './ip.ts'
 import { routeSchema } from './route-schema.ts'
 import { storesSchema } from './stores-schema.ts'
 import { parseDuration, parseSize } from './units.ts'
+import { supervisorSchema, workersSchema } from './workers-schema.ts'
 
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ms = parseDuration(v)
@@ -222,6 +223,9 @@ const reload = z
 
 export const configSchema = z
   .strictObject({
+    /** Event loops (worker processes) and their supervisor (src/server/workers/). */
+    workers: workersSchema,
+    supervisor: supervisorSchema,
     listen: z
       .array(listen)
       .min(1)

@@ -15,6 +15,7 @@ import {
 import { Deadlines } from '../core/deadlines.ts'
 import type { GatewayHooks } from '../core/hooks.ts'
 import { AccessLog } from '../observe/access-log.ts'
+import type { StoreContext } from '../store/registry.ts'
 import { type ConnectionHost, DownstreamConnection } from './downstream.ts'
 import { Runtime, shortestTimeout } from './runtime.ts'
 
@@ -30,6 +31,12 @@ export interface GatewayOptions<Ctx extends object = Record<string, unknown>> {
    * Default false: a second bind fails with EADDRINUSE as users expect.
    */
   reusePort?: boolean
+  /**
+   * Where the `shared` store lives: a worker's bootstrap passes the port its
+   * supervisor attached to a SharedStoreHost (src/server/workers/worker.ts).
+   * Default: none; with one event loop `shared` is a memory store.
+   */
+  stores?: StoreContext
 }
 
 /** A listening address, as bound (port 0 resolved). */
@@ -43,7 +50,7 @@ export interface Gateway {
   /** listen binds every configured listener; rejects (and binds nothing) if one fails. */
   listen(): Promise<void>
   /** close stops accepting, lets in-flight requests finish up to the drain timeout, then closes everything. */
-  close(options?: { drainTimeout?: number }): Promise<void>
+  close(options?: CloseOptions): Promise<void>
   /** reload swaps in a new configuration: new requests use it, running ones finish on the old. */
   reload(config: GatewayConfig): Promise<void>
   /** addresses returns the bound listeners. */
@@ -52,6 +59,19 @@ export interface Gateway {
   stats(): GatewayStats
   /** The configuration in force. */
   readonly config: GatewayConfig
+}
+
+/** How a gateway closes. */
+export interface CloseOptions {
+  /** How long in-flight requests may take; default `timeouts.drain`. */
+  drainTimeout?: number
+  /**
+   * How long idle keep-alive connections are left open first; default 0:
+   * closed at once. A worker retired under load (rolling restart) waits a
+   * little, so each busy client's next request is answered with `Connection:
+   * close` instead of meeting a close it cannot tell from a failure.
+   */
+  idleGrace?: number
 }
 
 /** Live counts of a gateway. */
@@ -88,7 +108,7 @@ export async function createGateway<Ctx extends object = Record<string, unknown>
   }
   const hooks =
     options.hooks === undefined ? [] : Array.isArray(options.hooks) ? options.hooks : [options.hooks]
-  return new GatewayServer(resolved, hooks as GatewayHooks<never>[], options.reusePort ?? false)
+  return new GatewayServer(resolved, hooks as GatewayHooks<never>[], options)
 }
 
 class GatewayServer implements Gateway, ConnectionHost {
@@ -101,10 +121,17 @@ class GatewayServer implements Gateway, ConnectionHost {
   private accessLog: AccessLog | undefined
   private drained: (() => void) | undefined
   private readonly reusePort: boolean
+  /** Where the `shared` store lives (GatewayOptions.stores), for the features that keep state. */
+  readonly stores: StoreContext
 
-  constructor(config: GatewayConfig, hooks: readonly GatewayHooks<never>[], reusePort: boolean) {
+  constructor(
+    config: GatewayConfig,
+    hooks: readonly GatewayHooks<never>[],
+    options: { reusePort?: boolean; stores?: StoreContext },
+  ) {
     this.hooks = hooks
-    this.reusePort = reusePort
+    this.reusePort = options.reusePort ?? false
+    this.stores = options.stores ?? {}
     this.deadlines = new Deadlines(Deadlines.tickFor(shortestTimeout(config)))
     this.runtime = new Runtime(config, hooks, this.deadlines, this)
     this.setAccessLog(config)
@@ -220,24 +247,36 @@ class GatewayServer implements Gateway, ConnectionHost {
     old.close()
   }
 
-  async close(options: { drainTimeout?: number } = {}): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
     if (this.draining) return
     this.draining = true
     const drainTimeout = options.drainTimeout ?? this.runtime.config.timeouts.drain
+    const end = performance.now() + drainTimeout
     // server.close() calls back only once every connection ended, so it is awaited last.
     const stopped = this.servers.map(({ server }) => new Promise<void>((r) => server.close(() => r())))
+    await this.untilDrained(Math.min(options.idleGrace ?? 0, drainTimeout))
     for (const c of this.connections) c.closeIfIdle()
-    if (this.connections.size > 0) {
-      await new Promise<void>((resolve) => {
-        this.drained = resolve
-        setTimeout(resolve, drainTimeout).unref()
-      })
-    }
+    await this.untilDrained(end - performance.now())
     for (const c of this.connections) c.destroy()
     await Promise.all(stopped)
     this.runtime.close()
     this.deadlines.stop()
     await this.accessLog?.close()
+  }
+
+  /** untilDrained resolves once no connection is left, or after `ms`. */
+  private untilDrained(ms: number): Promise<void> {
+    if (this.connections.size === 0 || ms <= 0) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms).unref()
+      const self = this
+      this.drained = done
+      function done(): void {
+        clearTimeout(timer)
+        self.drained = undefined
+        resolve()
+      }
+    })
   }
 
   private setAccessLog(config: GatewayConfig): void {
