@@ -7,7 +7,13 @@
  */
 import { isStoreErrorCode, StoreError } from './errors.ts'
 import { MemoryStore, type MemoryStoreOptions } from './memory.ts'
-import { compileRun, isSharedMessage, type MessagePortLike, type SharedRequest } from './shared-protocol.ts'
+import {
+  compileRun,
+  isSharedMessage,
+  type MessagePortLike,
+  type SharedReply,
+  type SharedRequest,
+} from './shared-protocol.ts'
 import type { IncrOptions, SetOptions, Store, UpdateScript } from './store.ts'
 
 interface Attached {
@@ -47,7 +53,7 @@ export class SharedStoreHost {
     const attached: Attached = { subscriptions: new Map() }
     this.#ports.set(port, attached)
     port.on('message', (m: unknown) => {
-      if (isSharedMessage(m) && 'op' in m) this.#answer(port, attached, m)
+      if (isSharedMessage(m) && 'q' in m) this.#answer(port, attached, m.q)
     })
     port.on('close', () => this.detach(port))
   }
@@ -66,14 +72,20 @@ export class SharedStoreHost {
     void this.#memory.close()
   }
 
-  #answer(port: MessagePortLike, attached: Attached, req: SharedRequest): void {
-    try {
-      const v = this.#apply(port, attached, req)
-      port.postMessage(v === undefined ? { ps: 1, id: req.id } : { ps: 1, id: req.id, v })
-    } catch (err) {
-      const code = err instanceof StoreError && isStoreErrorCode(err.code) ? err.code : 'STORE_SCRIPT_FAILED'
-      port.postMessage({ ps: 1, id: req.id, e: code, m: err instanceof Error ? err.message : String(err) })
+  /** #answer applies a batch of requests in order and sends their replies as one message. */
+  #answer(port: MessagePortLike, attached: Attached, batch: SharedRequest[]): void {
+    const replies: SharedReply[] = []
+    for (const req of batch) {
+      try {
+        const v = this.#apply(port, attached, req)
+        replies.push(v === undefined ? { id: req.id } : { id: req.id, v })
+      } catch (err) {
+        const code =
+          err instanceof StoreError && isStoreErrorCode(err.code) ? err.code : 'STORE_SCRIPT_FAILED'
+        replies.push({ id: req.id, e: code, m: err instanceof Error ? err.message : String(err) })
+      }
     }
+    port.postMessage({ ps: 1, r: replies })
   }
 
   /** #apply runs one request on the table; every case is synchronous, so atomic. */

@@ -23,21 +23,35 @@ export interface MessagePortLike {
 /** The operations a client asks the host for. */
 export type SharedOp = 'get' | 'set' | 'delete' | 'incr' | 'cas' | 'ttl' | 'update' | 'pub' | 'sub' | 'unsub'
 
-/** Client → host: operation `op` with arguments `a`, answered by a reply with the same `id`. */
+/** One operation `op` with arguments `a`, answered by a reply with the same `id`. */
 export interface SharedRequest {
-  ps: 1
   id: number
   op: SharedOp
   a: unknown[]
 }
 
-/** Host → client: the result `v`, or an error code `e` with message `m`. */
+/** The result `v` of request `id`, or an error code `e` with message `m`. */
 export interface SharedReply {
-  ps: 1
   id: number
   v?: unknown
   e?: string
   m?: string
+}
+
+/**
+ * Client → host: the requests a client made in one tick of its event loop,
+ * in order. One message per batch, not per request: under load a message's
+ * fixed cost is most of a round trip's.
+ */
+export interface SharedRequests {
+  ps: 1
+  q: SharedRequest[]
+}
+
+/** Host → client: the replies to one batch, in its order. */
+export interface SharedReplies {
+  ps: 1
+  r: SharedReply[]
 }
 
 /** Host → client: a message published on channel `ch`. */
@@ -48,7 +62,7 @@ export interface SharedPush {
 }
 
 /** isSharedMessage tells a store message from other traffic on the same port. */
-export function isSharedMessage(m: unknown): m is SharedRequest | SharedReply | SharedPush {
+export function isSharedMessage(m: unknown): m is SharedRequests | SharedReplies | SharedPush {
   return typeof m === 'object' && m !== null && (m as { ps?: unknown }).ps === 1
 }
 

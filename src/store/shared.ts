@@ -46,7 +46,13 @@ import { performance } from 'node:perf_hooks'
 import { reportStoreError } from './channels.ts'
 import { isStoreErrorCode, StoreError, type StoreErrorCode } from './errors.ts'
 import { LocalHub } from './local-hub.ts'
-import { isSharedMessage, type MessagePortLike, type SharedOp } from './shared-protocol.ts'
+import {
+  isSharedMessage,
+  type MessagePortLike,
+  type SharedOp,
+  type SharedReply,
+  type SharedRequest,
+} from './shared-protocol.ts'
 import type {
   IncrOptions,
   MessageHandler,
@@ -87,6 +93,8 @@ export class SharedStore implements Store {
   readonly #hub: LocalHub
   /** Scripts whose source the host already has, with the id it keeps them by. */
   readonly #sentScripts = new WeakMap<UpdateScript<ScriptReply>, string>()
+  /** Requests made this tick, sent together by #flush. */
+  #outbox: SharedRequest[] = []
   #nextId = 1
   #timer: NodeJS.Timeout | undefined
   #failure: StoreErrorCode | undefined
@@ -97,8 +105,9 @@ export class SharedStore implements Store {
     this.#name = options.name ?? 'shared'
     this.#hub = new LocalHub('shared', this.#name)
     port.on('message', (m: unknown) => {
-      if (isSharedMessage(m))
-        this.#receive(m as { id?: number; v?: unknown; e?: string; m?: string; ch?: string })
+      if (!isSharedMessage(m)) return
+      if ('r' in m) for (const reply of m.r) this.#settle(reply)
+      else if ('ch' in m) this.#hub.deliver(m.ch, m.msg)
     })
     port.on('close', () => this.#fail('STORE_UNAVAILABLE', 'the shared store host closed the port'))
   }
@@ -177,16 +186,23 @@ export class SharedStore implements Store {
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, deadline: performance.now() + this.#timeoutMs, op })
-      this.#port.postMessage({ ps: 1, id, op, a })
+      if (this.#outbox.length === 0) queueMicrotask(this.#flush)
+      this.#outbox.push({ id, op, a })
       this.#timer ??= setInterval(() => this.#expire(), Math.max(5, this.#timeoutMs / 4))
     })
   }
 
-  #receive(m: { id?: number; v?: unknown; e?: string; m?: string; ch?: string; msg?: string }): void {
-    if (m.ch !== undefined) return this.#hub.deliver(m.ch, m.msg ?? '')
-    const p = this.#pending.get(m.id ?? 0)
+  /** #flush sends the requests of this tick as one message. */
+  readonly #flush = (): void => {
+    const q = this.#outbox
+    this.#outbox = []
+    if (this.#failure === undefined) this.#port.postMessage({ ps: 1, q })
+  }
+
+  #settle(m: SharedReply): void {
+    const p = this.#pending.get(m.id)
     if (p === undefined) return // answered after its timeout
-    this.#pending.delete(m.id!)
+    this.#pending.delete(m.id)
     if (m.e === undefined) return p.resolve(m.v)
     const code = isStoreErrorCode(m.e) ? m.e : 'STORE_SCRIPT_FAILED'
     const error = new StoreError(code, 'shared', m.m ?? code)
