@@ -88,19 +88,22 @@ describe('portcullis start', { skip }, () => {
     }
   })
 
-  it('runs one process when --workers asks for more, saying so', async () => {
+  it('runs worker processes with --workers, which override the file, and stops them on SIGINT', async () => {
     await withTempDir(async (dir) => {
-      await writeFile(join(dir, 'gateway.yaml'), gatewayYaml(0, '  - upstream: app\n'))
-      const cli = startCli(['start', '-c', 'gateway.yaml', '--workers', '3'], { cwd: dir })
-      const [, url] = await cli.waitForStderr(LISTENING)
-      assert.match(
-        cli.stderr(),
-        /--workers 3 \(3\): multi-process mode is not implemented yet; running a single process/,
-      )
+      await writeFile(join(dir, 'gateway.yaml'), `workers: 3\n${gatewayYaml(0, '  - upstream: app\n')}`)
+      const cli = startCli(['start', '-c', 'gateway.yaml', '--workers', '2'], { cwd: dir })
+      const [, url] = await cli.waitForStderr(LISTENING, 0, 20_000)
+      assert.equal(cli.stderr().match(/worker \d+ \(pid \d+\) listening/g)?.length, 2, cli.stderr())
       assert.equal(await (await fetch(`${url}/w`)).text(), 'origin saw GET /w')
       cli.child.kill('SIGINT')
       assert.equal(await cli.exited, 0)
     })
+  })
+
+  it('rejects a --workers that is not a positive integer or auto', async () => {
+    const r = await runCli(['start', '-c', 'gateway.yaml', '--workers', '0'])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /--workers must be a positive integer or 'auto', got '0'/)
   })
 })
 

@@ -105,6 +105,20 @@ describe('portcullis start with workers', () => {
     })
   })
 
+  it('exits 2 when the workers cannot listen (address in use)', async (t) => {
+    const blocker = net.createServer()
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r))
+    t.after(() => blocker.close())
+    await withTempDir(async (dir) => {
+      const port = (blocker.address() as net.AddressInfo).port
+      await writeFile(join(dir, 'gateway.yaml'), yaml(port, 'v1'))
+      const cli = startCli(['start', '-c', 'gateway.yaml'], { cwd: dir })
+      t.after(() => cli.child.kill('SIGKILL'))
+      assert.equal(await cli.exited, 2)
+      assert.match(cli.stderr(), /cannot listen: .*EADDRINUSE/)
+    })
+  })
+
   it('SIGTERM with an idle keep-alive client that never closes exits well under a second', async (t) => {
     await withTempDir(async (dir) => {
       const { cli, port } = await start(t, dir)
