@@ -30,6 +30,8 @@ const POLICY = {
   via: true,
   requestIdHeader: 'x-request-id',
   trusts: () => false,
+  underscoresInHeaders: false,
+  upgrades: new Set(['websocket']),
 }
 const VIA = ['Via', '1.1 portcullis']
 

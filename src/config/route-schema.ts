@@ -15,6 +15,23 @@ import { isIpOrCidr } from './ip.ts'
 /** An RFC 9110 §5.6.2 token: method names and header field names. */
 export const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
+/**
+ * Upgrade protocol names (RFC 9110 §7.8), lowercased: `websocket`. An empty
+ * list refuses every upgrade. `h2c` is refused outright: an h2c tunnel
+ * carries many requests the route table never sees.
+ */
+export const upgradeProtocols = z
+  .array(
+    z
+      .string()
+      .regex(TOKEN_RE, 'not a protocol name')
+      .transform((p) => p.toLowerCase())
+      .refine((p) => p !== 'h2c', {
+        message: 'h2c cannot be proxied as an upgrade: its streams would bypass routing',
+      }),
+  )
+  .transform((list) => [...new Set(list)])
+
 const stringList = z
   .union([z.string(), z.array(z.string()).min(1)])
   .transform((v) => (Array.isArray(v) ? v : [v]))
@@ -198,6 +215,8 @@ export const routeSchema = z
       .optional(),
     /** Send the client's Host upstream (default) or the target's host. */
     preserveHost: z.boolean().optional(),
+    /** Protocols a client may upgrade to on this route (default: proxy.upgrades, itself [websocket]). */
+    upgrades: upgradeProtocols.optional(),
     /** Compress responses: `true`, `false`, or keys overriding the top-level `compression` (src/modules/compress). */
     compress: routeCompressSchema.optional(),
   })
@@ -216,7 +235,7 @@ function checkRoute(r: RouteConfig, ctx: z.RefinementCtx): void {
     return
   }
   const proxied = r.upstream !== undefined
-  for (const key of ['rewrite', 'headers', 'compress'] as const) {
+  for (const key of ['rewrite', 'headers', 'compress', 'upgrades'] as const) {
     if (r[key] !== undefined && !proxied)
       ctx.addIssue({
         code: 'custom',

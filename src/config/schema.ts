@@ -8,7 +8,7 @@ import { isIP } from 'node:net'
 import { z } from 'zod'
 import { compressionSchema } from '../modules/compress/schema.ts'
 import { isIpOrCidr } from './ip.ts'
-import { routeSchema } from './route-schema.ts'
+import { routeSchema, upgradeProtocols } from './route-schema.ts'
 import { storesSchema } from './stores-schema.ts'
 import { parseDuration, parseSize } from './units.ts'
 import { supervisorSchema, workersSchema } from './workers-schema.ts'
@@ -162,6 +162,12 @@ const limits = z
     maxBodySize: size.default(100 * 1024 ** 2),
     /** Requests served on one client connection before it is closed (as nginx keepalive_requests). */
     maxRequestsPerConnection: z.number().int().min(1).default(1000),
+    /** Body bytes read before an upstream connection is taken (slow uploads cannot hold the pool); 0 streams at once. */
+    bodyBuffer: size.default(64 * 1024),
+    /** Bytes per second a request body must average after timeouts.uploadGrace, else 408; 0 for no minimum. */
+    minUploadRate: size.default(1024),
+    /** Concurrent requests with a body still arriving, per client address (per worker), else 429; 0 for no limit. */
+    maxUploadsPerClient: z.number().int().min(0).default(128),
   })
   .prefault({})
 
@@ -173,6 +179,8 @@ const timeouts = z
     keepAlive: duration.default(60_000),
     /** Longest silence while a request body arrives. */
     body: duration.default(60_000),
+    /** From the request head, how long before limits.minUploadRate applies. */
+    uploadGrace: duration.default(10_000),
     /** Longest a response write may stall on a slow client. */
     send: duration.default(60_000),
     /** On shutdown, in-flight requests get this long to finish. */
@@ -200,6 +208,20 @@ const proxy = z
       .default('x-request-id'),
     /** Also return the request id to the client on proxied responses. */
     echoRequestId: z.boolean().default(false),
+    /** Forward request fields whose names contain `_` (dropped by default, as nginx's underscores_in_headers off). */
+    underscoresInHeaders: z.boolean().default(false),
+    /** Protocols a client may upgrade to through the proxy (RFC 9110 §7.8); any other Upgrade is removed. */
+    upgrades: upgradeProtocols.default(['websocket']),
+  })
+  .prefault({})
+
+/** How request paths are normalised before hooks and routing (src/routing/normalize-path.ts). */
+const paths = z
+  .strictObject({
+    /** Merge repeated slashes (`//admin` is `/admin`), as nginx's merge_slashes. */
+    mergeSlashes: z.boolean().default(true),
+    /** `%2F`, `%5C` and `\` in a path: `reject` with 400, or `decode` to `/` and normalise. */
+    encodedSlashes: z.enum(['reject', 'decode']).default('reject'),
   })
   .prefault({})
 
@@ -237,6 +259,7 @@ export const configSchema = z
     limits,
     timeouts,
     proxy,
+    paths,
     accessLog,
     reload,
     /** Response compression (src/modules/compress); a route's `compress` overrides it. */

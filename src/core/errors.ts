@@ -25,6 +25,8 @@ export const ERROR_KINDS = {
   HTTP_VERSION_NOT_SUPPORTED: { status: 505, source: 'downstream', retryable: false },
   HEAD_TIMEOUT: { status: 408, source: 'downstream', retryable: false },
   BODY_TIMEOUT: { status: 408, source: 'downstream', retryable: false },
+  BODY_TOO_SLOW: { status: 408, source: 'downstream', retryable: false },
+  TOO_MANY_UPLOADS: { status: 429, source: 'downstream', retryable: false },
   CLIENT_ABORTED: { status: 499, source: 'downstream', retryable: false },
   CLIENT_SEND_TIMEOUT: { status: 499, source: 'downstream', retryable: false },
   // Routing.

@@ -9,6 +9,8 @@ export class HeldBody {
   /** The end was held, with these trailers. */
   ended = false
   trailers: string[] | undefined = undefined
+  /** Bytes of the slices held now. */
+  bytes = 0
   private chunks: Buffer[] | null = null
   private discarding = false
 
@@ -16,6 +18,7 @@ export class HeldBody {
   data(chunk: Buffer): boolean {
     if (this.discarding) return false
     ;(this.chunks ??= []).push(chunk)
+    this.bytes += chunk.length
     return true
   }
 
@@ -34,7 +37,18 @@ export class HeldBody {
   takeChunks(): Buffer[] | null {
     const chunks = this.chunks
     this.chunks = null
+    this.bytes = 0
     return chunks
+  }
+
+  /** replayTo hands what is held to `sink`, in order, and forgets it. */
+  replayTo(sink: {
+    requestData(chunk: Buffer): unknown
+    requestEnd(trailers: string[] | undefined): void
+  }): void {
+    const chunks = this.takeChunks()
+    if (chunks !== null) for (const b of chunks) sink.requestData(b)
+    if (this.takeEnd()) sink.requestEnd(this.trailers)
   }
 
   /** takeEnd tells once whether the end was held. */
@@ -48,12 +62,14 @@ export class HeldBody {
   discard(): void {
     this.discarding = true
     this.chunks = null
+    this.bytes = 0
     this.ended = false
   }
 
   /** reset makes it ready for the next message. */
   reset(): void {
     this.chunks = null
+    this.bytes = 0
     this.ended = false
     this.trailers = undefined
     this.discarding = false

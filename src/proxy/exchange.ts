@@ -20,7 +20,7 @@ import type { Runtime } from '../server/runtime.ts'
 import type { UpstreamConnection, UpstreamUser } from '../upstream/connection.ts'
 import type { PoolWaiter } from '../upstream/pool.ts'
 import type { Target, Upstream } from '../upstream/upstream.ts'
-import { responseHopFields, serializeRequestHead, upstreamHeaders } from './forwarding.ts'
+import { refuseSwitch, responseHopFields, serializeRequestHead, upstreamHeaders } from './forwarding.ts'
 import { chooseFraming, ResponseWriter } from './response-writer.ts'
 import { RequestWriter } from './request-writer.ts'
 import { startTunnel } from './tunnel.ts'
@@ -393,8 +393,9 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
 
   private upgrade(head: ResponseHead): void {
     const up = this.up!
-    if (this.session.head.upgradeProtocol === undefined) {
-      this.fail(new GatewayError('UPSTREAM_INVALID_RESPONSE', '101 without an upgrade request'))
+    const refused = refuseSwitch(this.session.head.upgradeProtocol, head.upgrade)
+    if (refused !== undefined) {
+      this.fail(refused)
       return
     }
     this.session.status = 101

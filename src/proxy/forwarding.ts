@@ -5,8 +5,9 @@
  * §7.6.3), a request id is ensured and a W3C traceparent passed on when valid.
  */
 import { BlockList, isIP } from 'node:net'
+import { GatewayError } from '../core/errors.ts'
 import type { Session } from '../core/session.ts'
-import { isName } from '../http1/fields.ts'
+import { isName, trimOws } from '../http1/fields.ts'
 
 export interface ForwardingPolicy {
   preserveHost: boolean
@@ -16,6 +17,14 @@ export interface ForwardingPolicy {
   requestIdHeader: string
   /** Whether X-Forwarded-* from this peer are kept (appended to) rather than replaced. */
   trusts(address: string): boolean
+  /**
+   * Forward field names with `_` (nginx's underscores_in_headers). Off by
+   * default: CGI, WSGI and some frameworks fold `_` into `-`, so
+   * `Transfer_Encoding` would reach them as a second framing field.
+   */
+  underscoresInHeaders: boolean
+  /** Lowercase protocol names an `Upgrade` may ask for (RFC 9110 §7.8); others are removed. */
+  upgrades: ReadonlySet<string>
 }
 
 /** How the request body is framed upstream. */
@@ -112,9 +121,9 @@ export function buildUpstreamHeaders(
     const value = raw[i + 1]!
     switch (classify(name, policy.requestIdHeader)) {
       case KEEP:
-        if (req.connectionOptions === undefined || !req.connectionOptions.includes(name.toLowerCase())) {
-          out.push(name, value)
-        }
+        if (req.connectionOptions !== undefined && req.connectionOptions.includes(name.toLowerCase())) break
+        if (!policy.underscoresInHeaders && name.indexOf('_') !== -1) break
+        out.push(name, value)
         break
       case XFF:
         if (trusted) xff = xff === undefined ? value : `${xff}, ${value}`
@@ -200,6 +209,53 @@ export function responseHopFields(
   return [...(via ?? []), policy.requestIdHeader, requestId]
 }
 
+/**
+ * allowedUpgrade keeps the members of an `Upgrade` request field (RFC 9110
+ * §7.8: `protocol-name["/" protocol-version]`, comma-separated) whose name
+ * is in `allowed`, compared case-insensitively. Returns the field value to
+ * forward, or undefined when nothing may pass: the request then goes
+ * upstream as a plain request, so an origin can never switch it to a
+ * protocol the route did not allow (h2c, whose streams would bypass routing).
+ */
+export function allowedUpgrade(value: string, allowed: ReadonlySet<string>): string | undefined {
+  if (allowed.size === 0) return undefined
+  let kept: string | undefined
+  for (const member of value.split(',')) {
+    const protocol = trimOws(member)
+    if (allowed.has(protocolName(protocol)) && PROTOCOL_RE.test(protocol))
+      kept = kept === undefined ? protocol : `${kept}, ${protocol}`
+  }
+  return kept
+}
+
+/**
+ * refuseSwitch checks a 101 against the upgrade that was forwarded: there
+ * must have been one, and the response's `Upgrade` must name only protocols
+ * it offered (RFC 9110 §15.2.2: the server MUST say which it switched to).
+ * Returns the 502 to answer with, or undefined when the switch is allowed.
+ */
+export function refuseSwitch(
+  requested: string | undefined,
+  response: string | undefined,
+): GatewayError | undefined {
+  if (requested === undefined)
+    return new GatewayError('UPSTREAM_INVALID_RESPONSE', '101 without an upgrade request')
+  const offered = new Set(requested.split(',').map((p) => protocolName(trimOws(p))))
+  const chosen = (response ?? '').split(',').map((p) => protocolName(trimOws(p)))
+  if (chosen.every((p) => p !== '' && offered.has(p))) return undefined
+  return new GatewayError(
+    'UPSTREAM_INVALID_RESPONSE',
+    `101 switching to '${response}', not to '${requested}'`,
+  )
+}
+
+const PROTOCOL_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+)?$/
+
+function protocolName(protocol: string): string {
+  const slash = protocol.indexOf('/')
+  return (slash === -1 ? protocol : protocol.slice(0, slash)).toLowerCase()
+}
+
 /** serializeRequestHead writes an HTTP/1.1 request head. */
 export function serializeRequestHead(method: string, path: string, headers: readonly string[]): string {
   let s = `${method} ${path} HTTP/1.1\r\n`
@@ -241,7 +297,8 @@ function classify(name: string, requestIdHeader: string): number {
     case 11:
       return isName(name, 'traceparent') ? TRACEPARENT : KEEP
     case 14:
-      return isName(name, 'content-length') ? DROP : KEEP
+      // HTTP2-Settings belongs to an h2c upgrade, which is never forwarded (RFC 9113 §3.1 removed it too).
+      return isName(name, 'content-length') || isName(name, 'http2-settings') ? DROP : KEEP
     case 15:
       return isName(name, 'x-forwarded-for') ? XFF : KEEP
     case 16:

@@ -19,7 +19,6 @@ import type { RouteConfig } from '../config/schema.ts'
 import { compileHooks, type HookLists } from '../core/hooks.ts'
 import type { RouteInfo, Session } from '../core/session.ts'
 import { type Condition, compileConditions } from './conditions.ts'
-import { resolveDotSegments } from './dot-segments.ts'
 import {
   exactMatcher,
   type PathMatcher,
@@ -67,13 +66,12 @@ export class Router {
 
   /**
    * match returns the route for the session's request, or undefined (404).
-   * It first resolves dot segments in `session.head.target` (see
-   * dot-segments.ts), so routing, rewrites and the upstream see one path.
+   * The target was normalised before (normalize-path.ts, in the request
+   * phases), so routing, rewrites and the upstream see one path.
    * When the route captures path parameters, they are set on `session.params`.
    */
   match(session: Session): CompiledRoute | undefined {
-    const target = resolveDotSegments(session.head.target)
-    if (target !== session.head.target) session.head.target = target
+    const target = session.head.target
     let pathEnd = target.indexOf('?')
     if (pathEnd === -1) pathEnd = target.length
     let r: CompiledRoute | undefined

@@ -18,20 +18,15 @@ import { ProxyExchange } from '../proxy/exchange.ts'
 import { clientIp, incomingRequestId } from '../proxy/forwarding.ts'
 import type { CompiledRoute } from '../routing/router.ts'
 import type { Upstream } from '../upstream/upstream.ts'
-import { BodyStreamer } from './body-streamer.ts'
+import { UploadGuard } from './upload-guard.ts'
+import type { BodyStreamer } from './body-streamer.ts'
 import { ClientReads, type ReadOwner } from './client-reads.ts'
-import { errorAnswer, isReadable, serializeMadeResponse } from './gateway-response.ts'
+import { errorAnswer, sendMadeResponse } from './gateway-response.ts'
 import { type PhaseHost, runPhases } from './phases.ts'
+import type { ConnectionHost } from './connection-host.ts'
 import type { Runtime } from './runtime.ts'
 
-/** What a connection needs from the server that accepted it. */
-export interface ConnectionHost {
-  /** The runtime new requests use (it changes on reload). */
-  readonly runtime: Runtime
-  /** True once shutdown began: responses say Connection: close. */
-  readonly draining: boolean
-  onConnectionClosed(conn: DownstreamConnection): void
-}
+export type { ConnectionHost } from './connection-host.ts'
 
 // What the single deadline of a connection currently guards.
 const D_NONE = 0
@@ -58,8 +53,9 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
   private exchange: ProxyExchange | null = null
   /** Streams a gateway-made body (static file, hook answer) while one is being sent. */
   private streamer: BodyStreamer | null = null
-  /** Body bytes that arrived before the request's fate was decided. */
+  /** Body bytes that arrived before the request's fate was decided, or before it may go upstream. */
   private readonly heldBody = new HeldBody()
+  private readonly upload: UploadGuard<CompiledRoute, Upstream>
   private requests = 0
   private bodyDone = true
   private responseDone = true
@@ -85,6 +81,7 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     this.peer = clientIp(socket.remoteAddress)
     this.peerPort = socket.remotePort ?? 0
     this.reader = new RequestReader(this, this.rt.limits)
+    this.upload = new UploadGuard(this.rt.uploadLimits)
     socket.setNoDelay(true)
     if (own === null) socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('end', () => this.onClientEnd())
@@ -110,13 +107,16 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     return ok
   }
 
-  /** pauseReading and resumeReading apply request-body backpressure. */
+  /** pauseReading and resumeReading apply request-body backpressure; time not read is not held against a slow body. */
   pauseReading(): void {
     this.socket.pause()
+    if (!this.bodyDone) this.upload.paused(performance.now())
   }
 
   resumeReading(): void {
-    if (!this.closed && this.reader.buffered < this.rt.limits.maxHeadSize * 2) this.socket.resume()
+    if (this.closed || this.reader.buffered >= this.rt.limits.maxHeadSize * 2) return
+    this.socket.resume()
+    if (!this.bodyDone) this.upload.resumed(performance.now())
   }
 
   /**
@@ -228,8 +228,12 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
       this.requests >= rt.config.limits.maxRequestsPerConnection ||
       this.host.draining ||
       this.clientEnded
-    if (head.chunked || head.contentLength > 0) this.setDeadline(D_BODY, rt.config.timeouts.body)
-    else this.setDeadline(D_NONE, 0)
+    if (this.bodyDone) this.setDeadline(D_NONE, 0)
+    else {
+      const refused = this.upload.begin(this.peer, session.t0, rt.uploadLimits, rt.uploads)
+      if (refused !== undefined) return this.respondError(refused)
+      this.armBodyDeadline()
+    }
     runPhases(this, rt, session)
   }
 
@@ -244,37 +248,49 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
   onBody(data: Buffer): void {
     const session = this.session!
     session.bytesIn += data.length
-    if (this.dkind === D_BODY) this.deadline = this.rt.deadlines.at(this.rt.config.timeouts.body)
+    this.upload.received(data.length)
+    if (this.dkind === D_BODY) this.armBodyDeadline()
     const ex = this.exchange
     if (ex !== null) {
       this.reads?.noteSink(ex)
-      if (!ex.requestData(data)) this.socket.pause()
-    } else if (this.heldBody.data(data)) this.socket.pause()
+      if (!ex.requestData(data)) this.pauseReading()
+    } else if (this.upload.gated) {
+      this.heldBody.data(data)
+      if (!this.upload.holdsBack(session.head, this.heldBody.bytes))
+        this.startExchange(session, ...this.upload.openGate())
+    } else if (this.heldBody.data(data)) this.pauseReading()
+  }
+
+  /** armBodyDeadline guards the body from now: silence (`timeouts.body`) or too slow (UploadGuard). */
+  private armBodyDeadline(): void {
+    this.dkind = D_BODY
+    this.upload.silenceAt = this.rt.deadlines.at(this.rt.config.timeouts.body)
+    this.deadline = this.upload.deadline()
   }
 
   onBodyEnd(trailers: string[] | undefined): void {
     this.bodyDone = true
+    this.upload.end()
     if (this.dkind === D_BODY) this.setDeadline(D_NONE, 0)
     const ex = this.exchange
     if (ex !== null) ex.requestEnd(trailers)
-    else this.heldBody.end(trailers)
+    else {
+      this.heldBody.end(trailers)
+      if (this.upload.gated) this.startExchange(this.session!, ...this.upload.openGate())
+    }
     this.maybeFinish()
   }
 
   onError(err: GatewayError, head?: RequestHead): void {
     // A refused but parsed head (413) keeps the client's request id, like any answered request.
-    const session = (this.session ??= this.openSession(head ?? new RequestHead()))
+    this.session ??= this.openSession(head ?? new RequestHead())
     this.closeAfter = true
     this.bodyDone = true
-    if (this.exchange?.responseStarted) {
-      session.error = err
-      this.exchange.abort()
-      this.socket.destroy()
-      return
-    }
-    this.exchange?.abort()
+    const ex = this.exchange
     this.exchange = null
-    this.respondError(err)
+    ex?.abort()
+    if (ex?.responseStarted) this.abortResponse(err)
+    else this.respondError(err)
   }
 
   // --- PhaseHost ---
@@ -283,17 +299,20 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     return this.session
   }
 
-  /** proxy hands the request to an exchange, with the body bytes that came before it. */
+  /** proxy hands the request to an exchange, once the first `limits.bodyBuffer` bytes of its body are read (UploadGuard). */
   proxy(session: Session, route: CompiledRoute, upstream: Upstream): void {
+    if (!this.bodyDone && this.upload.holdsBack(session.head, this.heldBody.bytes)) {
+      this.upload.gate(route, upstream)
+      if (this.socket.isPaused()) this.resumeReading() // paused while the phases ran
+    } else this.startExchange(session, route, upstream)
+  }
+
+  private startExchange(session: Session, route: CompiledRoute, upstream: Upstream): void {
     const ex = new ProxyExchange(this, session, upstream, this.rt, route)
     this.exchange = ex
     ex.start()
-    const held = this.heldBody.takeChunks()
-    if (held !== null) {
-      this.reads?.noteSink(ex)
-      for (const b of held) ex.requestData(b)
-    }
-    if (this.heldBody.takeEnd()) ex.requestEnd(this.heldBody.trailers)
+    if (this.heldBody.holding) this.reads?.noteSink(ex)
+    this.heldBody.replayTo(ex)
   }
 
   /** respond sends a response made by the gateway (fixed route, hook answer, error). */
@@ -304,27 +323,7 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
       this.closeAfter = true
       this.heldBody.discard()
     }
-    const made = serializeMadeResponse(res, {
-      requestIdHeader: this.rt.policy.requestIdHeader,
-      requestId: session.id,
-      close: this.closingAfterResponse(),
-      keepAliveHeader: session.head.minor === 0,
-      headOnly: session.method === 'HEAD',
-    })
-    session.status = res.status
-    if (made.framing === 'close') this.closeAfter = true
-    this.write(made.head)
-    if (isReadable(res.body)) {
-      // HEAD, 204 and 304 have no content (RFC 9110 §6.4.1), whatever a hook supplied.
-      if (session.method === 'HEAD' || res.status === 204 || res.status === 304) res.body.destroy()
-      else {
-        const length = made.framing === 'length' ? res.length : undefined
-        this.streamer = new BodyStreamer(res.body, this, made.framing === 'chunked', length)
-        return
-      }
-    }
-    if (made.body.length > 0) this.write(made.body)
-    this.responseComplete()
+    this.streamer = sendMadeResponse(this, session, res, this.rt.policy.requestIdHeader)
   }
 
   /** respondError answers a failed request: onError hooks first, then the default error body. */
@@ -363,6 +362,7 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     const session = this.session
     if (session === null) return
     session.timings.end = performance.now() - session.t0
+    this.upload.end()
     this.session = null
     this.exchange = null
     this.streamer = null
@@ -398,7 +398,7 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
 
   private onDrain(): void {
     if (this.dkind === D_SEND) {
-      if (this.session !== null && !this.bodyDone) this.setDeadline(D_BODY, this.rt.config.timeouts.body)
+      if (this.session !== null && !this.bodyDone) this.armBodyDeadline()
       else this.setDeadline(D_NONE, 0)
     }
     this.exchange?.onClientDrain()
@@ -421,7 +421,7 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     this.host.onConnectionClosed(this)
   }
 
-  expire(): void {
+  expire(now: number): void {
     switch (this.dkind) {
       case D_HEAD:
         // Silence before any byte is not worth an answer; a partial head gets 408.
@@ -429,7 +429,11 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
         else this.socket.destroy()
         return
       case D_BODY:
-        this.onError(new GatewayError('BODY_TIMEOUT', 'request body timeout'))
+        // Set before the gateway paused or resumed reading: re-armed as it stands now.
+        if (this.upload.deadline() > now) this.deadline = this.upload.deadline()
+        else if (this.upload.tooSlow(now))
+          this.onError(new GatewayError('BODY_TOO_SLOW', 'request body too slow'))
+        else this.onError(new GatewayError('BODY_TIMEOUT', 'request body timeout'))
         return
       case D_SEND:
         this.abortResponse(new GatewayError('CLIENT_SEND_TIMEOUT', 'client stopped reading'))

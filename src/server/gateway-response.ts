@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream'
 import type { GatewayError } from '../core/errors.ts'
 import type { GatewayResponse, HookLists } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
+import { BodyStreamer, type StreamTarget } from './body-streamer.ts'
 
 /** errorResponse builds the client-facing response for `err`. */
 export function errorResponse(
@@ -105,6 +106,48 @@ export function serializeMadeResponse(
     s += `Content-Length: ${streamed ? res.length : body.length}\r\n`
   }
   return { head: `${s}\r\n`, body: o.headOnly || bodiless ? EMPTY : body, framing }
+}
+
+/** What sendMadeResponse writes to: the client connection. */
+export interface MadeResponseTarget extends StreamTarget {
+  /** The response ends the connection; set when a streamed body is close-delimited. */
+  closeAfter: boolean
+  /** Whether this response ends the connection (it says `Connection: close` then). */
+  closingAfterResponse(): boolean
+}
+
+/**
+ * sendMadeResponse writes a response made by the gateway for `session`:
+ * the head, then an in-memory body (and responseComplete), or a streamer
+ * for a Readable body, which is returned (it calls responseComplete).
+ */
+export function sendMadeResponse(
+  target: MadeResponseTarget,
+  session: Session,
+  res: GatewayResponse,
+  requestIdHeader: string,
+): BodyStreamer | null {
+  const made = serializeMadeResponse(res, {
+    requestIdHeader,
+    requestId: session.id,
+    close: target.closingAfterResponse(),
+    keepAliveHeader: session.head.minor === 0,
+    headOnly: session.method === 'HEAD',
+  })
+  session.status = res.status
+  if (made.framing === 'close') target.closeAfter = true
+  target.write(made.head)
+  if (isReadable(res.body)) {
+    // HEAD, 204 and 304 have no content (RFC 9110 §6.4.1), whatever a hook supplied.
+    if (session.method === 'HEAD' || res.status === 204 || res.status === 304) res.body.destroy()
+    else {
+      const length = made.framing === 'length' ? res.length : undefined
+      return new BodyStreamer(res.body, target, made.framing === 'chunked', length)
+    }
+  }
+  if (made.body.length > 0) target.write(made.body)
+  target.responseComplete()
+  return null
 }
 
 let dateText = ''

@@ -8,6 +8,8 @@
 import { GatewayError, toGatewayError } from '../core/errors.ts'
 import { type GatewayResponse, type HookLists, type HookResult, runRequestHooks } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
+import { allowedUpgrade } from '../proxy/forwarding.ts'
+import { normalizeTarget } from '../routing/normalize-path.ts'
 import type { CompiledRoute } from '../routing/router.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import { isReadable } from './gateway-response.ts'
@@ -25,6 +27,13 @@ export interface PhaseHost {
 
 /** runPhases takes a session from its parsed head to its answer. */
 export function runPhases(host: PhaseHost, rt: Runtime, session: Session): void {
+  // Hooks, routes and the upstream all see the normalised path (normalize-path.ts).
+  const target = normalizeTarget(session.head.target, rt.config.paths)
+  if (typeof target !== 'string') {
+    host.respondError(target)
+    return
+  }
+  session.head.target = target
   const hooks = rt.hooks.onRequestHead
   if (hooks.length === 0) route(host, rt, session)
   else runHooks(host, hooks, session, () => route(host, rt, session))
@@ -61,6 +70,10 @@ function act(host: PhaseHost, rt: Runtime, session: Session, route: CompiledRout
     host.respondError(new GatewayError('INTERNAL_ERROR', `route ${route.name} has no handler`))
     return
   }
+  const head = session.head
+  // Decided once, before anything uses it: the Upgrade forwarded, the 101 accepted, the tunnel.
+  if (head.upgradeProtocol !== undefined)
+    head.upgradeProtocol = allowedUpgrade(head.upgradeProtocol, rt.policyFor(route).upgrades)
   host.proxy(session, route, upstream)
 }
 

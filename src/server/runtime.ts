@@ -14,6 +14,7 @@ import { requestEndChannel } from '../observe/channels.ts'
 import { type ForwardingPolicy, trustList } from '../proxy/forwarding.ts'
 import { type CompiledRoute, Router } from '../routing/router.ts'
 import { Upstream } from '../upstream/upstream.ts'
+import { UploadCounts, type UploadLimits } from './upload-guard.ts'
 
 export class Runtime {
   readonly config: GatewayConfig
@@ -22,6 +23,9 @@ export class Runtime {
   readonly policy: ForwardingPolicy
   private readonly routePolicies = new Map<CompiledRoute, ForwardingPolicy>()
   readonly limits: ReaderLimits
+  /** The slow-body defences (upload-guard.ts), and the uploads in progress under them. */
+  readonly uploadLimits: UploadLimits
+  readonly uploads = new UploadCounts()
   readonly hooks: HookLists
   readonly deadlines: Deadlines
   /** The gateway this runtime belongs to (identifies it on diagnostics channels). */
@@ -56,13 +60,24 @@ export class Runtime {
       via: p.via,
       requestIdHeader: p.requestIdHeader,
       trusts: trustList(p.trustedProxies),
+      underscoresInHeaders: p.underscoresInHeaders,
+      upgrades: new Set(p.upgrades),
     }
-    // A route's own preserveHost is compiled once here, not looked up per request.
+    // A route's own preserveHost and upgrades are compiled once here, not looked up per request.
     for (const route of this.router.routes) {
-      const own = route.config.preserveHost
-      if (own !== undefined && own !== this.policy.preserveHost) {
-        this.routePolicies.set(route, { ...this.policy, preserveHost: own })
-      }
+      const { preserveHost, upgrades } = route.config
+      if (preserveHost === undefined && upgrades === undefined) continue
+      this.routePolicies.set(route, {
+        ...this.policy,
+        preserveHost: preserveHost ?? this.policy.preserveHost,
+        upgrades: upgrades === undefined ? this.policy.upgrades : new Set(upgrades),
+      })
+    }
+    this.uploadLimits = {
+      bodyBuffer: config.limits.bodyBuffer,
+      minUploadRate: config.limits.minUploadRate,
+      uploadGrace: config.timeouts.uploadGrace,
+      maxUploadsPerClient: config.limits.maxUploadsPerClient,
     }
     this.limits = {
       maxHeadSize: config.limits.maxHeadSize,

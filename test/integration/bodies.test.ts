@@ -370,7 +370,7 @@ describe('body integrity', () => {
 })
 
 describe('request heads and bodies in separate client reads', () => {
-  it('sends the head upstream when its read is handled, before the body arrives', async (t) => {
+  it('with bodyBuffer 0, sends the head upstream when its read is handled, before the body arrives', async (t) => {
     const origin = await startRawOrigin(
       (conn) => {
         const text = conn.data.toString('latin1')
@@ -381,7 +381,7 @@ describe('request heads and bodies in separate client reads', () => {
       },
       { t },
     )
-    const gw = await startGateway(proxyConfig(origin.url), { t })
+    const gw = await startGateway(proxyConfig(origin.url, { limits: { bodyBuffer: 0 } }), { t })
     const c = await RawClient.connect(gw.port, t)
     // A first request leaves a pooled connection, so the POST's head is sent
     // while the client read that carried it is still being handled.
@@ -395,5 +395,29 @@ describe('request heads and bodies in separate client reads', () => {
     const res = await c.response()
     assert.equal(res.status, 200)
     assert.equal(res.body.toString(), 'ok')
+  })
+
+  it('by default, holds the head back until the body (up to bodyBuffer) has arrived, then sends both at once', async (t) => {
+    const origin = await startRawOrigin(
+      (conn) => {
+        if (conn.data.toString('latin1').endsWith('\r\n\r\nhello'))
+          conn.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+      },
+      { t },
+    )
+    const gw = await startGateway(proxyConfig(origin.url), { t })
+    const c = await RawClient.connect(gw.port, t)
+    c.write('POST /late HTTP/1.1\r\nHost: example.test\r\nContent-Length: 5\r\n\r\n')
+    await new Promise((r) => setTimeout(r, 100))
+    // No upstream connection is taken for a body that has not come yet (slow uploads cannot hold the pool).
+    assert.equal(origin.connections.length, 0)
+    c.write('hello')
+    const res = await c.response()
+    assert.equal(res.status, 200)
+    assert.equal(origin.connections.length, 1)
+    assert.match(
+      origin.connections[0]!.data.toString('latin1'),
+      /^POST \/late HTTP\/1\.1\r\n[^]*\r\n\r\nhello$/,
+    )
   })
 })

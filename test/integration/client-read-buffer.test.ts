@@ -198,7 +198,10 @@ describe('the reused client read buffer', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
     const port = (server.address() as net.AddressInfo).port
-    const gw = await startGateway(proxyConfig(`http://127.0.0.1:${port}`), { t })
+    const gw = await startGateway(
+      proxyConfig(`http://127.0.0.1:${port}`, { proxy: { upgrades: ['test'] } }),
+      { t },
+    )
     // The first tunnel bytes share a write (and likely a read) with the upgrade request.
     const res = await send(
       gw.port,

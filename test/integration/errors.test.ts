@@ -412,7 +412,10 @@ describe('client timeouts', () => {
       },
       { t },
     )
-    const gw = await startGateway(proxyConfig(o.url, { timeouts: { body: 300 } }), { t })
+    const gw = await startGateway(
+      proxyConfig(o.url, { timeouts: { body: 300 }, limits: { bodyBuffer: 0 } }),
+      { t },
+    )
     const res = await rawRequest(gw.port, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc', {
       timeout: 2000,
     })

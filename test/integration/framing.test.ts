@@ -344,10 +344,10 @@ describe('rejected requests', () => {
       },
       { t },
     )
-    const gw = await startGateway(proxyConfig(origin.url, { limits: LIMITS }), { t })
+    const gw = await startGateway(proxyConfig(origin.url, { limits: { ...LIMITS, bodyBuffer: 0 } }), { t })
     const head = `POST /up HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`
     const out = await rawRequestInTwoParts(gw.port, head, '5\r\nworldXX0\r\n\r\n', async () => {
-      // The head went upstream (the gateway streams); wait until the origin has it.
+      // The head went upstream (with bodyBuffer 0 the gateway streams at once); wait until the origin has it.
       await waitFor(() => origin.requests.length === 1, 'forwarded head')
     })
     assert.equal(out.status, 400, out.text)

@@ -126,7 +126,7 @@ describe('the reused upstream read buffer', () => {
       },
       { t },
     )
-    const gw = await startGateway(proxyConfig(origin.url), { t })
+    const gw = await startGateway(proxyConfig(origin.url, { proxy: { upgrades: ['test'] } }), { t })
     const res = await slowRead(
       gw.port,
       'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: test\r\n\r\n',
