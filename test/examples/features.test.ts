@@ -150,6 +150,20 @@ describe('feature examples', () => {
     assert.deepEqual(gunzipSync(gz.body), css.body)
   })
 
+  it('hardening.yaml: paths matched as the origin reads them, underscores and upgrades removed', async (t) => {
+    const { port, routes } = await serveExample('hardening.yaml', t, await startEcho(t))
+    assert.equal((await get(port, '/%61dmin')).status, 403)
+    assert.equal((await get(port, '//admin/x')).status, 403)
+    assert.equal((await get(port, '/x/..%2fadmin')).status, 400)
+    const seen = echoed(
+      await get(port, '/a//b/%7Euser', { x_api_key: 'k', upgrade: 'websocket', connection: 'upgrade' }),
+    )
+    assert.equal(seen.url, '/a/b/~user')
+    assert.equal(seen.headers.x_api_key, undefined)
+    assert.equal(seen.headers.upgrade, undefined)
+    assert.deepEqual(routes, ['admin', 'admin', '', 'app'])
+  })
+
   it('compression.yaml: compressed by default, not where a route turns it off', async (t) => {
     const { port } = await serveExample('compression.yaml', t, await startEcho(t))
     const on = await get(port, '/x', { 'accept-encoding': 'gzip' })
