@@ -297,7 +297,7 @@ function classify(name: string, requestIdHeader: string): number {
     case 11:
       return isName(name, 'traceparent') ? TRACEPARENT : KEEP
     case 14:
-      // HTTP2-Settings belongs to an h2c upgrade, which is never forwarded (RFC 9113 §3.1 removed it too).
+      // HTTP2-Settings belongs to an h2c upgrade, which is never forwarded (RFC 9113 §3.1 deprecates both).
       return isName(name, 'content-length') || isName(name, 'http2-settings') ? DROP : KEEP
     case 15:
       return isName(name, 'x-forwarded-for') ? XFF : KEEP
