@@ -15,9 +15,10 @@ import {
 } from './command.ts'
 import { ca, forward } from './later.ts'
 import { proxy } from './proxy.ts'
+import { reload } from './reload-command.ts'
 import { start } from './start.ts'
 
-const COMMANDS: readonly Command[] = [start, proxy, check, forward, ca]
+const COMMANDS: readonly Command[] = [start, proxy, check, reload, forward, ca]
 
 /**
  * main runs the command line `argv` (without the node and script paths) and

@@ -1,13 +1,14 @@
 /**
  * `portcullis start --config FILE`: the full gateway in the foreground.
  */
+import { rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { formatProblems, loadConfig } from '../config/load.ts'
 import { type Command, EXIT_USAGE, parseOrUsage, printError, UsageError } from './command.ts'
 import { serve } from './serve.ts'
 
-const HELP = `Usage: portcullis start --config FILE [--watch] [--workers N|auto]
+const HELP = `Usage: portcullis start --config FILE [--watch] [--workers N|auto] [--pid-file FILE]
 
 Start the gateway described by a configuration file (YAML or JSON) and serve
 until stopped. Prints one line per listening address.
@@ -29,6 +30,8 @@ Options:
                          workers: in the file, else 1); auto is one per
                          core. With more than 1, a supervisor restarts a
                          worker that crashes or stops answering
+      --pid-file FILE    write the process id to FILE while running (for
+                         'portcullis reload --pid-file FILE')
   -h, --help             show this help
 
 Exit status: 0 after a clean shutdown, 1 for an invalid configuration or
@@ -50,6 +53,7 @@ async function runStart(args: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         watch: { type: 'boolean' },
         workers: { type: 'string', short: 'w' },
+        'pid-file': { type: 'string' },
       },
       strict: true,
     }),
@@ -63,13 +67,19 @@ async function runStart(args: string[]): Promise<number> {
     return EXIT_USAGE
   }
   const workers = flag ?? countWorkers(result.config.workers)
-  return serve(result.config, {
-    configPath: result.file,
-    reload: () => loadConfig(configPath),
-    inputs: result.inputs,
-    watch: values.watch ?? false,
-    workers,
-  })
+  const pidFile = values['pid-file']
+  if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`)
+  try {
+    return await serve(result.config, {
+      configPath: result.file,
+      reload: () => loadConfig(configPath),
+      inputs: result.inputs,
+      watch: values.watch ?? false,
+      workers,
+    })
+  } finally {
+    if (pidFile !== undefined) rmSync(pidFile, { force: true })
+  }
 }
 
 /** countWorkers resolves `workers:` from the file: `auto` is one per available core. */

@@ -19,7 +19,7 @@ describe('portcullis (global)', () => {
     const r = await runCli(['--help'])
     assert.equal(r.code, 0)
     assert.match(r.stdout, /^Usage: portcullis COMMAND/)
-    for (const name of ['start', 'proxy', 'check', 'forward', 'ca'])
+    for (const name of ['start', 'proxy', 'check', 'reload', 'forward', 'ca'])
       assert.match(r.stdout, new RegExp(`\\n  ${name} `))
   })
 

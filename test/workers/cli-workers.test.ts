@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
-import { type RunningCli, startCli, withTempDir } from '../cli/run-cli.ts'
+import { runCli, type RunningCli, startCli, withTempDir } from '../cli/run-cli.ts'
 
 const LISTENING = /portcullis listening on http:\/\/127\.0\.0\.1:(\d+)\n/
 
@@ -82,7 +82,9 @@ describe('portcullis start with workers', () => {
 
       await writeFile(file, yaml(port, 'v2'))
       let mark = cli.stderr().length
-      cli.child.kill('SIGHUP')
+      // `portcullis reload` sends the SIGHUP, as a service manager would.
+      const sent = await runCli(['reload', '--pid', String(cli.child.pid)])
+      assert.equal(sent.code, 0, sent.stderr)
       await cli.waitForStderr(/configuration reloaded\n/, mark)
       assert.deepEqual(new Set(await bodies(port)), new Set(['v2']), 'every worker serves the new file')
 
@@ -152,7 +154,10 @@ describe('portcullis start with workers', () => {
       await new Promise((r) => setTimeout(r, 500))
       for (; restarts < 10 && performance.now() < deadline; restarts++) {
         const mark = cli.stderr().length
-        cli.child.kill('SIGUSR2')
+        // The first through `portcullis reload --code`, the rest by signal.
+        if (restarts === 0)
+          assert.equal((await runCli(['reload', '--code', '--pid', String(cli.child.pid)])).code, 0)
+        else cli.child.kill('SIGUSR2')
         await cli.waitForStderr(/rolling restart done: 2 of 2 workers replaced\n/, mark, 20_000)
       }
       await load
