@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { templateProblem } from '../core/placeholders.ts'
 import { routeCompressSchema } from '../modules/compress/schema.ts'
+import { routeRateLimitSchema } from '../modules/rate-limit/schema.ts'
 import { redirectTargetProblem } from '../modules/redirect/target.ts'
 import { staticSchema } from '../modules/static/schema.ts'
 import { checkRegex, parsePattern, regexGroups } from '../routing/path-matchers.ts'
@@ -219,6 +220,8 @@ export const routeSchema = z
     upgrades: upgradeProtocols.optional(),
     /** Compress responses: `true`, `false`, or keys overriding the top-level `compression` (src/modules/compress). */
     compress: routeCompressSchema.optional(),
+    /** Rate limits (src/modules/rate-limit): one, a top-level `rateLimits` name, or a list. */
+    rateLimit: routeRateLimitSchema.optional(),
   })
   .superRefine(checkRoute)
 

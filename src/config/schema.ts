@@ -7,6 +7,7 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { compressionSchema } from '../modules/compress/schema.ts'
+import { checkRateLimitReferences, rateLimitsSchema } from '../modules/rate-limit/schema.ts'
 import { isIpOrCidr } from './ip.ts'
 import { routeSchema, upgradeProtocols } from './route-schema.ts'
 import { storesSchema } from './stores-schema.ts'
@@ -266,12 +267,15 @@ export const configSchema = z
     compression: compressionSchema,
     /** Shared-state stores (src/store): memory, shared across workers, redis across instances. */
     stores: storesSchema,
+    /** Rate limits by name, shared by every route naming them (src/modules/rate-limit). */
+    rateLimits: rateLimitsSchema,
   })
   .superRefine(checkUpstreamReferences, {
     // Run even when other parts of the file are invalid, so `check` reports
     // every problem at once; the check itself tolerates malformed parts.
     when: () => true,
   })
+  .superRefine(checkRateLimitReferences, { when: () => true })
 
 /**
  * checkUpstreamReferences reports routes naming an upstream that is not

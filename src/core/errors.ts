@@ -41,6 +41,13 @@ export const ERROR_KINDS = {
   UPSTREAM_IDLE_TIMEOUT: { status: 504, source: 'upstream', retryable: false },
   UPSTREAM_QUEUE_TIMEOUT: { status: 503, source: 'upstream', retryable: false },
   NO_HEALTHY_UPSTREAM: { status: 503, source: 'upstream', retryable: false },
+  // Policies (src/modules): authentication, access, rate and concurrency limits.
+  UNAUTHENTICATED: { status: 401, source: 'downstream', retryable: false },
+  FORBIDDEN: { status: 403, source: 'downstream', retryable: false },
+  RATE_LIMITED: { status: 429, source: 'downstream', retryable: false },
+  RATE_LIMIT_UNAVAILABLE: { status: 503, source: 'internal', retryable: false },
+  CONCURRENCY_LIMITED: { status: 503, source: 'downstream', retryable: false },
+  AUTH_UNAVAILABLE: { status: 503, source: 'internal', retryable: false },
   // Our own fault or a hook's.
   HOOK_FAILED: { status: 500, source: 'internal', retryable: false },
   INTERNAL_ERROR: { status: 500, source: 'internal', retryable: false },

@@ -66,6 +66,18 @@ export class Session<Ctx extends object = Record<string, unknown>> {
   traceId: string | undefined = undefined
   /** The number of upstream attempts made (retries included). */
   attempts = 0
+  /**
+   * Who the request authenticated as, set by auth modules (an API key's or
+   * Basic user's consumer, a JWT's `sub`); rate limits may key on it.
+   */
+  consumer: string | undefined = undefined
+  /** The verified JWT claims, set by the jwt module; rate limits may key on them (`jwt.CLAIM`). */
+  claims: Readonly<Record<string, unknown>> | undefined = undefined
+  /**
+   * Response fields policy modules add to the proxied response, flat
+   * `[name, value, …]` (RateLimit headers); undefined when none.
+   */
+  policyFields: string[] | undefined = undefined
   private headerView: HeaderList | undefined = undefined
 
   constructor(head: RequestHead, clientAddress: string, clientPort: number, tls: boolean, t0: number) {

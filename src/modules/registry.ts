@@ -6,17 +6,41 @@
  */
 import type { GatewayConfig, RouteConfig } from '../config/schema.ts'
 import type { GatewayHooks } from '../core/hooks.ts'
+import type { StoreRegistry } from '../store/registry.ts'
+import type { TrustCheck } from './client-address.ts'
 import { compressModule } from './compress/index.ts'
 import { headersModule } from './headers/index.ts'
+import { rateLimitModule } from './rate-limit/index.ts'
 import { redirectModule } from './redirect/index.ts'
 import { rewriteModule } from './rewrite/index.ts'
 import { staticFiles } from './static/index.ts'
 
-/** Makes a module's hooks for one route, or undefined when the route does not use it. */
-export type RouteModule = (route: RouteConfig, config: GatewayConfig) => GatewayHooks | undefined
+/**
+ * What the gateway gives modules besides the configuration: the stores that
+ * hold their state (one registry per gateway, kept across reloads, so a
+ * limit survives a reload) and which peers are trusted proxies.
+ */
+export interface ModuleContext {
+  readonly stores: StoreRegistry
+  /** Whether an address is one of `proxy.trustedProxies` (see client-address.ts). */
+  readonly trusts: TrustCheck
+}
+
+/**
+ * Makes a module's hooks for one route, or undefined when the route does not
+ * use it. `context` is always given by the gateway; stateless modules'
+ * unit tests may leave it out.
+ */
+export type RouteModule = (
+  route: RouteConfig,
+  config: GatewayConfig,
+  context?: ModuleContext,
+) => GatewayHooks | undefined
 
 /** The built-in route modules, in phase order. */
 export const ROUTE_MODULES: readonly RouteModule[] = [
+  // Policies first: a request refused costs nothing further.
+  rateLimitModule,
   // Request transforms: rewrite first, so it sees the upstream path as the gateway built it.
   rewriteModule,
   headersModule,
@@ -34,19 +58,27 @@ export const ROUTE_ACTIONS: readonly RouteModule[] = [redirectModule, staticFile
 type RequestHook = NonNullable<GatewayHooks['onRequest']>
 
 /** routeAction returns the module action of a route, if its action is one. */
-export function routeAction(route: RouteConfig, config: GatewayConfig): RequestHook | undefined {
+export function routeAction(
+  route: RouteConfig,
+  config: GatewayConfig,
+  context: ModuleContext,
+): RequestHook | undefined {
   for (const make of ROUTE_ACTIONS) {
-    const hooks = make(route, config)
+    const hooks = make(route, config, context)
     if (hooks?.onRequest !== undefined) return hooks.onRequest.bind(hooks)
   }
   return undefined
 }
 
 /** routeModuleHooks returns the module hooks for one route, in order. */
-export function routeModuleHooks(route: RouteConfig, config: GatewayConfig): GatewayHooks[] {
+export function routeModuleHooks(
+  route: RouteConfig,
+  config: GatewayConfig,
+  context: ModuleContext,
+): GatewayHooks[] {
   const out: GatewayHooks[] = []
   for (const make of ROUTE_MODULES) {
-    const hooks = make(route, config)
+    const hooks = make(route, config, context)
     if (hooks !== undefined) out.push(hooks)
   }
   return out

@@ -15,7 +15,7 @@ import {
 import { Deadlines } from '../core/deadlines.ts'
 import type { GatewayHooks } from '../core/hooks.ts'
 import { AccessLog } from '../observe/access-log.ts'
-import type { StoreContext } from '../store/registry.ts'
+import { type StoreContext, StoreRegistry } from '../store/registry.ts'
 import { type ConnectionHost, DownstreamConnection } from './downstream.ts'
 import { Runtime, shortestTimeout } from './runtime.ts'
 
@@ -123,6 +123,8 @@ class GatewayServer implements Gateway, ConnectionHost {
   private readonly reusePort: boolean
   /** Where the `shared` store lives (GatewayOptions.stores), for the features that keep state. */
   readonly stores: StoreContext
+  /** The stores modules keep state in (rate limits …): built once, kept across reloads. */
+  private readonly storeRegistry: StoreRegistry
 
   constructor(
     config: GatewayConfig,
@@ -133,7 +135,8 @@ class GatewayServer implements Gateway, ConnectionHost {
     this.reusePort = options.reusePort ?? false
     this.stores = options.stores ?? {}
     this.deadlines = new Deadlines(Deadlines.tickFor(shortestTimeout(config)))
-    this.runtime = new Runtime(config, hooks, this.deadlines, this)
+    this.storeRegistry = new StoreRegistry(config.stores, this.stores)
+    this.runtime = new Runtime(config, hooks, this.deadlines, this, this.storeRegistry)
     this.setAccessLog(config)
   }
 
@@ -241,7 +244,7 @@ class GatewayServer implements Gateway, ConnectionHost {
 
   async reload(config: GatewayConfig): Promise<void> {
     const old = this.runtime
-    this.runtime = new Runtime(config, this.hooks, this.deadlines, this)
+    this.runtime = new Runtime(config, this.hooks, this.deadlines, this, this.storeRegistry)
     this.setAccessLog(config)
     // Idle pooled connections of the old runtime close now; busy ones when their exchange ends.
     old.close()
@@ -261,6 +264,7 @@ class GatewayServer implements Gateway, ConnectionHost {
     await Promise.all(stopped)
     this.runtime.close()
     this.deadlines.stop()
+    await this.storeRegistry.close()
     await this.accessLog?.close()
   }
 

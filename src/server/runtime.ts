@@ -9,10 +9,11 @@ import type { Deadlines } from '../core/deadlines.ts'
 import { compileHooks, type GatewayHooks, type HookLists } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
 import type { ReaderLimits } from '../http1/request-reader.ts'
-import { routeAction, routeModuleHooks } from '../modules/registry.ts'
+import { type ModuleContext, routeAction, routeModuleHooks } from '../modules/registry.ts'
 import { requestEndChannel } from '../observe/channels.ts'
 import { type ForwardingPolicy, trustList } from '../proxy/forwarding.ts'
 import { type CompiledRoute, Router } from '../routing/router.ts'
+import { StoreRegistry } from '../store/registry.ts'
 import { Upstream } from '../upstream/upstream.ts'
 import { UploadCounts, type UploadLimits } from './upload-guard.ts'
 
@@ -36,14 +37,16 @@ export class Runtime {
     userHooks: readonly GatewayHooks<never>[],
     deadlines: Deadlines,
     owner: object,
+    stores: StoreRegistry = new StoreRegistry(config.stores),
   ) {
     this.config = config
+    const context: ModuleContext = { stores, trusts: trustList(config.proxy.trustedProxies) }
     this.hooks = compileHooks(userHooks)
     this.deadlines = deadlines
     this.owner = owner
     this.router = new Router(config.routes, (route) => {
-      const modules = routeModuleHooks(route, config)
-      const action = routeAction(route, config)
+      const modules = routeModuleHooks(route, config, context)
+      const action = routeAction(route, config, context)
       if (modules.length === 0 && action === undefined) return this.hooks
       const lists = compileHooks([...(modules as GatewayHooks<never>[]), ...userHooks])
       if (action !== undefined) lists.action.push(action)

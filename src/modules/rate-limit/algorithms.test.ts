@@ -1,0 +1,82 @@
+/**
+ * The rate-limit scripts agree on every store: the same sequence of
+ * decisions from the JavaScript side (memory, shared over a MessageChannel)
+ * and the Lua side (a real redis-server).
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { MessageChannel } from 'node:worker_threads'
+import { redisSkip, startRedisServer, type RedisServer } from '../../../test/helpers/redis-server.ts'
+import { MemoryStore } from '../../store/memory.ts'
+import { RedisStore } from '../../store/redis.ts'
+import { SharedStore, SharedStoreHost } from '../../store/shared.ts'
+import type { Store } from '../../store/store.ts'
+import { type Decision, gcra, slidingWindow } from './algorithms.ts'
+
+async function sequence(store: Store, key: string): Promise<{ gcra: Decision[]; window: Decision[] }> {
+  const g: Decision[] = []
+  const w: Decision[] = []
+  // 5 per hour with a burst of 3: three pass, then one every 12 minutes.
+  for (let i = 0; i < 5; i++) g.push(await store.update(`${key}:g`, gcra, [String(720_000), '3']))
+  for (let i = 0; i < 5; i++) w.push(await store.update(`${key}:w`, slidingWindow, [String(86_400_000), '3']))
+  return { gcra: g, window: w }
+}
+
+function check(r: { gcra: Decision[]; window: Decision[] }): void {
+  assert.deepEqual(
+    r.gcra.map((d) => [d[0], d[1]]),
+    [
+      [1, 2],
+      [1, 1],
+      [1, 0],
+      [0, 0],
+      [0, 0],
+    ],
+  )
+  // Denied: retry when the next cell is due (12 min, give or take the ms the calls took).
+  assert.ok(Math.abs(Number(r.gcra[3]![2]) - 720_000) < 1000, r.gcra[3]![2])
+  assert.ok(Math.abs(Number(r.gcra[2]![3]) - 2_160_000) < 1000, r.gcra[2]![3])
+  assert.deepEqual(
+    r.window.map((d) => [d[0], d[1]]),
+    [
+      [1, 2],
+      [1, 1],
+      [1, 0],
+      [0, 0],
+      [0, 0],
+    ],
+  )
+  assert.ok(Number(r.window[3]![2]) > 0)
+}
+
+describe('rate-limit scripts', () => {
+  it('decide the same on the memory store', async () => {
+    const store = new MemoryStore()
+    check(await sequence(store, 'm'))
+    await store.close()
+  })
+
+  it('decide the same on the shared store', async () => {
+    const host = new SharedStoreHost({ sweepIntervalMs: 0 })
+    const { port1, port2 } = new MessageChannel()
+    host.attach(port1)
+    const store = new SharedStore(port2)
+    check(await sequence(store, 's'))
+    await store.close()
+    await host.close()
+  })
+
+  describe('on a real redis-server', { skip: redisSkip() }, () => {
+    let server: RedisServer
+    before(async () => {
+      server = await startRedisServer()
+    })
+    after(() => server.stop())
+
+    it('decide the same (Lua)', async () => {
+      const store = new RedisStore({ url: server.url })
+      check(await sequence(store, 'r'))
+      await store.close()
+    })
+  })
+})

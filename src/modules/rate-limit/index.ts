@@ -1,0 +1,129 @@
+/**
+ * The `rateLimit` route policy: before a request goes on (onRequest), each
+ * of the route's limits takes one decision from its store, one atomic update
+ * of one key (algorithms.ts). A denial answers 429 RATE_LIMITED with
+ * Retry-After and the RateLimit fields (fields.ts); an allowed proxied
+ * response carries the RateLimit fields too.
+ *
+ * State lives only in the store a limit names (memory, shared, redis), so
+ * `shared` is exact across workers and `redis` across instances. A limit
+ * listed once under `rateLimits` and named by several routes keeps one key
+ * space: it is one limit. When the store fails or misses its deadline
+ * (`stores.redis.timeout`, `stores.shared.timeout`), `failMode` decides:
+ * `open` lets the request through, `closed` answers 503; either way the
+ * failure is published on `portcullis:rate-limit:store-failure`.
+ */
+import { createHash } from 'node:crypto'
+import diagnostics from 'node:diagnostics_channel'
+import type { GatewayHooks, HookResult, ResponseHeadView } from '../../core/hooks.ts'
+import type { Session } from '../../core/session.ts'
+import type { Store } from '../../store/store.ts'
+import { policyError } from '../policy-response.ts'
+import type { ModuleContext, RouteModule } from '../registry.ts'
+import { type Decision, gcra, slidingWindow } from './algorithms.ts'
+import { addFields, type LimitFacts, policyItem, retryAfterSeconds } from './fields.ts'
+import { compileKey, type KeyPart, storeKey } from './keys.ts'
+import type { LimitConfig } from './schema.ts'
+
+/** Published when a limit's store fails or times out, with the mode that decided the request. */
+export interface RateLimitFailureMessage {
+  route: string
+  limit: string
+  failMode: 'open' | 'closed'
+  error: unknown
+}
+
+export const rateLimitFailureChannel = diagnostics.channel('portcullis:rate-limit:store-failure')
+
+/** One limit of a route, compiled. */
+interface CompiledLimit extends LimitFacts {
+  readonly store: Store
+  readonly script: typeof gcra
+  readonly args: readonly string[]
+  readonly key: KeyPart
+  readonly failMode: 'open' | 'closed'
+  readonly headers: boolean
+}
+
+/** rateLimitModule gives a route with `rateLimit` its onRequest decision and onResponse fields. */
+export const rateLimitModule: RouteModule = function rateLimit(route, config, context) {
+  const items = route.rateLimit
+  if (items === undefined) return undefined
+  if (context === undefined) throw new Error('rateLimit: needs the gateway module context (stores)')
+  const routeName =
+    route.name ??
+    `route-${createHash('sha256').update(JSON.stringify(route.match)).digest('hex').slice(0, 8)}`
+  const limits = items.map((item, i) => {
+    if (typeof item === 'string') return compileLimit(item, config.rateLimits[item]!, context)
+    return compileLimit(items.length === 1 ? routeName : `${routeName}.${i}`, item, context)
+  })
+  const hooks: GatewayHooks = {
+    onRequest: function rateLimitRequest(session: Session): Promise<HookResult | undefined> {
+      return decide(session, limits, routeName)
+    },
+  }
+  if (limits.some((l) => l.headers))
+    hooks.onResponse = function rateLimitFields(session: Session, res: ResponseHeadView): void {
+      const fields = session.policyFields
+      if (fields === undefined) return
+      for (let i = 0; i < fields.length; i += 2) res.headers.append(fields[i]!, fields[i + 1]!)
+    }
+  return hooks
+}
+
+function compileLimit(name: string, l: LimitConfig, context: ModuleContext): CompiledLimit {
+  const { count, periodMs } = l.rate
+  const gcraLimit = l.algorithm === 'gcra'
+  const burst = l.burst ?? count
+  return {
+    name,
+    policyItem: policyItem(name, gcraLimit ? burst : count, periodMs),
+    store: context.stores.get(l.store),
+    script: gcraLimit ? gcra : slidingWindow,
+    // GCRA: the emission interval T and the burst; sliding window: the period and the limit.
+    args: gcraLimit ? [String(periodMs / count), String(burst)] : [String(periodMs), String(count)],
+    key: compileKey(l.key, context.trusts),
+    failMode: l.failMode,
+    headers: l.headers,
+  }
+}
+
+/** decide takes each limit's decision in order; the first denial answers 429. */
+async function decide(
+  session: Session,
+  limits: readonly CompiledLimit[],
+  route: string,
+): Promise<HookResult | undefined> {
+  const decided: CompiledLimit[] = []
+  const decisions: Decision[] = []
+  for (const l of limits) {
+    let d: Decision
+    try {
+      d = await l.store.update(storeKey(l.name, l.key(session)), l.script, l.args)
+    } catch (error) {
+      if (rateLimitFailureChannel.hasSubscribers)
+        rateLimitFailureChannel.publish({ route, limit: l.name, failMode: l.failMode, error })
+      if (l.failMode === 'closed')
+        return policyError(session, 'RATE_LIMIT_UNAVAILABLE', [], `rate limit ${l.name}: store failed`)
+      continue
+    }
+    decided.push(l)
+    decisions.push(d)
+    if (d[0] === 0) {
+      const fields = ['Retry-After', String(retryAfterSeconds(d))]
+      addFields(fields, decided, decisions)
+      return policyError(session, 'RATE_LIMITED', fields, `rate limit ${l.name} exceeded`)
+    }
+  }
+  const shown = decided.filter((l) => l.headers)
+  if (shown.length > 0) {
+    const fields: string[] = []
+    addFields(
+      fields,
+      shown,
+      decisions.filter((_, i) => decided[i]!.headers),
+    )
+    session.policyFields = fields
+  }
+  return undefined
+}

@@ -1,0 +1,127 @@
+/**
+ * The schema of rate limits: a route's `rateLimit` (one limit, the name of
+ * a top-level one, or a list of both) and the top-level `rateLimits` map.
+ * Keys are documented in docs/configuration.md, section `rateLimits`.
+ */
+import { z } from 'zod'
+
+const RATE_RE = /^(\d+)\s*\/\s*(\d*)\s*(ms|s|m|h|d)$/
+const PERIOD_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** A parsed `rate`: `count` requests per `periodMs`. */
+export interface Rate {
+  count: number
+  periodMs: number
+}
+
+/** parseRate reads `100/s`, `5000/d`, `10/30s`; undefined when malformed. */
+export function parseRate(text: string): Rate | undefined {
+  const m = RATE_RE.exec(text.trim())
+  if (!m) return undefined
+  const count = Number(m[1])
+  const periodMs = Number(m[2] || '1') * PERIOD_MS[m[3]!]!
+  if (count < 1 || periodMs < 1) return undefined
+  return { count, periodMs }
+}
+
+/** Limit keys: what one counter is kept per. */
+const KEY_RE = /^(client\.ip|route|consumer|header:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|jwt\.[A-Za-z0-9_.:-]+)$/
+
+const keyPart = z.string().regex(KEY_RE, 'use client.ip, route, consumer, header:NAME or jwt.CLAIM')
+
+/** One limit; `name` is what the RateLimit headers and the store key call it. */
+export const limitSchema = z.strictObject({
+  /** `N/s`, `N/m`, `N/h`, `N/d` or `N/<k><unit>` (`10/30s`). */
+  rate: z
+    // The parsed form is accepted too, so a validated configuration validates again unchanged.
+    .union([z.string(), z.object({ text: z.string() }).transform((o) => o.text)])
+    .transform((v, ctx) => {
+      const r = parseRate(v)
+      if (r === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `invalid rate ${JSON.stringify(v)} (use e.g. 100/s, 5000/d)`,
+        })
+        return z.NEVER
+      }
+      return { ...r, text: v }
+    }),
+  /** How many may pass at once (GCRA); default the rate's N. */
+  burst: z.number().int().min(1).optional(),
+  /** What the limit counts per; a list combines parts. Default client.ip. */
+  key: z
+    .union([keyPart, z.array(keyPart).min(1)])
+    .transform((k) => (Array.isArray(k) ? k : [k]))
+    .default(['client.ip']),
+  /** memory (this event loop), shared (every worker, exact) or redis (every instance). */
+  store: z.enum(['memory', 'shared', 'redis']).default('shared'),
+  /** gcra (smooth rate with bursts) or sliding-window (a weighted counter of two windows). */
+  algorithm: z.enum(['gcra', 'sliding-window']).default('gcra'),
+  /** When the store fails or times out: open lets the request through, closed answers 503. */
+  failMode: z.enum(['open', 'closed']).default('open'),
+  /** Send RateLimit-Policy and RateLimit on every response (they are always on 429). */
+  headers: z.boolean().default(true),
+})
+
+export type LimitConfig = z.output<typeof limitSchema>
+
+const limitName = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'limit names use A-Z a-z 0-9 _ . -')
+
+/** A limit or a name; parsed by its type so a bad limit reports its own key, not "Invalid input". */
+const limitOrRef = z.unknown().transform((v, ctx): string | LimitConfig => {
+  const r = typeof v === 'string' ? limitName.safeParse(v) : limitSchema.safeParse(v)
+  if (r.success) return r.data
+  for (const issue of r.error.issues)
+    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as (string | number)[] })
+  return z.NEVER
+})
+
+/** A route's `rateLimit`: a limit, a top-level limit's name, or a list of them. */
+export const routeRateLimitSchema = z.unknown().transform((v, ctx): (string | LimitConfig)[] => {
+  const r = Array.isArray(v) ? z.array(limitOrRef).min(1).safeParse(v) : limitOrRef.safeParse(v)
+  if (r.success) return Array.isArray(r.data) ? r.data : [r.data]
+  for (const issue of r.error.issues)
+    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as (string | number)[] })
+  return z.NEVER
+})
+
+/** The top-level `rateLimits`: limits by name, shared by every route naming them. */
+export const rateLimitsSchema = z.record(limitName, limitSchema).default({})
+
+/**
+ * checkRateLimitReferences reports routes naming a limit `rateLimits` does
+ * not define, and redis limits without `stores.redis`. It reads a possibly
+ * invalid config defensively (it runs even when other parts fail).
+ */
+export function checkRateLimitReferences(cfg: unknown, ctx: z.RefinementCtx): void {
+  if (typeof cfg !== 'object' || cfg === null) return
+  const { routes, rateLimits, stores } = cfg as { routes?: unknown; rateLimits?: unknown; stores?: unknown }
+  const named = typeof rateLimits === 'object' && rateLimits !== null ? rateLimits : {}
+  const hasRedis = typeof stores === 'object' && stores !== null && 'redis' in stores && !!stores.redis
+  for (const [name, l] of Object.entries(named)) {
+    if (isRedis(l) && !hasRedis) ctx.addIssue(noRedis(['rateLimits', name, 'store']))
+  }
+  if (!Array.isArray(routes)) return
+  routes.forEach((r: unknown, i) => {
+    const list = typeof r === 'object' && r !== null ? (r as { rateLimit?: unknown }).rateLimit : undefined
+    const items = Array.isArray(list) ? list : list === undefined ? [] : [list]
+    items.forEach((l: unknown, j) => {
+      const path = ['routes', i, 'rateLimit', ...(items.length > 1 ? [j] : [])]
+      if (typeof l === 'string' && !Object.hasOwn(named, l))
+        ctx.addIssue({ code: 'custom', path, message: `unknown rate limit '${l}' (not in rateLimits)` })
+      else if (isRedis(l) && !hasRedis) ctx.addIssue(noRedis([...path, 'store']))
+    })
+  })
+}
+
+function isRedis(l: unknown): boolean {
+  return typeof l === 'object' && l !== null && (l as { store?: unknown }).store === 'redis'
+}
+
+function noRedis(path: (string | number)[]): z.core.$ZodRawIssue {
+  return {
+    code: 'custom',
+    path,
+    message: 'store: redis needs stores.redis (url, cluster or sentinel)',
+  } as never
+}

@@ -1,0 +1,54 @@
+/**
+ * A rate limit on the shared store is exact whatever the worker count:
+ * `portcullis start` with 2 worker processes (cluster round-robin spreads
+ * the connections; the supervisor's SharedStoreHost holds the counters) lets
+ * exactly 100 of 2,000 concurrent requests through a limit of 100.
+ */
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { startCli, withTempDir } from '../cli/run-cli.ts'
+import { burst } from '../helpers/http-get.ts'
+
+const LISTENING = /portcullis listening on http:\/\/127\.0\.0\.1:(\d+)\n/
+
+describe('rateLimit on the shared store with 2 workers', () => {
+  it('lets exactly 100 of 2,000 concurrent requests through', { timeout: 60_000 }, async (t) => {
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'gateway.yaml')
+      await writeFile(
+        file,
+        [
+          'workers: 2',
+          'listen:',
+          '  - address: 127.0.0.1:0',
+          'rateLimits:',
+          '  everyone: { rate: 100/h, key: route, store: shared }',
+          'routes:',
+          '  - name: limited',
+          '    respond: { body: ok }',
+          '    rateLimit: everyone',
+          '',
+        ].join('\n'),
+      )
+      const cli = startCli(['start', '-c', file])
+      t.after(async () => {
+        if (cli.child.exitCode === null && cli.child.signalCode === null) {
+          cli.child.kill('SIGKILL')
+          await cli.exited
+        }
+      })
+      const [, port] = await cli.waitForStderr(LISTENING, 0, 20_000)
+      // 200 connections, each new one handed to the next worker by the primary.
+      const started = performance.now()
+      const counts = await burst([`http://127.0.0.1:${port}/`], 2000, 200)
+      const ms = Math.round(performance.now() - started)
+      t.diagnostic(`2 workers, 2,000 requests: ${JSON.stringify([...counts])} in ${ms} ms`)
+      assert.equal(counts.get(200), 100)
+      assert.equal(counts.get(429), 1900)
+      cli.child.kill('SIGTERM')
+      assert.equal(await cli.exited, 0)
+    })
+  })
+})
