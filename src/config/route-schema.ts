@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { templateProblem } from '../core/placeholders.ts'
+import { authSchema } from '../modules/auth-schema.ts'
 import { routeCompressSchema } from '../modules/compress/schema.ts'
 import { routeRateLimitSchema } from '../modules/rate-limit/schema.ts'
 import { redirectTargetProblem } from '../modules/redirect/target.ts'
@@ -220,6 +221,8 @@ export const routeSchema = z
     upgrades: upgradeProtocols.optional(),
     /** Compress responses: `true`, `false`, or keys overriding the top-level `compression` (src/modules/compress). */
     compress: routeCompressSchema.optional(),
+    /** Authentication (src/modules/jwt …): exactly one method. */
+    auth: authSchema.optional(),
     /** Rate limits (src/modules/rate-limit): one, a top-level `rateLimits` name, or a list. */
     rateLimit: routeRateLimitSchema.optional(),
   })

@@ -10,6 +10,7 @@ import type { StoreRegistry } from '../store/registry.ts'
 import type { TrustCheck } from './client-address.ts'
 import { compressModule } from './compress/index.ts'
 import { headersModule } from './headers/index.ts'
+import { jwtModule } from './jwt/index.ts'
 import { rateLimitModule } from './rate-limit/index.ts'
 import { redirectModule } from './redirect/index.ts'
 import { rewriteModule } from './rewrite/index.ts'
@@ -39,7 +40,9 @@ export type RouteModule = (
 
 /** The built-in route modules, in phase order. */
 export const ROUTE_MODULES: readonly RouteModule[] = [
-  // Policies first: a request refused costs nothing further.
+  // Policies first: a request refused costs nothing further. Auth before
+  // rate limits, so limits can key on the consumer and the JWT's claims.
+  jwtModule,
   rateLimitModule,
   // Request transforms: rewrite first, so it sees the upstream path as the gateway built it.
   rewriteModule,

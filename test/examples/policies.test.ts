@@ -9,6 +9,7 @@ import { describe, it, type TestContext } from 'node:test'
 import { loadConfig } from '../../src/config/load.ts'
 import type { GatewayConfig } from '../../src/config/schema.ts'
 import { createGateway } from '../../src/server/gateway.ts'
+import { SignJWT } from 'jose'
 import { startOrigin } from '../helpers/gateway.ts'
 import { get } from '../helpers/http-get.ts'
 
@@ -16,7 +17,7 @@ const examples = join(import.meta.dirname, '..', '..', 'examples')
 
 /** serveExample starts examples/FILE aimed at a local origin; returns its base URL. */
 export async function serveExample(file: string, t: TestContext, env: Record<string, string> = {}) {
-  const origin = await startOrigin(undefined, { t })
+  const origin = await startOrigin((req, res) => res.end(String(req.headers['x-user-id'])), { t })
   const loaded = await loadConfig(join(examples, file), { ...process.env, ...env })
   assert.ok(loaded.ok, `${file} loads: ${JSON.stringify(!loaded.ok && loaded.problems)}`)
   const config: GatewayConfig = structuredClone(loaded.config)
@@ -38,5 +39,19 @@ describe('policy examples', () => {
     for (let i = 0; i < 3; i++) login.push((await get(`${url}/login`, { 'x-user': 'ann' })).status)
     assert.deepEqual(login, [200, 200, 429])
     assert.equal((await get(`${url}/login`, { 'x-user': 'bob' })).status, 200)
+  })
+
+  it('jwt.yaml: 401 with a challenge without a token, the subject upstream with one', async (t) => {
+    const secret = 'x'.repeat(40)
+    const url = await serveExample('jwt.yaml', t, { JWT_SECRET: secret })
+    const none = await get(`${url}/api/me`)
+    assert.equal(none.status, 401)
+    assert.equal(none.headers['www-authenticate'], 'Bearer realm="portcullis"')
+    const token = await new SignJWT({ sub: 'ann', iss: 'https://idp.example.com' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(secret))
+    const ok = await get(`${url}/api/me`, { authorization: `Bearer ${token}` })
+    assert.equal(ok.status, 200)
+    assert.equal(ok.body, 'ann')
   })
 })

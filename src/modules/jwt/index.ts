@@ -1,0 +1,71 @@
+/**
+ * The `auth.jwt` route policy: a request must carry a valid JWT (RFC 7519)
+ * signed by a configured key (verifier.ts). Without one it gets 401 with a
+ * Bearer challenge (RFC 6750 §3); a valid token without the required claim
+ * values gets 403 `insufficient_scope`. Verified claims go to
+ * `session.claims` (rate limits key on `jwt.CLAIM`), the consumer claim to
+ * `session.consumer`, and configured claims upstream as request headers
+ * (a client's own fields of those names are always removed). The token is
+ * never logged: session errors carry only the reason.
+ */
+import type { GatewayHooks, HookResult, UpstreamRequest } from '../../core/hooks.ts'
+import type { Session } from '../../core/session.ts'
+import { policyError } from '../policy-response.ts'
+import type { RouteModule } from '../registry.ts'
+import type { JwtConfig } from './schema.ts'
+import { compileSources } from './token.ts'
+import { JwtVerifier } from './verifier.ts'
+
+/** jwtModule gives a route with `auth.jwt` its token check and claim headers. */
+export const jwtModule: RouteModule = function jwt(route) {
+  const cfg = route.auth?.jwt
+  if (cfg === undefined) return undefined
+  const verifier = new JwtVerifier(cfg)
+  const read = compileSources(cfg.from)
+  const realm = cfg.realm.replace(/["\\]/g, '')
+  const hooks: GatewayHooks = {
+    onRequest: async function jwtAuth(session: Session): Promise<HookResult | undefined> {
+      const token = read(session)
+      // RFC 6750 §3.1: a request without credentials gets the challenge and no error code.
+      if (token === undefined) return challenge(session, `Bearer realm="${realm}"`, 'jwt: no token')
+      const v = await verifier.verify(token)
+      if (v.ok) {
+        session.claims = v.claims
+        const consumer = v.claims[cfg.consumer]
+        if (typeof consumer === 'string') session.consumer = consumer
+        return undefined
+      }
+      if (v.status === 503) return policyError(session, 'AUTH_UNAVAILABLE', [], `jwt: ${v.reason}`)
+      const error = v.status === 403 ? 'insufficient_scope' : 'invalid_token'
+      const value = `Bearer realm="${realm}", error="${error}", error_description="${v.reason}"`
+      if (v.status === 403)
+        return policyError(session, 'FORBIDDEN', ['WWW-Authenticate', value], `jwt: ${v.reason}`)
+      return challenge(session, value, `jwt: ${v.reason}`)
+    },
+  }
+  const forward = Object.entries(cfg.forward)
+  if (forward.length > 0) hooks.onUpstreamRequest = claimHeaders(forward)
+  return hooks
+}
+
+function challenge(session: Session, value: string, message: string): HookResult {
+  return policyError(session, 'UNAUTHENTICATED', ['WWW-Authenticate', value], message)
+}
+
+/** claimHeaders sets the configured claim headers upstream, removing what the client sent under those names. */
+function claimHeaders(
+  forward: readonly (readonly [string, string])[],
+): NonNullable<GatewayHooks['onUpstreamRequest']> {
+  return function jwtClaimHeaders(session: Session, req: UpstreamRequest): void {
+    for (const [header, claim] of forward) {
+      req.headers.delete(header)
+      const v = session.claims?.[claim]
+      if (v === undefined || v === null) continue
+      const text = typeof v === 'string' ? v : JSON.stringify(v)
+      // A claim is the issuer's text, not ours: never let it break the head.
+      if (!/[\0\r\n]/.test(text)) req.headers.set(header, text)
+    }
+  }
+}
+
+export type { JwtConfig }
