@@ -3,14 +3,20 @@
  * (docs/configuration.md, "Authentication").
  */
 import { z } from 'zod'
+import { apiKeySchema } from './api-key/schema.ts'
+import { basicSchema } from './basic-auth/schema.ts'
 import { jwtSchema } from './jwt/schema.ts'
 
-const METHODS = ['jwt'] as const
+const METHODS = ['jwt', 'apiKey', 'basic'] as const
 
 export const authSchema = z
   .strictObject({
     /** Bearer JWTs (src/modules/jwt). */
     jwt: jwtSchema.optional(),
+    /** API keys stored as SHA-256 hashes, each naming a consumer (src/modules/api-key). */
+    apiKey: apiKeySchema.optional(),
+    /** Basic auth with scrypt password hashes (src/modules/basic-auth). */
+    basic: basicSchema.optional(),
   })
   .refine((a) => METHODS.filter((m) => a[m] !== undefined).length === 1, {
     message: `needs exactly one of ${METHODS.join(', ')}`,

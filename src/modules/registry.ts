@@ -8,6 +8,8 @@ import type { GatewayConfig, RouteConfig } from '../config/schema.ts'
 import type { GatewayHooks } from '../core/hooks.ts'
 import type { StoreRegistry } from '../store/registry.ts'
 import type { TrustCheck } from './client-address.ts'
+import { apiKeyModule } from './api-key/index.ts'
+import { basicAuthModule } from './basic-auth/index.ts'
 import { compressModule } from './compress/index.ts'
 import { headersModule } from './headers/index.ts'
 import { jwtModule } from './jwt/index.ts'
@@ -43,6 +45,8 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   // Policies first: a request refused costs nothing further. Auth before
   // rate limits, so limits can key on the consumer and the JWT's claims.
   jwtModule,
+  apiKeyModule,
+  basicAuthModule,
   rateLimitModule,
   // Request transforms: rewrite first, so it sees the upstream path as the gateway built it.
   rewriteModule,

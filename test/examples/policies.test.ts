@@ -54,4 +54,19 @@ describe('policy examples', () => {
     assert.equal(ok.status, 200)
     assert.equal(ok.body, 'ann')
   })
+
+  it('api-keys.yaml: the demo key passes, no key is 401', async (t) => {
+    const url = await serveExample('api-keys.yaml', t)
+    assert.equal((await get(`${url}/v1/items`, { 'x-api-key': 'demo-key-0123456789' })).status, 200)
+    assert.equal((await get(`${url}/v1/items`)).status, 401)
+  })
+
+  it('basic-auth.yaml: admin with the demo password passes, others get the Basic challenge', async (t) => {
+    const url = await serveExample('basic-auth.yaml', t)
+    const auth = (p: string) => ({ authorization: `Basic ${Buffer.from(`admin:${p}`).toString('base64')}` })
+    assert.equal((await get(`${url}/admin/`, auth('demo password'))).status, 200)
+    const res = await get(`${url}/admin/`, auth('guess'))
+    assert.equal(res.status, 401)
+    assert.equal(res.headers['www-authenticate'], 'Basic realm="admin", charset="UTF-8"')
+  })
 })
