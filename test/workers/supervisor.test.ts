@@ -11,6 +11,12 @@ import http from 'node:http'
 import { describe, it, type TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { configSchema, type GatewayConfigInput } from '../../src/config/schema.ts'
+import {
+  type WorkerRestartMessage,
+  type WorkerSampleMessage,
+  workerRestartChannel,
+  workerSampleChannel,
+} from '../../src/server/workers/channels.ts'
 import { Supervisor } from '../../src/server/workers/supervisor.ts'
 import { waitFor } from '../helpers/gateway.ts'
 
@@ -132,6 +138,16 @@ describe('Supervisor', () => {
     const { supervisor, port, lines } = await startSupervisor(t, {
       supervisor: { sampleInterval: '100ms', maxMemory: { heap: '64mb', for: '300ms' } },
     })
+    const samples: WorkerSampleMessage[] = []
+    const restarts: WorkerRestartMessage[] = []
+    const onSample = (m: unknown) => samples.push(m as WorkerSampleMessage)
+    const onRestart = (m: unknown) => restarts.push(m as WorkerRestartMessage)
+    workerSampleChannel.subscribe(onSample)
+    workerRestartChannel.subscribe(onRestart)
+    t.after(() => {
+      workerSampleChannel.unsubscribe(onSample)
+      workerRestartChannel.unsubscribe(onRestart)
+    })
     const original = new Set(listeningPids(supervisor))
     const failures: string[] = []
     let served = 0
@@ -176,5 +192,12 @@ describe('Supervisor', () => {
     }
     assert.deepEqual(failures, [], `${served} served`)
     assert.ok(served > 10, `${served} served`)
+    // Every worker's samples reach the supervisor's diagnostics channel.
+    assert.ok(samples.some((m) => m.sample.heapUsed > 64 * 1024 * 1024 && original.has(m.pid)))
+    assert.ok(samples.every((m) => m.sample.rss > 0 && Number.isFinite(m.sample.loopDelay.p99)))
+    assert.deepEqual(
+      restarts.map((m) => [m.cause, original.has(m.pid)]),
+      [['WORKER_MEMORY_LIMIT', true]],
+    )
   })
 })

@@ -197,6 +197,8 @@ export class Supervisor {
 
   private onWorkerMessage(h: WorkerHandle, m: FromWorker): void {
     if (m.t === 'hello') {
+      // A stop sent before the worker listened for messages was lost: say it again.
+      if (h.retired) return h.send({ t: 'stop', drainTimeout: 0, idleGrace: 0 })
       const config = { ...this.config, listen: this.listenConfig }
       const sampleInterval = this.config.supervisor.sampleInterval
       h.send({ t: 'start', config, hooks: this.options.hooks, sampleInterval })
