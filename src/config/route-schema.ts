@@ -6,8 +6,10 @@
  */
 import { z } from 'zod'
 import { templateProblem } from '../core/placeholders.ts'
+import { accessSchema } from '../modules/access/schema.ts'
 import { authSchema } from '../modules/auth-schema.ts'
 import { routeCompressSchema } from '../modules/compress/schema.ts'
+import { corsSchema } from '../modules/cors/schema.ts'
 import { routeRateLimitSchema } from '../modules/rate-limit/schema.ts'
 import { redirectTargetProblem } from '../modules/redirect/target.ts'
 import { staticSchema } from '../modules/static/schema.ts'
@@ -221,6 +223,10 @@ export const routeSchema = z
     upgrades: upgradeProtocols.optional(),
     /** Compress responses: `true`, `false`, or keys overriding the top-level `compression` (src/modules/compress). */
     compress: routeCompressSchema.optional(),
+    /** IP allow and deny lists on the real client address (src/modules/access). */
+    access: accessSchema.optional(),
+    /** CORS: preflights answered here, allow fields on responses (src/modules/cors). */
+    cors: corsSchema.optional(),
     /** Authentication (src/modules/jwt …): exactly one method. */
     auth: authSchema.optional(),
     /** Rate limits (src/modules/rate-limit): one, a top-level `rateLimits` name, or a list. */

@@ -4,7 +4,7 @@
  * fields the policy must send (WWW-Authenticate, Retry-After, RateLimit …).
  */
 import { type ErrorCode, GatewayError } from '../core/errors.ts'
-import type { HookResult } from '../core/hooks.ts'
+import type { HookResult, ResponseHeadView } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
 import { errorResponse } from '../server/gateway-response.ts'
 
@@ -24,5 +24,27 @@ export function policyError(
   const res = errorResponse(err, session.id, session.header('accept'))
   const headers: [string, string][] = Object.entries(res.headers as Record<string, string>)
   for (let i = 0; i < fields.length; i += 2) headers.push([fields[i]!, fields[i + 1]!])
+  // Fields earlier policies decided (CORS): a browser must be able to read a 401 or 429 too.
+  const earlier = session.policyFields
+  if (earlier !== undefined)
+    for (let i = 0; i < earlier.length; i += 2) headers.push([earlier[i]!, earlier[i + 1]!])
   return { kind: 'respond', response: { ...res, headers } }
+}
+
+/** addPolicyFields queues response fields for the proxied response (applyPolicyFields) and policy errors. */
+export function addPolicyFields(session: Session, fields: readonly string[]): void {
+  if (session.policyFields === undefined) session.policyFields = [...fields]
+  else session.policyFields.push(...fields)
+}
+
+/**
+ * applyPolicyFields appends the queued fields to a proxied response, once:
+ * every module that queues fields calls it from its onResponse, and the
+ * first to run applies them all.
+ */
+export function applyPolicyFields(session: Session, res: ResponseHeadView): void {
+  const fields = session.policyFields
+  if (fields === undefined) return
+  session.policyFields = undefined
+  for (let i = 0; i < fields.length; i += 2) res.headers.append(fields[i]!, fields[i + 1]!)
 }

@@ -8,9 +8,11 @@ import type { GatewayConfig, RouteConfig } from '../config/schema.ts'
 import type { GatewayHooks } from '../core/hooks.ts'
 import type { StoreRegistry } from '../store/registry.ts'
 import type { TrustCheck } from './client-address.ts'
+import { accessModule } from './access/index.ts'
 import { apiKeyModule } from './api-key/index.ts'
 import { basicAuthModule } from './basic-auth/index.ts'
 import { compressModule } from './compress/index.ts'
+import { corsModule } from './cors/index.ts'
 import { headersModule } from './headers/index.ts'
 import { jwtModule } from './jwt/index.ts'
 import { rateLimitModule } from './rate-limit/index.ts'
@@ -42,8 +44,11 @@ export type RouteModule = (
 
 /** The built-in route modules, in phase order. */
 export const ROUTE_MODULES: readonly RouteModule[] = [
-  // Policies first: a request refused costs nothing further. Auth before
-  // rate limits, so limits can key on the consumer and the JWT's claims.
+  // Policies first: a request refused costs nothing further. Access lists,
+  // then CORS (a preflight carries no credentials, so it is answered before
+  // auth), then auth, then rate limits (which key on the consumer and claims).
+  accessModule,
+  corsModule,
   jwtModule,
   apiKeyModule,
   basicAuthModule,

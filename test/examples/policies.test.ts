@@ -69,4 +69,17 @@ describe('policy examples', () => {
     assert.equal(res.status, 401)
     assert.equal(res.headers['www-authenticate'], 'Basic realm="admin", charset="UTF-8"')
   })
+
+  it('cors-access.yaml: a preflight answered for the app, /admin refused outside the office', async (t) => {
+    const url = await serveExample('cors-access.yaml', t)
+    const pre = await get(
+      `${url}/api/x`,
+      { origin: 'https://app.example.com', 'access-control-request-method': 'PUT' },
+      { method: 'OPTIONS' },
+    )
+    assert.equal(pre.status, 204)
+    assert.equal(pre.headers['access-control-allow-origin'], 'https://app.example.com')
+    assert.equal(pre.headers['access-control-allow-credentials'], 'true')
+    assert.equal((await get(`${url}/admin/`)).status, 403) // 127.0.0.1 is not in the office range
+  })
 })

@@ -18,7 +18,7 @@ import diagnostics from 'node:diagnostics_channel'
 import type { GatewayHooks, HookResult, ResponseHeadView } from '../../core/hooks.ts'
 import type { Session } from '../../core/session.ts'
 import type { Store } from '../../store/store.ts'
-import { policyError } from '../policy-response.ts'
+import { addPolicyFields, applyPolicyFields, policyError } from '../policy-response.ts'
 import type { ModuleContext, RouteModule } from '../registry.ts'
 import { type Decision, gcra, slidingWindow } from './algorithms.ts'
 import { addFields, type LimitFacts, policyItem, retryAfterSeconds } from './fields.ts'
@@ -64,9 +64,7 @@ export const rateLimitModule: RouteModule = function rateLimit(route, config, co
   }
   if (limits.some((l) => l.headers))
     hooks.onResponse = function rateLimitFields(session: Session, res: ResponseHeadView): void {
-      const fields = session.policyFields
-      if (fields === undefined) return
-      for (let i = 0; i < fields.length; i += 2) res.headers.append(fields[i]!, fields[i + 1]!)
+      applyPolicyFields(session, res)
     }
   return hooks
 }
@@ -123,7 +121,7 @@ async function decide(
       shown,
       decisions.filter((_, i) => decided[i]!.headers),
     )
-    session.policyFields = fields
+    addPolicyFields(session, fields)
   }
   return undefined
 }
