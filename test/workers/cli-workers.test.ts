@@ -146,7 +146,7 @@ describe('portcullis start with workers', () => {
       const { cli, port } = await start(t, dir)
       const runs: string[] = []
       let restarts = 0
-      const deadline = performance.now() + 45_000
+      const deadline = performance.now() + 55_000
       const load = (async () => {
         // Back-to-back bounded wrk runs until the restarts are done.
         while (restarts < 10 && performance.now() < deadline) runs.push(await wrk(port, 2))
