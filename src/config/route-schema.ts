@@ -9,6 +9,7 @@ import { templateProblem } from '../core/placeholders.ts'
 import { accessSchema } from '../modules/access/schema.ts'
 import { authSchema } from '../modules/auth-schema.ts'
 import { routeCompressSchema } from '../modules/compress/schema.ts'
+import { concurrencySchema } from '../modules/concurrency/schema.ts'
 import { corsSchema } from '../modules/cors/schema.ts'
 import { routeRateLimitSchema } from '../modules/rate-limit/schema.ts'
 import { redirectTargetProblem } from '../modules/redirect/target.ts'
@@ -231,6 +232,8 @@ export const routeSchema = z
     auth: authSchema.optional(),
     /** Rate limits (src/modules/rate-limit): one, a top-level `rateLimits` name, or a list. */
     rateLimit: routeRateLimitSchema.optional(),
+    /** Requests in progress at once, per worker, with a bounded queue (src/modules/concurrency). */
+    concurrency: concurrencySchema.optional(),
   })
   .superRefine(checkRoute)
 

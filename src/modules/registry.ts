@@ -12,6 +12,7 @@ import { accessModule } from './access/index.ts'
 import { apiKeyModule } from './api-key/index.ts'
 import { basicAuthModule } from './basic-auth/index.ts'
 import { compressModule } from './compress/index.ts'
+import { concurrencyModule } from './concurrency/index.ts'
 import { corsModule } from './cors/index.ts'
 import { headersModule } from './headers/index.ts'
 import { jwtModule } from './jwt/index.ts'
@@ -53,6 +54,8 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   apiKeyModule,
   basicAuthModule,
   rateLimitModule,
+  // Last of the policies: a slot is taken only by a request that will go on.
+  concurrencyModule,
   // Request transforms: rewrite first, so it sees the upstream path as the gateway built it.
   rewriteModule,
   headersModule,

@@ -95,9 +95,13 @@ export class Runtime {
     return this.routePolicies.get(route) ?? this.policy
   }
 
-  /** logSession runs onLog hooks and publishes the request's end; observers must not throw into us. */
+  /**
+   * logSession runs onLog hooks (the route's own when it has modules: they
+   * release what they hold, e.g. a concurrency slot) and publishes the
+   * request's end; observers must not throw into us.
+   */
   logSession(session: Session): void {
-    const hooks = this.hooks.onLog
+    const hooks = (session.route as Partial<CompiledRoute> | undefined)?.hooks?.onLog ?? this.hooks.onLog
     for (let i = 0; i < hooks.length; i++) {
       try {
         hooks[i]!(session)

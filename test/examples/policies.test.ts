@@ -4,6 +4,7 @@
  * its upstreams aimed at a local origin.
  */
 import assert from 'node:assert/strict'
+import type http from 'node:http'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
 import { loadConfig } from '../../src/config/load.ts'
@@ -16,8 +17,13 @@ import { get } from '../helpers/http-get.ts'
 const examples = join(import.meta.dirname, '..', '..', 'examples')
 
 /** serveExample starts examples/FILE aimed at a local origin; returns its base URL. */
-export async function serveExample(file: string, t: TestContext, env: Record<string, string> = {}) {
-  const origin = await startOrigin((req, res) => res.end(String(req.headers['x-user-id'])), { t })
+export async function serveExample(
+  file: string,
+  t: TestContext,
+  env: Record<string, string> = {},
+  handler: Parameters<typeof startOrigin>[0] = (req, res) => res.end(String(req.headers['x-user-id'])),
+) {
+  const origin = await startOrigin(handler, { t })
   const loaded = await loadConfig(join(examples, file), { ...process.env, ...env })
   assert.ok(loaded.ok, `${file} loads: ${JSON.stringify(!loaded.ok && loaded.problems)}`)
   const config: GatewayConfig = structuredClone(loaded.config)
@@ -81,5 +87,21 @@ describe('policy examples', () => {
     assert.equal(pre.headers['access-control-allow-origin'], 'https://app.example.com')
     assert.equal(pre.headers['access-control-allow-credentials'], 'true')
     assert.equal((await get(`${url}/admin/`)).status, 403) // 127.0.0.1 is not in the office range
+  })
+
+  it('concurrency.yaml: 2 at the origin, 4 waiting, the seventh refused at once', async (t) => {
+    const held: http.ServerResponse[] = []
+    const url = await serveExample('concurrency.yaml', t, {}, (_req, res) => void held.push(res))
+    const seven = Array.from({ length: 7 }, () => get(`${url}/reports`))
+    const first = await Promise.race(seven)
+    assert.equal(first.status, 503)
+    assert.equal(held.length, 2)
+    while (held.length < 6) {
+      for (const res of held) if (!res.writableEnded) res.end('ok')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    for (const res of held) if (!res.writableEnded) res.end('ok')
+    const statuses = (await Promise.all(seven)).map((r) => r.status).sort()
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200, 503])
   })
 })
