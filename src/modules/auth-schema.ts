@@ -5,9 +5,10 @@
 import { z } from 'zod'
 import { apiKeySchema } from './api-key/schema.ts'
 import { basicSchema } from './basic-auth/schema.ts'
+import { forwardAuthSchema } from './forward-auth/schema.ts'
 import { jwtSchema } from './jwt/schema.ts'
 
-const METHODS = ['jwt', 'apiKey', 'basic'] as const
+const METHODS = ['jwt', 'apiKey', 'basic', 'forward'] as const
 
 export const authSchema = z
   .strictObject({
@@ -17,6 +18,8 @@ export const authSchema = z
     apiKey: apiKeySchema.optional(),
     /** Basic auth with scrypt password hashes (src/modules/basic-auth). */
     basic: basicSchema.optional(),
+    /** Ask an auth service (src/modules/forward-auth). */
+    forward: forwardAuthSchema.optional(),
   })
   .refine((a) => METHODS.filter((m) => a[m] !== undefined).length === 1, {
     message: `needs exactly one of ${METHODS.join(', ')}`,

@@ -14,6 +14,7 @@ import { basicAuthModule } from './basic-auth/index.ts'
 import { compressModule } from './compress/index.ts'
 import { concurrencyModule } from './concurrency/index.ts'
 import { corsModule } from './cors/index.ts'
+import { forwardAuthModule } from './forward-auth/index.ts'
 import { headersModule } from './headers/index.ts'
 import { jwtModule } from './jwt/index.ts'
 import { rateLimitModule } from './rate-limit/index.ts'
@@ -53,6 +54,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   jwtModule,
   apiKeyModule,
   basicAuthModule,
+  forwardAuthModule,
   rateLimitModule,
   // Last of the policies: a slot is taken only by a request that will go on.
   concurrencyModule,

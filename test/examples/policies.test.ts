@@ -22,6 +22,7 @@ export async function serveExample(
   t: TestContext,
   env: Record<string, string> = {},
   handler: Parameters<typeof startOrigin>[0] = (req, res) => res.end(String(req.headers['x-user-id'])),
+  adjust?: (config: GatewayConfig) => void,
 ) {
   const origin = await startOrigin(handler, { t })
   const loaded = await loadConfig(join(examples, file), { ...process.env, ...env })
@@ -29,6 +30,7 @@ export async function serveExample(
   const config: GatewayConfig = structuredClone(loaded.config)
   config.listen = [{ address: { host: '127.0.0.1', port: 0 } }]
   for (const u of Object.values(config.upstreams)) for (const target of u.targets) target.url = origin.url
+  adjust?.(config)
   const gw = await createGateway(config)
   await gw.listen()
   t.after(() => gw.close({ drainTimeout: 0 }))
@@ -103,5 +105,22 @@ describe('policy examples', () => {
     for (const res of held) if (!res.writableEnded) res.end('ok')
     const statuses = (await Promise.all(seven)).map((r) => r.status).sort()
     assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200, 503])
+  })
+
+  it('forward-auth.yaml: the auth service decides, its x-user-id goes upstream', async (t) => {
+    const service = await startOrigin(
+      (req, res) => {
+        if (req.headers.authorization === 'Bearer ok') res.writeHead(200, { 'x-user-id': 'ann' }).end()
+        else res.writeHead(401, { 'www-authenticate': 'Bearer' }).end()
+      },
+      { t },
+    )
+    const url = await serveExample('forward-auth.yaml', t, {}, undefined, (config) => {
+      config.routes[0]!.auth!.forward!.url = `${service.url}/verify`
+    })
+    assert.equal((await get(`${url}/app`)).status, 401)
+    const ok = await get(`${url}/app`, { authorization: 'Bearer ok' })
+    assert.equal(ok.status, 200)
+    assert.equal(ok.body, 'ann')
   })
 })

@@ -90,7 +90,7 @@ export const rateLimitsSchema = z.record(limitName, limitSchema).default({})
 
 /**
  * checkRateLimitReferences reports routes naming a limit `rateLimits` does
- * not define, and redis limits without `stores.redis`. It reads a possibly
+ * not define, and redis limits (or forward-auth caches) without `stores.redis`. It reads a possibly
  * invalid config defensively (it runs even when other parts fail).
  */
 export function checkRateLimitReferences(cfg: unknown, ctx: z.RefinementCtx): void {
@@ -103,6 +103,8 @@ export function checkRateLimitReferences(cfg: unknown, ctx: z.RefinementCtx): vo
   }
   if (!Array.isArray(routes)) return
   routes.forEach((r: unknown, i) => {
+    const forward = (r as { auth?: { forward?: unknown } } | null)?.auth?.forward
+    if (isRedis(forward) && !hasRedis) ctx.addIssue(noRedis(['routes', i, 'auth', 'forward', 'store']))
     const list = typeof r === 'object' && r !== null ? (r as { rateLimit?: unknown }).rateLimit : undefined
     const items = Array.isArray(list) ? list : list === undefined ? [] : [list]
     items.forEach((l: unknown, j) => {
