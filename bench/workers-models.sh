@@ -10,6 +10,8 @@
 # machine's cores, as they would in production.
 #
 # usage: bench/workers-models.sh [N] [ROUNDS] [SECONDS]   (defaults 2 3 3)
+#   WRK_HEADER="Connection: close" makes every request a new connection
+#   (what the accept path costs in each model).
 set -euo pipefail
 n=${1:-2} rounds=${2:-3} secs=${3:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,7 +47,7 @@ cpu() {
 run() {
   local m=$1 c0 c1 out
   c0=$(cpu "${mpid[$m]}")
-  out=$(bash -c 'wrk -t1 -c50 -d'"$secs"'s "$0" 2>&1; times' "http://127.0.0.1:${mport[$m]}/small")
+  out=$(bash -c 'wrk -t1 -c50 ${WRK_HEADER:+-H "$WRK_HEADER"} -d'"$secs"'s "$0" 2>&1; times' "http://127.0.0.1:${mport[$m]}/small")
   c1=$(cpu "${mpid[$m]}")
   awk -v m="$m" -v c=$((c1 - c0)) -v t="$(getconf CLK_TCK)" -v s="$secs" '
     /requests in/ { r = $1 }

@@ -50,6 +50,13 @@ export const supervisorSchema = z
     maxMemory: z
       .strictObject({ heap: size.default(0), rss: size.default(0), for: duration.default(10_000) })
       .prefault({}),
+    /**
+     * How workers get connections: `shared`, each accepts from one listening
+     * socket the supervisor holds (nginx's default); `round-robin`, the
+     * supervisor accepts and hands them out in turn (even spread, but every
+     * connection costs the supervisor an accept and an fd pass).
+     */
+    accept: z.enum(['shared', 'round-robin']).default('shared'),
     /** How often each worker samples its event-loop delay and memory (diagnostics channel `portcullis:worker:sample`). */
     sampleInterval: duration.default(1000),
   })

@@ -4,11 +4,11 @@
  * it keeps crashing) or stops answering its heartbeat, replaces one that
  * stays over a memory limit (the new one listens before the old one drains),
  * sends every worker a configuration it validated once (SIGHUP), and rolls
- * new code onto all of them one at a time (SIGUSR2). Connections are
- * accepted in this process and handed to the workers round-robin (cluster's
- * SCHED_RR), so a worker closing its listener never drops a queued
- * connection: docs/architecture.md ("Every core") has the measurements
- * behind choosing processes over threads.
+ * new code onto all of them one at a time (SIGUSR2). The listening socket is
+ * this process's: the workers accept from it (`supervisor.accept: shared`,
+ * cluster's SCHED_NONE) or this process hands connections out in turn
+ * (`round-robin`, SCHED_RR). docs/architecture.md ("Every core") has the
+ * measurements behind choosing processes over threads, and shared accept.
  */
 import cluster from 'node:cluster'
 import { fileURLToPath } from 'node:url'
@@ -68,6 +68,8 @@ export class Supervisor {
   private heartbeat: NodeJS.Timeout | undefined
   private bound: BoundAddress[] = []
   private closing = false
+  /** Set once every first worker listened: before that, a worker that dies fails listen() instead of restarting. */
+  private serving = false
   private reloadSeq = 0
   private rolling: Promise<void> = Promise.resolve()
 
@@ -79,9 +81,11 @@ export class Supervisor {
     this.slots = Array.from({ length: Math.max(1, options.workers) }, () => undefined)
     const b = options.config.supervisor.restartBackoff
     this.backoffs = this.slots.map(() => new Backoff(b.initial, b.max))
-    // Round-robin in this process, not each worker accepting from a shared
-    // socket: the kernel's wake-ups favour a few workers under a shared socket.
-    cluster.schedulingPolicy = cluster.SCHED_RR
+    // Either way the listening socket lives in this process, so a worker that
+    // closes its listener (retired, crashed) never drops a queued connection.
+    // Node fixes the policy at the first fork: one supervisor per process.
+    const accept = options.config.supervisor.accept
+    cluster.schedulingPolicy = accept === 'round-robin' ? cluster.SCHED_RR : cluster.SCHED_NONE
     // Node's flags pass on (the bin's V8 tuning), the test runner's do not.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--test'))
     cluster.setupPrimary({ exec: WORKER_ENTRY, serialization: 'advanced', execArgv })
@@ -101,6 +105,7 @@ export class Supervisor {
     const started = this.slots.map((_, slot) => (this.slots[slot] = this.fork(slot)))
     const ok = await Promise.all(started.map((h) => h.ready))
     if (ok.every(Boolean)) {
+      this.serving = true
       this.heartbeat = setInterval(() => this.beat(), this.config.supervisor.heartbeatInterval)
       return
     }
@@ -231,7 +236,7 @@ export class Supervisor {
   /** onExit restarts the worker of a place after a crash, waiting as the backoff says. */
   private onExit(h: WorkerHandle, exit: WorkerExit): void {
     this.all.delete(h)
-    if (this.closing || h.retired || this.slots[h.slot] !== h) return
+    if (!this.serving || this.closing || h.retired || this.slots[h.slot] !== h) return
     this.slots[h.slot] = undefined
     // A replacement being started takes the place (replace() sees it empty).
     if (this.replacing.has(h.slot)) return
