@@ -69,7 +69,7 @@ describe('cors', () => {
   it('adds allow, credentials and expose fields to responses, gateway errors included', async (t) => {
     const { url } = await gateway(t, {
       cors: { origins: ['https://app.example.com'], credentials: true, exposeHeaders: ['RateLimit', 'X-Id'] },
-      rateLimit: { rate: '1/h', key: 'route' },
+      rateLimit: { rate: '1/h', key: 'route', headers: true },
     })
     const ok = await get(url, { origin: 'https://app.example.com' })
     assert.equal(ok.status, 200)

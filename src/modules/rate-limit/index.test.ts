@@ -21,7 +21,14 @@ async function gateway(t: TestContext, extra: Omit<GatewayConfigInput, 'upstream
 describe('rateLimit', () => {
   it('answers 429 with Retry-After, RateLimit fields, the code and the request id', async (t) => {
     const url = await gateway(t, {
-      routes: [{ name: 'api', match: {}, upstream: 'origin', rateLimit: { rate: '3/m', store: 'memory' } }],
+      routes: [
+        {
+          name: 'api',
+          match: {},
+          upstream: 'origin',
+          rateLimit: { rate: '3/m', store: 'memory', headers: true },
+        },
+      ],
     })
     const first = await get(`${url}/x`)
     assert.equal(first.status, 200)
@@ -69,10 +76,15 @@ describe('rateLimit', () => {
 
   it('keeps one limit for every route naming a top-level limit', async (t) => {
     const url = await gateway(t, {
-      rateLimits: { team: { rate: '2/h', store: 'memory' } },
+      rateLimits: { team: { rate: '2/h', store: 'memory', headers: true } },
       routes: [
         { match: { path: '/a' }, upstream: 'origin', rateLimit: 'team' },
-        { name: 'b', match: { path: '/b' }, upstream: 'origin', rateLimit: ['team', { rate: '100/s' }] },
+        {
+          name: 'b',
+          match: { path: '/b' },
+          upstream: 'origin',
+          rateLimit: ['team', { rate: '100/s', headers: true }],
+        },
       ],
     })
     assert.equal((await get(`${url}/a`)).status, 200)
