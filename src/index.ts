@@ -27,3 +27,7 @@ export type { RouteInfo, SessionTimings } from './core/session.ts'
 export { Session } from './core/session.ts'
 export type { BoundAddress, Gateway, GatewayOptions, GatewayStats } from './server/gateway.ts'
 export { createGateway } from './server/gateway.ts'
+// Policies (src/modules): configured per route; these help from TypeScript.
+export { hashPassword } from './modules/basic-auth/hash.ts'
+export { rateLimitFailureChannel, type RateLimitFailureMessage } from './modules/rate-limit/index.ts'
+export { jwksErrorChannel, type JwksErrorMessage } from './modules/jwt/jwks.ts'
