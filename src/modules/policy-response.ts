@@ -6,7 +6,7 @@
 import { type ErrorCode, GatewayError } from '../core/errors.ts'
 import type { HookResult, ResponseHeadView } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
-import { errorResponse } from '../server/gateway-response.ts'
+import { errorResponse } from '../core/error-response.ts'
 
 /**
  * policyError answers `session` with the error `code` and the extra fields

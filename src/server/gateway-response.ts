@@ -7,30 +7,12 @@
 import { STATUS_CODES } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { GatewayError } from '../core/errors.ts'
+import { errorResponse } from '../core/error-response.ts'
 import type { GatewayResponse, HookLists } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
 import { BodyStreamer, type StreamTarget } from './body-streamer.ts'
 
-/** errorResponse builds the client-facing response for `err`. */
-export function errorResponse(
-  err: GatewayError,
-  requestId: string,
-  accept: string | undefined,
-): GatewayResponse {
-  const status = err.status === 499 ? 400 : err.status
-  if (accept !== undefined && /\bjson\b/i.test(accept)) {
-    return {
-      status,
-      headers: { 'Content-Type': 'application/json' },
-      body: `${JSON.stringify({ error: { status, code: err.code, requestId } })}\n`,
-    }
-  }
-  return {
-    status,
-    headers: { 'Content-Type': 'text/plain; charset=utf-8' },
-    body: `${status} ${STATUS_CODES[status] ?? 'Error'}\ncode: ${err.code}\nrequest-id: ${requestId}\n`,
-  }
-}
+export { errorResponse }
 
 /**
  * errorAnswer is the response for a failed request: the first onError hook
