@@ -8,6 +8,7 @@ import { isIP } from 'node:net'
 import { z } from 'zod'
 import { compressionSchema } from '../modules/compress/schema.ts'
 import { checkRateLimitReferences, rateLimitsSchema } from '../modules/rate-limit/schema.ts'
+import { forwardSchema } from './forward-schema.ts'
 import { isIpOrCidr } from './ip.ts'
 import { routeSchema, upgradeProtocols } from './route-schema.ts'
 import { storesSchema } from './stores-schema.ts'
@@ -249,10 +250,8 @@ export const configSchema = z
     /** Event loops (worker processes) and their supervisor (src/server/workers/). */
     workers: workersSchema,
     supervisor: supervisorSchema,
-    listen: z
-      .array(listen)
-      .min(1)
-      .default([{ address: { host: '127.0.0.1', port: 8080 } }]),
+    // Empty only beside a forward proxy (checkListeners).
+    listen: z.array(listen).default([{ address: { host: '127.0.0.1', port: 8080 } }]),
     upstreams: z
       .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'upstream names use A-Z a-z 0-9 _ . -'), upstream)
       .default({}),
@@ -269,13 +268,22 @@ export const configSchema = z
     stores: storesSchema,
     /** Rate limits by name, shared by every route naming them (src/modules/rate-limit). */
     rateLimits: rateLimitsSchema,
+    /** The forward proxy (src/forward): its listener, destination rules, TLS interception. */
+    forward: forwardSchema.extend({ address }).optional(),
   })
+  .superRefine(checkListeners)
   .superRefine(checkUpstreamReferences, {
     // Run even when other parts of the file are invalid, so `check` reports
     // every problem at once; the check itself tolerates malformed parts.
     when: () => true,
   })
   .superRefine(checkRateLimitReferences, { when: () => true })
+
+/** checkListeners: a gateway listens somewhere, on `listen` or as a forward proxy. */
+function checkListeners(cfg: { listen: unknown[]; forward?: unknown }, ctx: z.RefinementCtx): void {
+  if (cfg.listen.length === 0 && cfg.forward === undefined)
+    ctx.addIssue({ code: 'custom', path: ['listen'], message: 'needs at least one listener (or forward:)' })
+}
 
 /**
  * checkUpstreamReferences reports routes naming an upstream that is not
@@ -312,6 +320,7 @@ export type ListenConfig = GatewayConfig['listen'][number]
 export type LimitsConfig = GatewayConfig['limits']
 export type TimeoutsConfig = GatewayConfig['timeouts']
 export type ProxyConfig = GatewayConfig['proxy']
+export type ForwardConfig = NonNullable<GatewayConfig['forward']>
 
 export { isIpOrCidr }
 

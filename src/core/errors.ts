@@ -48,6 +48,9 @@ export const ERROR_KINDS = {
   RATE_LIMIT_UNAVAILABLE: { status: 503, source: 'internal', retryable: false },
   CONCURRENCY_LIMITED: { status: 503, source: 'downstream', retryable: false },
   AUTH_UNAVAILABLE: { status: 503, source: 'internal', retryable: false },
+  // The forward proxy (src/forward): proxy authentication (RFC 9110 §15.5.8), refused destinations.
+  PROXY_AUTH_REQUIRED: { status: 407, source: 'downstream', retryable: false },
+  DESTINATION_FORBIDDEN: { status: 403, source: 'downstream', retryable: false },
   // Our own fault or a hook's.
   HOOK_FAILED: { status: 500, source: 'internal', retryable: false },
   INTERNAL_ERROR: { status: 500, source: 'internal', retryable: false },

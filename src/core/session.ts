@@ -31,6 +31,22 @@ export interface SessionTimings {
   end: number
 }
 
+/**
+ * Which door a request came through (ARCHITECTURE.md, "One Session, three
+ * sources"): a reverse-proxy listener, the forward proxy (absolute-form or
+ * CONNECT), or a request inside a TLS connection the forward proxy intercepts.
+ */
+export type SessionSource = 'reverse' | 'forward' | 'mitm'
+
+/** Where a forward-proxied request goes: the authority the client named. */
+export interface Destination {
+  /** Host name or IP literal (IPv6 without brackets), lowercased. */
+  readonly host: string
+  readonly port: number
+  /** `http` or `https` (intercepted TLS, or an absolute-form https target). */
+  readonly scheme: 'http' | 'https'
+}
+
 export class Session<Ctx extends object = Record<string, unknown>> {
   /** The request id: the client's `x-request-id` when sane, else a new UUID. */
   id: string
@@ -78,6 +94,10 @@ export class Session<Ctx extends object = Record<string, unknown>> {
    * `[name, value, …]` (RateLimit headers); undefined when none.
    */
   policyFields: string[] | undefined = undefined
+  /** The door the request came through; 'reverse' unless the forward proxy set it. */
+  source: SessionSource = 'reverse'
+  /** For forward and mitm sessions, the destination the client named; undefined for reverse ones. */
+  destination: Destination | undefined = undefined
   private headerView: HeaderList | undefined = undefined
 
   constructor(head: RequestHead, clientAddress: string, clientPort: number, tls: boolean, t0: number) {

@@ -80,7 +80,7 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     this.rt = host.runtime
     this.peer = clientIp(socket.remoteAddress)
     this.peerPort = socket.remotePort ?? 0
-    this.reader = new RequestReader(this, this.rt.limits)
+    this.reader = new RequestReader(this, this.rt.limits, host.entry?.forms)
     this.upload = new UploadGuard(this.rt.uploadLimits)
     socket.setNoDelay(true)
     if (own === null) socket.on('data', (chunk: Buffer) => this.onData(chunk))
@@ -234,7 +234,7 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
       if (refused !== undefined) return this.respondError(refused)
       this.armBodyDeadline()
     }
-    runPhases(this, rt, session)
+    ;(this.host.entry?.run ?? runPhases)(this, rt, session) // a forward-proxy door has its own phases
   }
 
   /** openSession starts a request's session, with the client's request id when it is sane, else a new one. */

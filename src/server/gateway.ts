@@ -17,6 +17,7 @@ import type { GatewayHooks } from '../core/hooks.ts'
 import { AccessLog } from '../observe/access-log.ts'
 import { type StoreContext, StoreRegistry } from '../store/registry.ts'
 import { type ConnectionHost, DownstreamConnection } from './downstream.ts'
+import { DoorHost, forwardEntry, forwardServer, Interception } from './forward-door.ts'
 import { Runtime, shortestTimeout } from './runtime.ts'
 
 export interface GatewayOptions<Ctx extends object = Record<string, unknown>> {
@@ -44,6 +45,8 @@ export interface BoundAddress {
   host: string
   port: number
   tls: boolean
+  /** The forward proxy's listener (`forward.address`). */
+  forward?: boolean
 }
 
 export interface Gateway {
@@ -116,7 +119,7 @@ class GatewayServer implements Gateway, ConnectionHost {
   draining = false
   private readonly hooks: readonly GatewayHooks<never>[]
   private readonly deadlines: Deadlines
-  private readonly servers: { server: net.Server; tls: boolean }[] = []
+  private readonly servers: { server: net.Server; tls: boolean; forward?: boolean }[] = []
   private readonly connections = new Set<DownstreamConnection>()
   private accessLog: AccessLog | undefined
   private drained: (() => void) | undefined
@@ -125,6 +128,10 @@ class GatewayServer implements Gateway, ConnectionHost {
   readonly stores: StoreContext
   /** The stores modules keep state in (rate limits …): built once, kept across reloads. */
   private readonly storeRegistry: StoreRegistry
+  /** The forward listener's connections' host, and the CA and leaves of TLS interception. */
+  private readonly forwardHost = new DoorHost(this, forwardEntry)
+  private readonly interception = new Interception()
+  private readonly ownPorts = (): number[] => this.addresses().map((a) => a.port)
 
   constructor(
     config: GatewayConfig,
@@ -136,7 +143,7 @@ class GatewayServer implements Gateway, ConnectionHost {
     this.stores = options.stores ?? {}
     this.deadlines = new Deadlines(Deadlines.tickFor(shortestTimeout(config)))
     this.storeRegistry = new StoreRegistry(config.stores, this.stores)
-    this.runtime = new Runtime(config, hooks, this.deadlines, this, this.storeRegistry)
+    this.runtime = new Runtime(config, hooks, this.deadlines, this, this.storeRegistry, this.ownPorts)
     this.setAccessLog(config)
   }
 
@@ -147,6 +154,16 @@ class GatewayServer implements Gateway, ConnectionHost {
   async listen(): Promise<void> {
     try {
       for (const l of this.runtime.config.listen) await this.bind(l)
+      const forward = this.runtime.config.forward
+      if (forward !== undefined) {
+        await this.interception.attach(this.runtime, this)
+        await this.listenOn(
+          forwardServer((s) => this.accept(s, false, this.forwardHost)),
+          forward.address,
+          false,
+          true,
+        )
+      }
     } catch (err) {
       await Promise.all(this.servers.map(({ server }) => new Promise((r) => server.close(r))))
       this.servers.length = 0
@@ -179,19 +196,34 @@ class GatewayServer implements Gateway, ConnectionHost {
       : // Accepted paused: the connection moves the socket onto its own read buffer (own-read.ts).
         net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, onSocket)
     if (secure) server.on('tlsClientError', (_err, socket) => socket.destroy())
+    return this.listenOn(server, l.address, secure, false)
+  }
+
+  private listenOn(
+    server: net.Server,
+    address: { host: string; port: number },
+    secure: boolean,
+    forward: boolean,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       server.once('error', reject)
-      const { host, port } = l.address
+      const { host, port } = address
       server.listen({ host, port, backlog: 1024, reusePort: this.reusePort }, () => {
         server.off('error', reject)
         server.on('error', () => {}) // accept errors (EMFILE) must not crash the process
-        this.servers.push({ server, tls: secure })
+        this.servers.push(forward ? { server, tls: secure, forward } : { server, tls: secure })
         resolve()
       })
     })
   }
 
-  private accept(socket: net.Socket, secure: boolean): void {
+  /** adopt serves a socket another door produced (an intercepted TLS connection). */
+  adopt(socket: net.Socket, host: ConnectionHost, tls: boolean): void {
+    if (this.draining) socket.destroy()
+    else this.connections.add(new DownstreamConnection(socket, host, tls))
+  }
+
+  private accept(socket: net.Socket, secure: boolean, host: ConnectionHost = this): void {
     if (this.draining) {
       socket.destroy()
       return
@@ -217,7 +249,7 @@ class GatewayServer implements Gateway, ConnectionHost {
         }
       }
     }
-    this.connections.add(new DownstreamConnection(socket, this, secure))
+    this.connections.add(new DownstreamConnection(socket, host, secure))
   }
 
   onConnectionClosed(conn: DownstreamConnection): void {
@@ -226,9 +258,11 @@ class GatewayServer implements Gateway, ConnectionHost {
   }
 
   addresses(): BoundAddress[] {
-    return this.servers.map(({ server, tls }) => {
+    return this.servers.map(({ server, tls, forward }) => {
       const a = server.address() as net.AddressInfo
-      return { host: a.address, port: a.port, tls }
+      return forward
+        ? { host: a.address, port: a.port, tls, forward }
+        : { host: a.address, port: a.port, tls }
     })
   }
 
@@ -244,7 +278,9 @@ class GatewayServer implements Gateway, ConnectionHost {
 
   async reload(config: GatewayConfig): Promise<void> {
     const old = this.runtime
-    this.runtime = new Runtime(config, this.hooks, this.deadlines, this, this.storeRegistry)
+    const next = new Runtime(config, this.hooks, this.deadlines, this, this.storeRegistry, this.ownPorts)
+    await this.interception.attach(next, this)
+    this.runtime = next
     this.setAccessLog(config)
     // Idle pooled connections of the old runtime close now; busy ones when their exchange ends.
     old.close()

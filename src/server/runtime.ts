@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../config/schema.ts'
 import type { Deadlines } from '../core/deadlines.ts'
 import { compileHooks, type GatewayHooks, type HookLists } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
+import { ForwardRuntime } from '../forward/forward-runtime.ts'
 import type { ReaderLimits } from '../http1/request-reader.ts'
 import { type ModuleContext, routeAction, routeModuleHooks } from '../modules/registry.ts'
 import { requestEndChannel } from '../observe/channels.ts'
@@ -31,6 +32,8 @@ export class Runtime {
   readonly deadlines: Deadlines
   /** The gateway this runtime belongs to (identifies it on diagnostics channels). */
   readonly owner: object
+  /** The forward proxy's phases and pools, when `forward:` is configured. */
+  readonly forward: ForwardRuntime | undefined
 
   constructor(
     config: GatewayConfig,
@@ -38,6 +41,7 @@ export class Runtime {
     deadlines: Deadlines,
     owner: object,
     stores: StoreRegistry = new StoreRegistry(config.stores),
+    ownPorts: () => readonly number[] = () => [],
   ) {
     this.config = config
     const context: ModuleContext = { stores, trusts: trustList(config.proxy.trustedProxies) }
@@ -76,6 +80,18 @@ export class Runtime {
         upgrades: upgrades === undefined ? this.policy.upgrades : new Set(upgrades),
       })
     }
+    this.forward =
+      config.forward === undefined
+        ? undefined
+        : new ForwardRuntime({
+            config: config.forward,
+            policy: this.policy,
+            hooks: this.hooks,
+            userHooks,
+            deadlines,
+            ownPorts,
+          })
+    for (const route of this.forward?.routes ?? []) this.routePolicies.set(route, this.forward!.policy)
     this.uploadLimits = {
       bodyBuffer: config.limits.bodyBuffer,
       minUploadRate: config.limits.minUploadRate,
@@ -115,6 +131,7 @@ export class Runtime {
   /** close stops the upstream pools of this runtime. */
   close(): void {
     for (const u of this.upstreams.values()) u.close()
+    this.forward?.close()
   }
 }
 
@@ -130,5 +147,6 @@ export function shortestTimeout(config: GatewayConfig): number {
       u.pool.queueTimeout,
     )
   }
+  if (config.forward !== undefined) all.push(config.forward.timeouts.connect)
   return Math.min(...all.filter((t) => t > 0))
 }

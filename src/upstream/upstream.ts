@@ -24,10 +24,16 @@ export class Target {
   readonly weight: number
   readonly pool: ConnectionPool
 
-  constructor(url: string, weight: number, config: UpstreamConfig, deadlines: Deadlines) {
+  /**
+   * `address`, when given, is where to connect instead of resolving the URL's
+   * host (the forward proxy resolved and checked it); the URL's host stays the
+   * name for Host, SNI and certificate checks.
+   */
+  constructor(url: string, weight: number, config: UpstreamConfig, deadlines: Deadlines, address?: string) {
     const u = new URL(url)
     const secure = u.protocol === 'https:'
-    const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
+    const name = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
+    const host = address ?? name
     const port = u.port === '' ? (secure ? 443 : 80) : Number(u.port)
     this.url = url
     this.origin = `${u.protocol}//${u.host}`
@@ -39,7 +45,7 @@ export class Target {
         host,
         port,
         tls: secure,
-        servername: config.tls.servername ?? (isIP(host) === 0 ? host : undefined),
+        servername: config.tls.servername ?? (isIP(name) === 0 ? name : undefined),
         ca: secure && config.tls.ca !== undefined ? trustedCas(config.tls.ca) : undefined,
         verify: config.tls.verify,
       },
@@ -69,10 +75,11 @@ export class Upstream {
   readonly config: UpstreamConfig
   private readonly balancer: Balancer<Target>
 
-  constructor(name: string, config: UpstreamConfig, deadlines: Deadlines) {
+  /** `address`: where every target connects, see Target (the forward proxy's per-destination upstreams). */
+  constructor(name: string, config: UpstreamConfig, deadlines: Deadlines, address?: string) {
     this.name = name
     this.config = config
-    this.targets = config.targets.map((t) => new Target(t.url, t.weight, config, deadlines))
+    this.targets = config.targets.map((t) => new Target(t.url, t.weight, config, deadlines, address))
     this.balancer = new RoundRobin<Target>()
   }
 

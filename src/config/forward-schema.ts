@@ -1,0 +1,111 @@
+/**
+ * The `forward:` section: a forward proxy listener beside the reverse
+ * listeners (src/forward). Destinations are refused by safe defaults
+ * (loopback, private and link-local addresses, CONNECT ports other than 443)
+ * unless an `allow` entry names them; `deny` refuses, first.
+ */
+import { z } from 'zod'
+import { parseHash } from '../modules/basic-auth/hash.ts'
+import { isIpOrCidr } from './ip.ts'
+import { parseDuration } from './units.ts'
+
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const ms = parseDuration(v)
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid duration ${JSON.stringify(v)} (use e.g. 250ms, 5s, 2m)`,
+    })
+    return z.NEVER
+  }
+  return ms
+})
+
+const HOST_PATTERN_RE = /^(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$|^\*$/
+
+/** isDestinationPattern checks `HOST[:PORT]`, `*.domain[:PORT]`, an IP, `[v6]:PORT` or a CIDR. */
+export function isDestinationPattern(text: string): boolean {
+  const { host, port } = splitPattern(text)
+  if (port !== undefined && !(Number(port) >= 1 && Number(port) <= 65535)) return false
+  return isIpOrCidr(host) || HOST_PATTERN_RE.test(host)
+}
+
+/** splitPattern separates an optional `:PORT` from a destination pattern (IPv6 in brackets). */
+export function splitPattern(text: string): { host: string; port: string | undefined } {
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(text)
+  if (bracket) return { host: bracket[1]!, port: bracket[2] }
+  const colons = text.split(':').length - 1
+  if (colons === 1) {
+    const i = text.indexOf(':')
+    return { host: text.slice(0, i), port: text.slice(i + 1) }
+  }
+  return { host: text, port: undefined }
+}
+
+const destination = z.string().refine(isDestinationPattern, {
+  message: 'must be HOST, *.DOMAIN, an IP or CIDR, optionally with :PORT',
+})
+
+const chain = z.strictObject({
+  /** Destinations (host patterns, optionally with :PORT) sent through this proxy. */
+  match: z.array(destination).min(1),
+  /** The upstream HTTP proxy, `http://[user:password@]host:port`. */
+  proxy: z.string().refine(
+    (v) => {
+      try {
+        const u = new URL(v)
+        return u.protocol === 'http:' && u.hostname !== ''
+      } catch {
+        return false
+      }
+    },
+    { message: 'must be an http:// proxy URL' },
+  ),
+})
+
+const mitm = z.strictObject({
+  /** The CA directory made by `portcullis ca init` (ca.pem, ca-key.pem). */
+  caDir: z.string().default('./ca'),
+  /** Hosts whose TLS is intercepted (patterns as in `allow`); the others are tunnelled untouched. */
+  hosts: z.array(destination).default(['*']),
+  /** Hosts never intercepted, even when `hosts` matches (certificate-pinned clients). */
+  passthrough: z.array(destination).default([]),
+  /**
+   * A PEM file of CA certificates trusted for intercepted destinations, added
+   * to the system CAs (an origin with a private CA). Verification is never off.
+   */
+  upstreamCa: z.string().optional(),
+  /** Leaf certificates kept ready, most recently used first. */
+  cacheSize: z.number().int().min(1).default(1000),
+})
+
+const users = z.record(
+  z.string().regex(/^[^:]+$/, 'a user name cannot contain ":"'),
+  z.string().refine((h) => parseHash(h) !== undefined, {
+    message: 'must be a scrypt hash scrypt:N:r:p:SALT:HASH (N >= 16384)',
+  }),
+)
+
+export const forwardSchema = z.strictObject({
+  /** Where the forward proxy listens (clients' HTTP_PROXY / HTTPS_PROXY). */
+  address: z.union([z.string(), z.number(), z.strictObject({ host: z.string(), port: z.number() })]),
+  /** Destinations the safe defaults would refuse (loopback, private ranges, CONNECT ports other than 443). */
+  allow: z.array(destination).default([]),
+  /** Destinations always refused (checked first, on the name and on the resolved address). */
+  deny: z.array(destination).default([]),
+  /** CONNECT ports allowed to every destination besides 443. */
+  ports: z.array(z.number().int().min(1).max(65535)).default([]),
+  /** Proxy authentication (RFC 7235 §4.3-4.4, Basic per RFC 7617) against scrypt hashes. */
+  auth: z.strictObject({ realm: z.string().default('portcullis'), users }).optional(),
+  /** Upstream HTTP proxies by destination; the first match wins. */
+  chain: z.array(chain).default([]),
+  mitm: mitm.optional(),
+  timeouts: z
+    .strictObject({
+      /** TCP connection to a destination (CONNECT and plain). */
+      connect: duration.default(10_000),
+      /** A tunnel with no byte either way for this long is closed. */
+      tunnelIdle: duration.default(300_000),
+    })
+    .prefault({}),
+})

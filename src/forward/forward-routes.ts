@@ -1,0 +1,60 @@
+/**
+ * The routes forward-proxied requests run under. They are not in the route
+ * table (nothing is matched by path): one route for direct requests, whose
+ * hooks are the user's global hooks, one per chained upstream proxy, whose
+ * first hook turns the request line into absolute-form for that proxy
+ * (RFC 9112 §3.2.2), and one for requests inside intercepted TLS. Each has
+ * a name for logs and metrics: `forward`, `forward-chain-N`, `mitm`.
+ */
+import { routeSchema } from '../config/route-schema.ts'
+import { compileHooks, type GatewayHooks, type HookLists } from '../core/hooks.ts'
+import type { CompiledRoute } from '../routing/router.ts'
+import { authorityOf } from './authority.ts'
+
+/** forwardRoute builds a route outside the table named `name` with these hooks. */
+export function forwardRoute(name: string, hooks: HookLists): CompiledRoute {
+  return {
+    index: -1,
+    name,
+    upstream: undefined,
+    path: undefined,
+    pathMatcher: undefined,
+    specificity: 0,
+    methods: undefined,
+    conditions: undefined,
+    config: routeSchema.parse({ name, match: {}, upstream: name }),
+    hooks,
+  }
+}
+
+/**
+ * chainHooks: the request goes to the chained proxy in absolute-form, with
+ * the proxy's own credentials (from its URL) when it has some.
+ */
+export function chainHooks(proxy: URL): GatewayHooks {
+  const credentials =
+    proxy.username === ''
+      ? undefined
+      : `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`
+  return {
+    onUpstreamRequest: function chainedRequest(session, req) {
+      const dest = session.destination!
+      req.path = `${dest.scheme}://${authorityOf(dest)}${req.path}`
+      if (credentials !== undefined) req.headers.set('Proxy-Authorization', credentials)
+    },
+  }
+}
+
+/** chainConnect is the CONNECT request sent to a chained proxy for a tunnel (RFC 9110 §9.3.6). */
+export function chainConnect(proxy: URL, authority: string): string {
+  const auth =
+    proxy.username === ''
+      ? ''
+      : `Proxy-Authorization: Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}\r\n`
+  return `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`
+}
+
+/** hooksWith compiles `first` ahead of the user's hooks. */
+export function hooksWith(first: GatewayHooks, userHooks: readonly GatewayHooks<never>[]): HookLists {
+  return compileHooks([first as GatewayHooks<never>, ...userHooks])
+}

@@ -1,0 +1,313 @@
+/**
+ * The forward proxy's request phases (ARCHITECTURE.md, "One Session, three
+ * sources"). A request on the forward listener is a Session like any other:
+ * `source = 'forward'`, the destination it names in `session.destination`.
+ * It goes through, in order: the destination parsed (400 if unreadable),
+ * proxy authentication (407), the name rules (403), the user's
+ * onRequestHead and onRequest hooks, then its action:
+ *
+ * - absolute-form (`GET http://host/path`): the name resolved, the address
+ *   rules applied to the resolved address, and the request proxied by the
+ *   usual exchange to that destination's pool (destination-pools.ts), or to
+ *   a chained proxy;
+ * - CONNECT to a host `mitm.hosts` names: intercepted (mitm/intercept.ts),
+ *   each request inside a Session with `source = 'mitm'` (handleInside);
+ * - any other CONNECT: a tunnel (connect-tunnel.ts).
+ *
+ * A reverse-proxy listener never reaches this file: its requests pay nothing
+ * for the forward proxy.
+ */
+import { GatewayError, toGatewayError } from '../core/errors.ts'
+import { type HookLists, type HookResult, runRequestHooks } from '../core/hooks.ts'
+import type { Destination, Session } from '../core/session.ts'
+import type { ForwardConfig } from '../config/schema.ts'
+import type { Deadlines } from '../core/deadlines.ts'
+import type { GatewayHooks } from '../core/hooks.ts'
+import { policyError } from '../modules/policy-response.ts'
+import { allowedUpgrade, type ForwardingPolicy } from '../proxy/forwarding.ts'
+import type { CompiledRoute } from '../routing/router.ts'
+import type { Upstream } from '../upstream/upstream.ts'
+import { authorityOf, parseAuthority } from './authority.ts'
+import type { ForwardClient } from './client.ts'
+import { connectTo, joinTunnel } from './connect-tunnel.ts'
+import { DestinationPools, type DestinationTemplate } from './destination-pools.ts'
+import { compilePatterns, DestinationRules } from './destinations.ts'
+import { chainConnect, chainHooks, forwardRoute, hooksWith } from './forward-routes.ts'
+import { ProxyAuth } from './proxy-auth.ts'
+import { resolveHost } from './resolve.ts'
+
+/** Intercepts a CONNECT's TLS (mitm/intercept.ts); given by whoever can serve the requests inside. */
+export type Interceptor = (client: ForwardClient, session: Session, dest: Destination) => void
+
+/** What a ForwardRuntime is built from. */
+export interface ForwardOptions {
+  config: ForwardConfig
+  /** The gateway's forwarding policy; the forward proxy's own is derived from it. */
+  policy: ForwardingPolicy
+  /** The global hooks, compiled, and as given (to compile chain routes with). */
+  hooks: HookLists
+  userHooks: readonly GatewayHooks<never>[]
+  deadlines: Deadlines
+  /** The ports this process listens on (a request to one of them on this machine is a loop). */
+  ownPorts: () => readonly number[]
+}
+
+interface Chain {
+  matches: (host: string, port: number) => boolean
+  proxy: URL
+  route: CompiledRoute
+}
+
+export class ForwardRuntime {
+  readonly config: ForwardConfig
+  /** Host kept as the client named it, no X-Forwarded-* (a forward proxy does not announce its clients). */
+  readonly policy: ForwardingPolicy
+  readonly route: CompiledRoute
+  readonly insideRoute: CompiledRoute
+  readonly chains: readonly Chain[]
+  /** Set by the server when TLS interception is configured and its CA loaded. */
+  interceptor: Interceptor | undefined = undefined
+  private readonly hooks: HookLists
+  private readonly rules: DestinationRules
+  private readonly auth: ProxyAuth | undefined
+  private readonly pools: DestinationPools
+  private readonly template: DestinationTemplate
+  private readonly mitmHosts: (host: string, port: number) => boolean
+  private readonly passthrough: (host: string, port: number) => boolean
+
+  constructor(o: ForwardOptions) {
+    const cfg = (this.config = o.config)
+    this.policy = { ...o.policy, preserveHost: true, forwardedHeaders: false }
+    this.hooks = o.hooks
+    this.route = forwardRoute('forward', o.hooks)
+    this.insideRoute = forwardRoute('mitm', o.hooks)
+    this.chains = cfg.chain.map((c, i) => {
+      const proxy = new URL(c.proxy)
+      const route = forwardRoute(`forward-chain-${i}`, hooksWith(chainHooks(proxy), o.userHooks))
+      return { matches: compilePatterns(c.match), proxy, route }
+    })
+    this.rules = new DestinationRules(cfg, o.ownPorts)
+    this.auth = cfg.auth === undefined ? undefined : new ProxyAuth(cfg.auth.realm, cfg.auth.users)
+    this.pools = new DestinationPools(1000, o.deadlines)
+    this.template = {
+      balance: 'round-robin',
+      pool: { maxConnections: 256, maxIdle: 16, idleTimeout: 4000, queueTimeout: 5000 },
+      timeouts: { connect: cfg.timeouts.connect, response: 60_000, idle: 60_000 },
+      tls: { ca: cfg.mitm?.upstreamCa, servername: undefined, verify: true },
+    }
+    this.mitmHosts = compilePatterns(cfg.mitm?.hosts ?? [])
+    this.passthrough = compilePatterns(cfg.mitm?.passthrough ?? [])
+  }
+
+  /** The routes outside the table whose policy is `policy`. */
+  get routes(): CompiledRoute[] {
+    return [this.route, this.insideRoute, ...this.chains.map((c) => c.route)]
+  }
+
+  /** handle takes a request on the forward listener from its parsed head to its answer. */
+  handle(client: ForwardClient, session: Session): void {
+    session.source = 'forward'
+    session.route = this.route
+    const head = session.head
+    const connect = head.method === 'CONNECT'
+    if (connect) client.closeAfter = true // a refused CONNECT's connection is never reused
+    const dest = connect
+      ? parseAuthority(head.target, 'https', true)
+      : head.absoluteAuthority === undefined
+        ? undefined
+        : parseAuthority(head.absoluteAuthority, head.absoluteScheme === 'https' ? 'https' : 'http', false)
+    if (dest === undefined) {
+      client.closeAfter = true
+      const why = connect
+        ? 'invalid CONNECT authority'
+        : 'a forward proxy request needs an absolute-form target'
+      return client.respondError(new GatewayError('MALFORMED_REQUEST', why))
+    }
+    session.destination = dest
+    const credentials = takeProxyAuthorization(head.rawHeaders)
+    if (this.auth === undefined) return this.checked(client, session, dest)
+    this.auth.check(credentials).then(
+      (user) => {
+        if (client.current !== session) return
+        if (user === undefined) return this.challenge(client, session)
+        session.consumer = user
+        this.checked(client, session, dest)
+      },
+      (err) => client.respondError(toGatewayError(err)),
+    )
+  }
+
+  /** handleInside takes a request inside an intercepted TLS connection to `dest`. */
+  handleInside(client: ForwardClient, session: Session, dest: Destination): void {
+    session.source = 'mitm'
+    session.route = this.insideRoute
+    session.destination = dest
+    takeProxyAuthorization(session.head.rawHeaders)
+    this.runHooks(client, session, () => this.proxyTo(client, session, dest, this.insideRoute))
+  }
+
+  /** close stops the per-destination pools. */
+  close(): void {
+    this.pools.close()
+  }
+
+  private challenge(client: ForwardClient, session: Session): void {
+    client.closeAfter = true
+    const answer = policyError(session, 'PROXY_AUTH_REQUIRED', ['Proxy-Authenticate', this.auth!.challenge])
+    if (answer.kind === 'respond') client.respond(answer.response)
+  }
+
+  private checked(client: ForwardClient, session: Session, dest: Destination): void {
+    const refused = this.rules.checkName(dest.host, dest.port, session.method === 'CONNECT')
+    if (refused !== undefined) return client.respondError(refused)
+    this.runHooks(client, session, () => this.act(client, session, dest))
+  }
+
+  private act(client: ForwardClient, session: Session, dest: Destination): void {
+    const chain = this.chains.find((c) => c.matches(dest.host, dest.port))
+    if (session.method !== 'CONNECT') {
+      if (chain === undefined) return this.proxyTo(client, session, dest, this.route)
+      session.route = chain.route
+      return this.proxyVia(client, session, chain)
+    }
+    if (chain !== undefined) return this.tunnelVia(client, session, dest, chain)
+    const intercept = this.interceptor
+    if (
+      intercept !== undefined &&
+      this.mitmHosts(dest.host, dest.port) &&
+      !this.passthrough(dest.host, dest.port)
+    ) {
+      this.resolved(client, session, dest, () => intercept(client, session, dest))
+      return
+    }
+    this.resolved(client, session, dest, (address) => this.tunnel(client, session, dest, address))
+  }
+
+  /** resolved resolves the destination, applies the address rules, then continues with the address. */
+  private resolved(
+    client: ForwardClient,
+    session: Session,
+    dest: Destination,
+    next: (address: string) => void,
+  ): void {
+    resolveHost(dest.host).then(
+      (address) => {
+        if (client.current !== session) return
+        const refused = this.rules.checkAddress(dest.host, dest.port, address)
+        if (refused !== undefined) return client.respondError(refused)
+        next(address)
+      },
+      (err) => {
+        if (client.current === session) client.respondError(toGatewayError(err))
+      },
+    )
+  }
+
+  private tunnel(client: ForwardClient, session: Session, dest: Destination, address: string): void {
+    const connectTimeout = this.config.timeouts.connect
+    this.openTunnel(client, session, connectTo({ address, port: dest.port, connectTimeout }))
+  }
+
+  private tunnelVia(client: ForwardClient, session: Session, dest: Destination, chain: Chain): void {
+    session.route = chain.route
+    const port = Number(chain.proxy.port || 80)
+    resolveHost(chain.proxy.hostname.replace(/^\[|\]$/g, '')).then(
+      (address) => {
+        if (client.current !== session) return
+        const chainRequest = chainConnect(chain.proxy, authorityOf(dest))
+        this.openTunnel(
+          client,
+          session,
+          connectTo({ address, port, connectTimeout: this.config.timeouts.connect, chainRequest }),
+        )
+      },
+      (err) => client.current === session && client.respondError(toGatewayError(err)),
+    )
+  }
+
+  private openTunnel(
+    client: ForwardClient,
+    session: Session,
+    connecting: ReturnType<typeof connectTo>,
+  ): void {
+    connecting.then(
+      ({ socket, rest }) => {
+        if (client.current !== session) return socket.destroy()
+        session.timings.upstreamConnected = performance.now() - session.t0
+        session.target = `tcp://${socket.remoteAddress}:${socket.remotePort}`
+        joinTunnel(client, session, socket, rest, this.config.timeouts.tunnelIdle)
+      },
+      (err) => {
+        if (client.current === session) client.respondError(toGatewayError(err))
+      },
+    )
+  }
+
+  /** proxyTo sends a request to the destination's own pool, at the address it resolved to. */
+  private proxyTo(client: ForwardClient, session: Session, dest: Destination, route: CompiledRoute): void {
+    const key = `${dest.scheme}://${authorityOf(dest)}`
+    const ready = this.pools.fresh(key)
+    if (ready !== undefined) return this.exchange(client, session, route, ready)
+    this.resolved(client, session, dest, (address) =>
+      this.exchange(client, session, route, this.pools.upstreamFor(key, dest, address, this.template)),
+    )
+  }
+
+  private proxyVia(client: ForwardClient, session: Session, chain: Chain): void {
+    const proxy = chain.proxy
+    const dest: Destination = {
+      host: proxy.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(proxy.port || 80),
+      scheme: 'http',
+    }
+    const key = `chain:${proxy.host}`
+    const ready = this.pools.fresh(key)
+    if (ready !== undefined) return this.exchange(client, session, chain.route, ready)
+    resolveHost(dest.host).then(
+      (address) => {
+        if (client.current !== session) return
+        this.exchange(client, session, chain.route, this.pools.upstreamFor(key, dest, address, this.template))
+      },
+      (err) => client.current === session && client.respondError(toGatewayError(err)),
+    )
+  }
+
+  private exchange(client: ForwardClient, session: Session, route: CompiledRoute, upstream: Upstream): void {
+    const head = session.head
+    // Decided once, as for reverse routes (server/phases.ts): only allowed upgrades pass.
+    if (head.upgradeProtocol !== undefined)
+      head.upgradeProtocol = allowedUpgrade(head.upgradeProtocol, this.policy.upgrades)
+    client.proxy(session, route, upstream)
+  }
+
+  /** runHooks runs the global onRequestHead then onRequest hooks; `next` continues the request. */
+  private runHooks(client: ForwardClient, session: Session, next: () => void): void {
+    const { onRequestHead, onRequest } = this.hooks
+    if (onRequestHead.length === 0 && onRequest.length === 0) return next()
+    const all = [...onRequestHead, ...onRequest] as Parameters<typeof runRequestHooks>[0]
+    runRequestHooks(all, session, (err: unknown, result: HookResult | undefined) => {
+      if (client.current !== session) return
+      if (err !== undefined) client.respondError(toGatewayError(err, 'HOOK_FAILED'))
+      else if (result !== undefined && result.kind === 'respond') client.respond(result.response)
+      else next()
+    })
+  }
+}
+
+/**
+ * takeProxyAuthorization removes `Proxy-Authorization` (and the obsolete
+ * `Proxy-Connection`, also dropped by forwarding.ts) from the request's
+ * fields and returns its value: it is for this hop only (RFC 9110 §11.7.2)
+ * and never forwarded or logged.
+ */
+function takeProxyAuthorization(raw: string[]): string | undefined {
+  let value: string | undefined
+  for (let i = raw.length - 2; i >= 0; i -= 2) {
+    const name = raw[i]!.toLowerCase()
+    if (name === 'proxy-authorization') {
+      value = raw[i + 1]
+      raw.splice(i, 2)
+    } else if (name === 'proxy-connection') raw.splice(i, 2)
+  }
+  return value
+}
