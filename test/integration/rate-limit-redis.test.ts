@@ -8,7 +8,11 @@ import assert from 'node:assert/strict'
 import diagnostics from 'node:diagnostics_channel'
 import { after, before, describe, it } from 'node:test'
 import type { GatewayConfigInput } from '../../src/config/schema.ts'
-import { rateLimitFailureChannel, type RateLimitFailureMessage } from '../../src/modules/rate-limit/index.ts'
+import {
+  rateLimitFailureChannel,
+  type RateLimitFailureMessage,
+  setRateLimitLog,
+} from '../../src/modules/rate-limit/index.ts'
 import { proxyConfig, startGateway, startOrigin } from '../helpers/gateway.ts'
 import { burst, get } from '../helpers/http-get.ts'
 import { redisSkip, startRedisServer, type RedisServer } from '../helpers/redis-server.ts'
@@ -42,6 +46,9 @@ describe('rateLimit on redis', { skip: redisSkip() }, () => {
     const onFailure = (m: unknown) => failures.push(m as RateLimitFailureMessage)
     diagnostics.subscribe(rateLimitFailureChannel.name, onFailure)
     t.after(() => diagnostics.unsubscribe(rateLimitFailureChannel.name, onFailure))
+    const lines: string[] = []
+    const previous = setRateLimitLog((line) => lines.push(line))
+    t.after(() => setRateLimitLog(previous))
     const origin = await startOrigin(undefined, { t })
     const limit = { rate: '2/h', store: 'redis' as const, key: 'route' as const }
     const config: GatewayConfigInput = proxyConfig(origin.url, {
@@ -67,12 +74,19 @@ describe('rateLimit on redis', { skip: redisSkip() }, () => {
     assert.equal(closed.status, 503)
     assert.equal(JSON.parse(closed.body).error.code, 'RATE_LIMIT_UNAVAILABLE')
     assert.deepEqual(
-      failures.map((f) => [f.route, f.failMode]),
+      failures.map((f) => [f.route, f.failMode, f.count]),
       [
-        ['open', 'open'],
-        ['closed', 'closed'],
+        ['open', 'open', 1],
+        ['closed', 'closed', 1],
       ],
     )
+    // Logged: one line per limit, naming the code and the mode, never a key or credential.
+    assert.equal(lines.length, 2, lines.join('\n'))
+    assert.match(
+      lines[0]!,
+      /rate limit open \(route open\): store failed \(STORE_UNAVAILABLE\), failing open/,
+    )
+    assert.match(lines[1]!, /failing closed/)
 
     await server.start()
     await waitForStatus(`${gw.url}/closed`, 200, 5000) // reconnected (a fresh server: counts start at 0)
@@ -89,6 +103,10 @@ describe('rateLimit on redis', { skip: redisSkip() }, () => {
     // the client): recovered, the next decision is Redis's again, a 429.
     await waitForStatus(`${gw.url}/closed`, 429, 5000)
     assert.equal((await get(`${gw.url}/closed`)).status, 429)
+    assert.ok(
+      lines.some((l) => /rate limit closed \(route closed\): store answers again/.test(l)),
+      lines.join('\n'),
+    )
   })
 })
 

@@ -14,26 +14,18 @@
  * failure is published on `portcullis:rate-limit:store-failure`.
  */
 import { createHash } from 'node:crypto'
-import diagnostics from 'node:diagnostics_channel'
 import type { GatewayHooks, HookResult, ResponseHeadView } from '../../core/hooks.ts'
 import type { Session } from '../../core/session.ts'
 import type { Store } from '../../store/store.ts'
 import { addPolicyFields, applyPolicyFields, policyError } from '../policy-response.ts'
 import type { ModuleContext, RouteModule } from '../registry.ts'
 import { type Decision, gcra, slidingWindow } from './algorithms.ts'
+import { FailureCounter } from './failures.ts'
 import { addFields, type LimitFacts, policyItem, retryAfterSeconds } from './fields.ts'
 import { compileKey, type KeyPart, storeKey } from './keys.ts'
 import type { LimitConfig } from './schema.ts'
 
-/** Published when a limit's store fails or times out, with the mode that decided the request. */
-export interface RateLimitFailureMessage {
-  route: string
-  limit: string
-  failMode: 'open' | 'closed'
-  error: unknown
-}
-
-export const rateLimitFailureChannel = diagnostics.channel('portcullis:rate-limit:store-failure')
+export { rateLimitFailureChannel, type RateLimitFailureMessage, setRateLimitLog } from './failures.ts'
 
 /** One limit of a route, compiled. */
 interface CompiledLimit extends LimitFacts {
@@ -43,6 +35,8 @@ interface CompiledLimit extends LimitFacts {
   readonly key: KeyPart
   readonly failMode: 'open' | 'closed'
   readonly headers: boolean
+  /** Store failures of this limit in this worker: counted and logged (failures.ts). */
+  readonly failures: FailureCounter
 }
 
 /** rateLimitModule gives a route with `rateLimit` its onRequest decision and onResponse fields. */
@@ -83,6 +77,7 @@ function compileLimit(name: string, l: LimitConfig, context: ModuleContext): Com
     key: compileKey(l.key, context.trusts),
     failMode: l.failMode,
     headers: l.headers,
+    failures: new FailureCounter(),
   }
 }
 
@@ -99,12 +94,12 @@ async function decide(
     try {
       d = await l.store.update(storeKey(l.name, l.key(session)), l.script, l.args)
     } catch (error) {
-      if (rateLimitFailureChannel.hasSubscribers)
-        rateLimitFailureChannel.publish({ route, limit: l.name, failMode: l.failMode, error })
+      l.failures.failed(route, l.name, l.failMode, error)
       if (l.failMode === 'closed')
         return policyError(session, 'RATE_LIMIT_UNAVAILABLE', [], `rate limit ${l.name}: store failed`)
       continue
     }
+    l.failures.succeeded(route, l.name)
     decided.push(l)
     decisions.push(d)
     if (d[0] === 0) {
