@@ -13,7 +13,8 @@ import {
   printOut,
   UsageError,
 } from './command.ts'
-import { ca, forward } from './later.ts'
+import { ca } from './ca.ts'
+import { forward } from './forward.ts'
 import { proxy } from './proxy.ts'
 import { reload } from './reload-command.ts'
 import { start } from './start.ts'

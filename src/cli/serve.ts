@@ -15,7 +15,7 @@ interface Gateway {
   listen(): Promise<void>
   close(options?: { drainTimeout?: number }): Promise<void>
   reload(config: GatewayConfig): Promise<void>
-  addresses(): { host: string; port: number; tls: boolean }[]
+  addresses(): { host: string; port: number; tls: boolean; forward?: boolean }[]
   /** Rolling restart onto the code on disk (SIGUSR2); only with workers. */
   restart?(): Promise<void>
 }
@@ -70,7 +70,8 @@ export async function serve(config: GatewayConfig, options: ServeOptions = {}): 
         })
       : undefined
   const stopped = untilStopped(gateway, reloader)
-  for (const a of gateway.addresses()) printError(`portcullis listening on ${addressUrl(a)}`)
+  for (const a of gateway.addresses())
+    printError(`portcullis ${a.forward ? 'forward proxy ' : ''}listening on ${addressUrl(a)}`)
   return stopped
 }
 

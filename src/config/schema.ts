@@ -7,6 +7,7 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { compressionSchema } from '../modules/compress/schema.ts'
+import { checkPolicySetReferences, policySetsSchema } from '../modules/policy-sets.ts'
 import { checkRateLimitReferences, rateLimitsSchema } from '../modules/rate-limit/schema.ts'
 import { forwardSchema } from './forward-schema.ts'
 import { isIpOrCidr } from './ip.ts'
@@ -268,21 +269,30 @@ export const configSchema = z
     stores: storesSchema,
     /** Rate limits by name, shared by every route naming them (src/modules/rate-limit). */
     rateLimits: rateLimitsSchema,
+    /** Route policies by set name; `default` applies to routes naming none (src/modules/policy-sets.ts). */
+    policies: policySetsSchema,
     /** The forward proxy (src/forward): its listener, destination rules, TLS interception. */
     forward: forwardSchema.extend({ address }).optional(),
   })
-  .superRefine(checkListeners)
+  .superRefine(checkListeners, { when: () => true })
   .superRefine(checkUpstreamReferences, {
     // Run even when other parts of the file are invalid, so `check` reports
     // every problem at once; the check itself tolerates malformed parts.
     when: () => true,
   })
   .superRefine(checkRateLimitReferences, { when: () => true })
+  .superRefine(checkPolicySetReferences, { when: () => true })
 
 /** checkListeners: a gateway listens somewhere, on `listen` or as a forward proxy. */
-function checkListeners(cfg: { listen: unknown[]; forward?: unknown }, ctx: z.RefinementCtx): void {
-  if (cfg.listen.length === 0 && cfg.forward === undefined)
-    ctx.addIssue({ code: 'custom', path: ['listen'], message: 'needs at least one listener (or forward:)' })
+function checkListeners(cfg: unknown, ctx: z.RefinementCtx): void {
+  if (typeof cfg !== 'object' || cfg === null) return
+  const { listen, forward } = cfg as { listen?: unknown; forward?: unknown }
+  if (Array.isArray(listen) && listen.length === 0 && forward === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['listen'],
+      message: 'needs at least 1 entry (or a forward: section)',
+    })
 }
 
 /**

@@ -116,21 +116,30 @@ export class DestinationRules {
     this.ownPorts = ownPorts
   }
 
-  /**
-   * checkName applies what the name alone decides, before any DNS: `deny`,
-   * and for CONNECT the port (RFC 9110 §9.3.6 warns that tunnels to
-   * arbitrary ports make a proxy an open relay).
-   */
-  checkName(host: string, port: number, connect: boolean): GatewayError | undefined {
+  /** checkName applies what the name alone decides, before any DNS: `deny`. */
+  checkName(host: string, port: number): GatewayError | undefined {
     if (this.deny.some((r) => matchesName(r, host, port))) return refused(`${host}:${port} denied`)
-    if (connect && !this.ports.has(port) && !this.allowedName(host, port))
-      return refused(`CONNECT to port ${port} not allowed`)
     return undefined
   }
 
-  /** checkAddress applies the address rules to the address `host` resolved to. */
-  checkAddress(host: string, port: number, address: string): GatewayError | undefined {
+  /**
+   * checkPort: a CONNECT goes to 443, `ports`, or a destination `allow`
+   * names (by name, or by the address it resolved to when there is one).
+   * RFC 9110 §9.3.6: tunnels to arbitrary ports make a proxy an open relay.
+   */
+  checkPort(host: string, port: number, address?: string): GatewayError | undefined {
+    if (this.ports.has(port) || this.allowedName(host, port)) return undefined
+    if (address !== undefined && this.allowedAddress(address, port)) return undefined
+    return refused(`CONNECT to port ${port} not allowed`)
+  }
+
+  /** checkAddress applies the address rules (and for CONNECT the port rule) to the address `host` resolved to. */
+  checkAddress(host: string, port: number, address: string, connect: boolean): GatewayError | undefined {
     if (this.deny.some((r) => matchesAddress(r, address, port))) return refused(`${address}:${port} denied`)
+    if (connect) {
+      const refusedPort = this.checkPort(host, port, address)
+      if (refusedPort !== undefined) return refusedPort
+    }
     if (this.isSelf(address, port)) return refused('the proxy itself')
     if (isSpecialAddress(address) && !this.allowedName(host, port) && !this.allowedAddress(address, port))
       return refused(`${host} resolved to ${address}, a special-purpose address`)

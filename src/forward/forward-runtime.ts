@@ -158,7 +158,7 @@ export class ForwardRuntime {
   }
 
   private checked(client: ForwardClient, session: Session, dest: Destination): void {
-    const refused = this.rules.checkName(dest.host, dest.port, session.method === 'CONNECT')
+    const refused = this.rules.checkName(dest.host, dest.port)
     if (refused !== undefined) return client.respondError(refused)
     this.runHooks(client, session, () => this.act(client, session, dest))
   }
@@ -193,7 +193,7 @@ export class ForwardRuntime {
     resolveHost(dest.host).then(
       (address) => {
         if (client.current !== session) return
-        const refused = this.rules.checkAddress(dest.host, dest.port, address)
+        const refused = this.rules.checkAddress(dest.host, dest.port, address, session.method === 'CONNECT')
         if (refused !== undefined) return client.respondError(refused)
         next(address)
       },
@@ -210,6 +210,9 @@ export class ForwardRuntime {
 
   private tunnelVia(client: ForwardClient, session: Session, dest: Destination, chain: Chain): void {
     session.route = chain.route
+    // The chained proxy resolves the name: only the name decides the port here.
+    const refused = this.rules.checkPort(dest.host, dest.port)
+    if (refused !== undefined) return client.respondError(refused)
     const port = Number(chain.proxy.port || 80)
     resolveHost(chain.proxy.hostname.replace(/^\[|\]$/g, '')).then(
       (address) => {

@@ -68,17 +68,6 @@ describe('portcullis (global)', () => {
     assert.match(r.stderr, /--workers must be a positive integer or 'auto', got 'many'/)
   })
 
-  it('forward and ca are not implemented yet (exit 2)', async () => {
-    for (const args of [
-      ['forward', '--listen', '127.0.0.1:3128'],
-      ['ca', 'init'],
-    ]) {
-      const r = await runCli(args)
-      assert.equal(r.code, 2, args.join(' '))
-      assert.equal(r.stderr, `portcullis ${args[0]}: not implemented yet\n`)
-    }
-  })
-
   it('proxy rejects bad targets naming the flag (exit 1)', async () => {
     const r = await runCli(['proxy', '--from', '127.0.0.1:0', '--to', 'http://127.0.0.1:3001,ftp://files'])
     assert.equal(r.code, 1)

@@ -127,7 +127,7 @@ routes:
     assert.deepEqual(check(text), [
       "g.yaml:2:15 routes.0.upstream: unknown upstream 'nope'",
       'g.yaml:4:16 limits.maxHeadSize: invalid size "huge" (use e.g. 64kb, 10mb)',
-      'g.yaml:5:9 listen: needs at least 1 entry',
+      'g.yaml:5:9 listen: needs at least 1 entry (or a forward: section)',
     ])
   })
 

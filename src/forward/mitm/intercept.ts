@@ -77,6 +77,9 @@ function terminate(
   })
   const timer = setTimeout(() => secure.destroy(), handshakeTimeout).unref()
   secure.on('error', () => secure.destroy())
+  // The tunnelled socket is half-open capable: a client gone mid-handshake must not hold it.
+  const leftEarly = () => secure.destroy()
+  secure.once('end', leftEarly)
   secure.once('close', () => {
     clearTimeout(timer)
     raw.destroy()
@@ -85,6 +88,7 @@ function terminate(
   secure.once('secure', () => {
     clearTimeout(timer)
     secure.removeAllListeners('error')
+    secure.off('end', leftEarly)
     serve(secure, dest)
   })
 }

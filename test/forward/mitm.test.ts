@@ -1,0 +1,137 @@
+/**
+ * TLS interception over real sockets, driven by curl: the local CA made by
+ * createCa, an HTTPS origin with its own self-signed certificate (trusted
+ * through forward.mitm.upstreamCa), hooks seeing `source: 'mitm'`. A client
+ * that does not trust the CA fails verification; an origin the proxy cannot
+ * verify is a 502; garbage and half handshakes close without leaking.
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import https from 'node:https'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import tls from 'node:tls'
+import type { Session } from '../../src/core/session.ts'
+import { createCa } from '../../src/forward/mitm/ca.ts'
+import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { curl, startForward, waitFor } from '../helpers/forward.ts'
+
+const skip = !(await hasOpenssl()) && 'needs openssl'
+
+async function setup(t: import('node:test').TestContext) {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-mitm-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  await createCa(join(dir, 'ca'))
+  const cert = await makeSelfSigned(dir)
+  const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    res.setHeader('content-type', 'text/plain')
+    res.end(`secure ${req.method} ${req.url} host=${req.headers.host}`)
+  })
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
+  t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
+  const port = (origin.address() as net.AddressInfo).port
+  return { dir, caDir: join(dir, 'ca'), caPem: join(dir, 'ca', 'ca.pem'), originCert: cert.certPath, port }
+}
+
+test('curl through interception: trusted with --cacert, hooks see source mitm', { skip }, async (t) => {
+  const s = await setup(t)
+  const logged: Session[] = []
+  const fwd = await startForward(
+    {
+      allow: ['127.0.0.1'],
+      mitm: { caDir: s.caDir, hosts: ['localhost', '127.0.0.1'], upstreamCa: s.originCert },
+    },
+    {
+      t,
+      hooks: {
+        onResponse: (session, res) => {
+          if (session.source === 'mitm') res.headers.set('x-intercepted', session.destination!.host)
+        },
+        onLog: (session) => void logged.push(session),
+      },
+    },
+  )
+  for (const host of ['localhost', '127.0.0.1']) {
+    const r = await curl(['--cacert', s.caPem, '-x', fwd.proxy, '-i', `https://${host}:${s.port}/p?q=1`])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.1 200 OK/)
+    assert.match(r.stdout, new RegExp(`x-intercepted: ${host.replace(/\./g, '\\.')}`, 'i'))
+    assert.match(r.stdout, new RegExp(`secure GET /p\\?q=1 host=${host}:${s.port}$`))
+  }
+  assert.ok(await waitFor(() => logged.length === 4))
+  const inside = logged.filter((l) => l.source === 'mitm')
+  assert.equal(inside.length, 2)
+  assert.equal(inside[0]!.tls, true)
+  assert.equal(inside[0]!.route?.name, 'mitm')
+  assert.deepEqual(
+    logged.filter((l) => l.method === 'CONNECT').map((l) => l.source),
+    ['forward', 'forward'],
+  )
+  assert.ok(await waitFor(() => fwd.gw.stats().connections === 0), 'no connection left')
+})
+
+test(
+  'without the CA curl refuses the leaf; an origin the proxy cannot verify is a 502',
+  { skip },
+  async (t) => {
+    const s = await setup(t)
+    const fwd = await startForward(
+      { allow: ['127.0.0.1'], mitm: { caDir: s.caDir, hosts: ['localhost'] } },
+      { t },
+    )
+    const untrusted = await curl(['-x', fwd.proxy, `https://localhost:${s.port}/`])
+    assert.equal(untrusted.code, 60, untrusted.stderr) // CURLE_PEER_FAILED_VERIFICATION
+    // No upstreamCa: the origin's self-signed certificate is not trusted upstream.
+    const r = await curl(['--cacert', s.caPem, '-x', fwd.proxy, '-i', `https://localhost:${s.port}/`])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /\r\n\r\nHTTP\/1\.1 502/)
+    assert.match(r.stdout, /code: UPSTREAM_CONNECT_FAILED/)
+  },
+)
+
+test('hosts not listed in mitm.hosts are tunnelled untouched', { skip }, async (t) => {
+  const s = await setup(t)
+  const fwd = await startForward(
+    { allow: ['127.0.0.1'], mitm: { caDir: s.caDir, hosts: ['*.example.com'] } },
+    { t },
+  )
+  // The origin's own certificate reaches curl: trusted with the origin's cert, not the CA.
+  const r = await curl(['--cacert', s.originCert, '-x', fwd.proxy, `https://localhost:${s.port}/x`])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, `secure GET /x host=localhost:${s.port}`)
+})
+
+test(
+  'garbage instead of TLS, and a client leaving mid-handshake: closed, nothing leaks',
+  { skip },
+  async (t) => {
+    const s = await setup(t)
+    const fwd = await startForward(
+      { allow: ['127.0.0.1'], mitm: { caDir: s.caDir, hosts: ['localhost'] } },
+      { t },
+    )
+    const connectThen = async (after: (socket: net.Socket) => void): Promise<boolean> => {
+      const socket = net.connect(fwd.port, '127.0.0.1')
+      socket.on('error', () => {})
+      const closed = new Promise<boolean>((r) => socket.on('close', () => r(true)))
+      socket.write(`CONNECT localhost:${s.port} HTTP/1.1\r\nHost: localhost:${s.port}\r\n\r\n`)
+      await new Promise<void>((r) => socket.once('data', () => r()))
+      after(socket)
+      return Promise.race([closed, new Promise<boolean>((r) => setTimeout(() => r(false), 3000))])
+    }
+    assert.ok(await connectThen((sock) => sock.write('this is not a TLS record\r\n\r\n'.repeat(20))))
+    // A ClientHello, then gone.
+    assert.ok(
+      await connectThen((sock) => {
+        const client = tls.connect({ socket: sock, servername: 'localhost', rejectUnauthorized: false })
+        client.on('error', () => {})
+        setImmediate(() => sock.destroy())
+      }),
+    )
+    assert.ok(await waitFor(() => fwd.gw.stats().connections === 0), 'no connection left')
+    const ok = await curl(['--cacert', s.caPem, '-x', fwd.proxy, `https://localhost:${s.port}/`])
+    assert.equal(ok.code, 0, ok.stderr) // the proxy still serves (a 502 here: no upstreamCa)
+  },
+)
