@@ -10,6 +10,7 @@ import { accessSchema } from '../modules/access/schema.ts'
 import { authSchema } from '../modules/auth-schema.ts'
 import { routeCompressSchema } from '../modules/compress/schema.ts'
 import { concurrencySchema } from '../modules/concurrency/schema.ts'
+import { routePolicySetsSchema } from '../modules/policy-sets.ts'
 import { corsSchema } from '../modules/cors/schema.ts'
 import { routeRateLimitSchema } from '../modules/rate-limit/schema.ts'
 import { redirectTargetProblem } from '../modules/redirect/target.ts'
@@ -224,6 +225,8 @@ export const routeSchema = z
     upgrades: upgradeProtocols.optional(),
     /** Compress responses: `true`, `false`, or keys overriding the top-level `compression` (src/modules/compress). */
     compress: routeCompressSchema.optional(),
+    /** Policy sets (top-level `policies`) this route takes its policies from; default: `default`. */
+    policies: routePolicySetsSchema.optional(),
     /** IP allow and deny lists on the real client address (src/modules/access). */
     access: accessSchema.optional(),
     /** CORS: preflights answered here, allow fields on responses (src/modules/cors). */

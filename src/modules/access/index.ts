@@ -10,6 +10,7 @@ import type { GatewayHooks, HookResult } from '../../core/hooks.ts'
 import type { Session } from '../../core/session.ts'
 import { realClientAddress } from '../client-address.ts'
 import { policyError } from '../policy-response.ts'
+import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
 
 /** blockList compiles addresses and CIDRs into a node BlockList. */
@@ -32,8 +33,8 @@ function inList(list: BlockList, address: string): boolean {
 }
 
 /** accessModule gives a route with `access` its address check. */
-export const accessModule: RouteModule = function access(route, _config, context) {
-  const cfg = route.access
+export const accessModule: RouteModule = function access(route, config, context) {
+  const cfg = policyOf(route, config, 'access')
   if (cfg === undefined) return undefined
   if (context === undefined) throw new Error('access: needs the gateway module context')
   const allow = cfg.allow === undefined ? undefined : blockList(cfg.allow)

@@ -13,11 +13,12 @@ import type { GatewayHooks, HookResult } from '../../core/hooks.ts'
 import type { Session } from '../../core/session.ts'
 import { compileSources } from '../jwt/token.ts'
 import { policyError } from '../policy-response.ts'
+import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
 
 /** apiKeyModule gives a route with `auth.apiKey` its key check. */
-export const apiKeyModule: RouteModule = function apiKey(route) {
-  const cfg = route.auth?.apiKey
+export const apiKeyModule: RouteModule = function apiKey(route, config) {
+  const cfg = policyOf(route, config, 'auth')?.apiKey
   if (cfg === undefined) return undefined
   const byHash = new Map<string, { digest: Buffer; consumer: string }>()
   for (const k of cfg.keys) {

@@ -13,6 +13,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import type { GatewayHooks, HookResult } from '../../core/hooks.ts'
 import type { Session } from '../../core/session.ts'
 import { policyError } from '../policy-response.ts'
+import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
 import { hashPassword, parseHash, type ScryptHash, verifyPassword } from './hash.ts'
 
@@ -21,8 +22,8 @@ const REMEMBER_MAX = 10_000
 let dummy: ScryptHash | undefined
 
 /** basicAuthModule gives a route with `auth.basic` its credentials check. */
-export const basicAuthModule: RouteModule = function basicAuth(route) {
-  const cfg = route.auth?.basic
+export const basicAuthModule: RouteModule = function basicAuth(route, config) {
+  const cfg = policyOf(route, config, 'auth')?.basic
   if (cfg === undefined) return undefined
   const users = new Map(Object.entries(cfg.users).map(([u, h]) => [u, parseHash(h)!]))
   dummy ??= parseHash(hashPassword(randomBytes(16).toString('hex')))!

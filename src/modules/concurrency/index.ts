@@ -13,6 +13,7 @@
 import type { GatewayHooks, HookResult } from '../../core/hooks.ts'
 import type { Session } from '../../core/session.ts'
 import { policyError } from '../policy-response.ts'
+import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
 import type { ConcurrencyConfig } from './schema.ts'
 
@@ -86,8 +87,8 @@ function refuse(session: Session, why: string): HookResult {
 }
 
 /** concurrencyModule gives a route with `concurrency` its slot hooks. */
-export const concurrencyModule: RouteModule = function concurrency(route) {
-  const cfg = route.concurrency
+export const concurrencyModule: RouteModule = function concurrency(route, config) {
+  const cfg = policyOf(route, config, 'concurrency')
   if (cfg === undefined) return undefined
   const slots = new Slots(cfg)
   const hooks: GatewayHooks = {

@@ -13,6 +13,7 @@
 import type { GatewayHooks, HookResult, ResponseHeadView } from '../../core/hooks.ts'
 import type { Session } from '../../core/session.ts'
 import { addPolicyFields, applyPolicyFields } from '../policy-response.ts'
+import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
 import type { CorsConfig } from './schema.ts'
 
@@ -35,8 +36,8 @@ export function compileOrigins(origins: CorsConfig['origins']): (origin: string)
 }
 
 /** corsModule gives a route with `cors` its preflight answer and response fields. */
-export const corsModule: RouteModule = function cors(route) {
-  const cfg = route.cors
+export const corsModule: RouteModule = function cors(route, config) {
+  const cfg = policyOf(route, config, 'cors')
   if (cfg === undefined) return undefined
   const allowed = compileOrigins(cfg.origins)
   const anyOrigin = cfg.origins === '*'

@@ -15,6 +15,7 @@ import type { Session } from '../../core/session.ts'
 import type { Store } from '../../store/store.ts'
 import { realClientAddress, type TrustCheck } from '../client-address.ts'
 import { policyError } from '../policy-response.ts'
+import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
 import type { ForwardAuthConfig } from './schema.ts'
 
@@ -25,8 +26,8 @@ interface Decision {
 }
 
 /** forwardAuthModule gives a route with `auth.forward` its auth-service check. */
-export const forwardAuthModule: RouteModule = function forwardAuth(route, _config, context) {
-  const cfg = route.auth?.forward
+export const forwardAuthModule: RouteModule = function forwardAuth(route, config, context) {
+  const cfg = policyOf(route, config, 'auth')?.forward
   if (cfg === undefined) return undefined
   if (context === undefined) throw new Error('auth.forward: needs the gateway module context')
   const store = cfg.cache > 0 ? context.stores.get(cfg.store) : undefined

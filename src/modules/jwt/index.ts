@@ -11,14 +11,15 @@
 import type { GatewayHooks, HookResult, UpstreamRequest } from '../../core/hooks.ts'
 import type { Session } from '../../core/session.ts'
 import { policyError } from '../policy-response.ts'
+import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
 import type { JwtConfig } from './schema.ts'
 import { compileSources } from './token.ts'
 import { JwtVerifier } from './verifier.ts'
 
 /** jwtModule gives a route with `auth.jwt` its token check and claim headers. */
-export const jwtModule: RouteModule = function jwt(route) {
-  const cfg = route.auth?.jwt
+export const jwtModule: RouteModule = function jwt(route, config) {
+  const cfg = policyOf(route, config, 'auth')?.jwt
   if (cfg === undefined) return undefined
   const verifier = new JwtVerifier(cfg)
   const read = compileSources(cfg.from)

@@ -18,6 +18,7 @@ import type { GatewayHooks, HookResult, ResponseHeadView } from '../../core/hook
 import type { Session } from '../../core/session.ts'
 import type { Store } from '../../store/store.ts'
 import { addPolicyFields, applyPolicyFields, policyError } from '../policy-response.ts'
+import { policyOf } from '../policy-sets.ts'
 import type { ModuleContext, RouteModule } from '../registry.ts'
 import { type Decision, gcra, slidingWindow } from './algorithms.ts'
 import { FailureCounter } from './failures.ts'
@@ -41,7 +42,7 @@ interface CompiledLimit extends LimitFacts {
 
 /** rateLimitModule gives a route with `rateLimit` its onRequest decision and onResponse fields. */
 export const rateLimitModule: RouteModule = function rateLimit(route, config, context) {
-  const items = route.rateLimit
+  const items = policyOf(route, config, 'rateLimit')
   if (items === undefined) return undefined
   if (context === undefined) throw new Error('rateLimit: needs the gateway module context (stores)')
   const routeName =

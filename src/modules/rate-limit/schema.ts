@@ -106,18 +106,33 @@ export function checkRateLimitReferences(cfg: unknown, ctx: z.RefinementCtx): vo
   for (const [name, l] of Object.entries(named)) {
     if (isRedis(l) && !hasRedis) ctx.addIssue(noRedis(['rateLimits', name, 'store']))
   }
+  const sets = (cfg as { policies?: unknown }).policies
+  if (typeof sets === 'object' && sets !== null)
+    for (const [name, set] of Object.entries(sets)) checkRefs(set, ['policies', name], named, hasRedis, ctx)
   if (!Array.isArray(routes)) return
   routes.forEach((r: unknown, i) => {
     const forward = (r as { auth?: { forward?: unknown } } | null)?.auth?.forward
     if (isRedis(forward) && !hasRedis) ctx.addIssue(noRedis(['routes', i, 'auth', 'forward', 'store']))
-    const list = typeof r === 'object' && r !== null ? (r as { rateLimit?: unknown }).rateLimit : undefined
-    const items = Array.isArray(list) ? list : list === undefined ? [] : [list]
-    items.forEach((l: unknown, j) => {
-      const path = ['routes', i, 'rateLimit', ...(items.length > 1 ? [j] : [])]
-      if (typeof l === 'string' && !Object.hasOwn(named, l))
-        ctx.addIssue({ code: 'custom', path, message: `unknown rate limit '${l}' (not in rateLimits)` })
-      else if (isRedis(l) && !hasRedis) ctx.addIssue(noRedis([...path, 'store']))
-    })
+    checkRefs(r, ['routes', i], named, hasRedis, ctx)
+  })
+}
+
+/** checkRefs checks the `rateLimit` of a route or a policy set at `at`. */
+function checkRefs(
+  holder: unknown,
+  at: (string | number)[],
+  named: object,
+  hasRedis: boolean,
+  ctx: z.RefinementCtx,
+): void {
+  const list =
+    typeof holder === 'object' && holder !== null ? (holder as { rateLimit?: unknown }).rateLimit : undefined
+  const items = Array.isArray(list) ? list : list === undefined ? [] : [list]
+  items.forEach((l: unknown, j) => {
+    const path = [...at, 'rateLimit', ...(items.length > 1 ? [j] : [])]
+    if (typeof l === 'string' && !Object.hasOwn(named, l))
+      ctx.addIssue({ code: 'custom', path, message: `unknown rate limit '${l}' (not in rateLimits)` })
+    else if (isRedis(l) && !hasRedis) ctx.addIssue(noRedis([...path, 'store']))
   })
 }
 
