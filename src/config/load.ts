@@ -135,7 +135,16 @@ function resolvePaths(config: GatewayConfig, dirOf: DirOf): GatewayConfig {
   const accessLog = toStream
     ? config.accessLog
     : { ...config.accessLog, path: resolve(dirOf(['accessLog']), logPath) }
-  return { ...config, listen, routes, upstreams, accessLog }
+  return { ...config, listen, routes, upstreams, accessLog, forward: forwardPaths(config.forward, dirOf) }
+}
+
+/** forwardPaths: the CA directory and upstream CA file of `forward.mitm`, relative to their file. */
+function forwardPaths(forward: GatewayConfig['forward'], dirOf: DirOf): GatewayConfig['forward'] {
+  const mitm = forward?.mitm
+  if (mitm === undefined) return forward
+  const dir = dirOf(['forward', 'mitm'])
+  const upstreamCa = mitm.upstreamCa === undefined ? undefined : resolve(dir, mitm.upstreamCa)
+  return { ...forward!, mitm: { ...mitm, caDir: resolve(dir, mitm.caDir), upstreamCa } }
 }
 
 /**

@@ -1,0 +1,42 @@
+/**
+ * examples/forward.yaml serves what its comments promise: loaded as
+ * `portcullis start` would, listeners moved to port 0 and the CA to a fresh
+ * one, then driven with curl through the forward proxy while the reverse
+ * listener answers beside it.
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { loadConfig } from '../../src/config/load.ts'
+import { createCa } from '../../src/forward/mitm/ca.ts'
+import { createGateway } from '../../src/server/gateway.ts'
+import { curl } from '../helpers/forward.ts'
+import { startOrigin } from '../helpers/gateway.ts'
+
+test('examples/forward.yaml: reverse and forward in one process, allow and deny as commented', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-example-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  await createCa(join(dir, 'ca'))
+  const loaded = await loadConfig(join(import.meta.dirname, '..', '..', 'examples', 'forward.yaml'))
+  assert.ok(loaded.ok)
+  const config = loaded.config
+  config.listen[0]!.address = { host: '127.0.0.1', port: 0 }
+  config.forward!.address = { host: '127.0.0.1', port: 0 }
+  config.forward!.mitm!.caDir = join(dir, 'ca')
+  const gw = await createGateway(config)
+  t.after(() => gw.close({ drainTimeout: 0 }))
+  await gw.listen()
+  const [reverse, forward] = gw.addresses()
+  assert.equal(forward!.forward, true)
+  const proxy = `http://127.0.0.1:${forward!.port}`
+  const origin = await startOrigin(undefined, { t })
+
+  assert.equal((await curl([`http://127.0.0.1:${reverse!.port}/healthz`])).stdout, 'ok\n')
+  assert.equal((await curl(['-x', proxy, `${origin.url}/`])).stdout, 'ok')
+  assert.match((await curl(['-x', proxy, '-i', `http://[::1]:${origin.port}/`])).stdout, /^HTTP\/1\.1 403/)
+  const denied = await curl(['-x', proxy, '-i', 'http://tracker.ads.example/'])
+  assert.match(denied.stdout, /^HTTP\/1\.1 403/)
+  assert.match(denied.stdout, /code: DESTINATION_FORBIDDEN/)
+})
