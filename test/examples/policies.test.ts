@@ -123,4 +123,16 @@ describe('policy examples', () => {
     assert.equal(ok.status, 200)
     assert.equal(ok.body, 'ann')
   })
+
+  it('policy-sets.yaml: the default set on /api, office-only /admin, /healthz free', async (t) => {
+    const url = await serveExample('policy-sets.yaml', t)
+    const api = await get(`${url}/api/x`, { origin: 'https://app.example.com' })
+    assert.equal(api.status, 200)
+    assert.equal(api.headers['access-control-allow-origin'], 'https://app.example.com')
+    assert.equal((await get(`${url}/admin/`)).status, 403)
+    for (let i = 0; i < 6; i++) assert.equal((await get(`${url}/healthz`)).status, 200)
+    const statuses = []
+    for (let i = 0; i < 5; i++) statuses.push((await get(`${url}/api/x`)).status)
+    assert.deepEqual(statuses, [200, 200, 200, 200, 429]) // 5 a minute, the first one above included
+  })
 })
