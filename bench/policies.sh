@@ -16,6 +16,7 @@
 # the shared store) and both workers together.
 #
 # usage: bench/policies.sh [ROUNDS]   (default 5; each round 3 s per scenario)
+#   WORKERS=0 skips the workers part, WORKERS_ONLY=1 runs only it.
 # Pins the gateway to core 1, the origin, wrk and redis to core 0 (2 cores).
 set -euo pipefail
 rounds=${1:-5}
@@ -60,8 +61,10 @@ measure() {
     'BEGIN { printf "%.1f %.1f\n", g / t * 1e6 / n, r / t * 1e6 / n }'
 }
 scenarios=(plain jwt shared redis both)
+[[ ${WORKERS_ONLY:-} == 1 ]] && scenarios=()
 for s in "${scenarios[@]}"; do measure "/$s/x" >/dev/null; done # warm-up
 for i in $(seq 1 "$rounds"); do
+  [[ ${#scenarios[@]} == 0 ]] && break
   line="round $i:"
   for s in "${scenarios[@]}"; do
     read -r us rus < <(measure "/$s/x")
@@ -71,8 +74,9 @@ for i in $(seq 1 "$rounds"); do
   echo "$line"
 done
 median() { sort -n | awk '{v[NR] = $1} END { print v[int((NR + 1) / 2)] }'; }
+touch "$tmp/all"
 plain=$(awk '$1 == "plain" {print $2}' "$tmp/all" | median)
-echo "median gateway CPU per request over $rounds rounds (one process):"
+[[ ${#scenarios[@]} == 0 ]] || echo "median gateway CPU per request over $rounds rounds (one process):"
 for s in "${scenarios[@]}"; do
   m=$(awk -v s="$s" '$1 == s {print $2}' "$tmp/all" | median)
   extra=""

@@ -93,7 +93,7 @@ export class SharedStore implements Store {
   readonly #hub: LocalHub
   /** Scripts whose source the host already has, with the id it keeps them by. */
   readonly #sentScripts = new WeakMap<UpdateScript<ScriptReply>, string>()
-  /** Requests made this tick, sent together by #flush. */
+  /** Requests made in this event-loop turn, sent together by #flush. */
   #outbox: SharedRequest[] = []
   #nextId = 1
   #timer: NodeJS.Timeout | undefined
@@ -186,7 +186,10 @@ export class SharedStore implements Store {
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, deadline: performance.now() + this.#timeoutMs, op })
-      if (this.#outbox.length === 0) queueMicrotask(this.#flush)
+      // setImmediate, not a microtask: every request read in this event-loop turn (one per
+      // socket callback) joins one message; bench/policies.sh, 2 workers: +39 -> +28 us per
+      // rate-limit decision, the supervisor's share 16.8 -> 8.6 us.
+      if (this.#outbox.length === 0) setImmediate(this.#flush)
       this.#outbox.push({ id, op, a })
       this.#timer ??= setInterval(() => this.#expire(), Math.max(5, this.#timeoutMs / 4))
     })
