@@ -135,3 +135,46 @@ test(
     assert.equal(ok.code, 0, ok.stderr) // the proxy still serves (a 502 here: no upstreamCa)
   },
 )
+
+test('a WebSocket round trip through interception', { skip }, async (t) => {
+  const { WebSocket, WebSocketServer } = await import('ws')
+  const { readFile } = await import('node:fs/promises')
+  const s = await setup(t)
+  const cert = await makeSelfSigned(s.dir, 'ws')
+  const server = https.createServer({ cert: cert.cert, key: cert.key })
+  const wss = new WebSocketServer({ server })
+  wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo ${m.toString()}`)))
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        for (const c of wss.clients) c.terminate() // upgraded sockets are not the server's to close
+        wss.close()
+        server.closeAllConnections()
+        server.close(() => r())
+      }),
+  )
+  const port = (server.address() as net.AddressInfo).port
+  const upgrades: string[] = []
+  const fwd = await startForward(
+    { allow: ['127.0.0.1'], mitm: { caDir: s.caDir, hosts: ['localhost'], upstreamCa: cert.certPath } },
+    {
+      t,
+      hooks: { onUpstreamRequest: (session, req) => void upgrades.push(`${session.source} ${req.path}`) },
+    },
+  )
+  const raw = net.connect(fwd.port, '127.0.0.1')
+  t.after(() => raw.destroy())
+  raw.write(`CONNECT localhost:${port} HTTP/1.1\r\nHost: localhost:${port}\r\n\r\n`)
+  await new Promise<void>((r) => raw.once('data', () => r()))
+  const ca = await readFile(s.caPem, 'utf8')
+  const secure = tls.connect({ socket: raw, servername: 'localhost', ca })
+  await new Promise<void>((r, j) => (secure.once('secureConnect', r), secure.once('error', j)))
+  const ws = new WebSocket(`wss://localhost:${port}/chat`, { createConnection: () => secure })
+  t.after(() => ws.terminate())
+  await new Promise<void>((r, j) => (ws.once('open', r), ws.once('error', j)))
+  ws.send('hello')
+  const reply = await new Promise<string>((r) => ws.once('message', (m) => r(m.toString())))
+  assert.equal(reply, 'echo hello')
+  assert.deepEqual(upgrades, ['mitm /chat'])
+})
