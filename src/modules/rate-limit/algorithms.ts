@@ -35,7 +35,7 @@ local over = nxt - now - span
 if over > 0.000001 then
   return {0, 0, tostring(math.ceil(over)), tostring(math.ceil(tat - now))}
 end
-local life = math.ceil(nxt - now)
+local life = math.max(1, math.ceil(nxt - now))
 redis.call('SET', KEYS[1], string.format('%.17g', nxt), 'PX', life)
 return {1, math.floor((span - (nxt - now)) / t + 0.000001), '0', tostring(life)}`,
   run: function gcra(current, args, now) {
@@ -45,7 +45,8 @@ return {1, math.floor((span - (nxt - now)) / t + 0.000001), '0', tostring(life)}
     const next = tat + t
     const over = next - now - span
     if (over > 0.000001) return { reply: [0, 0, String(Math.ceil(over)), String(Math.ceil(tat - now))] }
-    const life = Math.ceil(next - now)
+    // At least 1 ms: at very high rates T is below the clock's resolution and the TAT does not move.
+    const life = Math.max(1, Math.ceil(next - now))
     const remaining = Math.floor((span - (next - now)) / t + 0.000001)
     return { value: String(next), ttlMs: life, reply: [1, remaining, '0', String(life)] }
   },
