@@ -43,7 +43,7 @@ taskset -c 0 redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly n
 ir=$!
 ir2=$ir # the second figure measure prints: redis-server, then the supervisor alone
 taskset -c 0 "$node" "$root/bench/servers/node-origin.ts" "$op" & pids+=($!)
-taskset -c 1 "$node" "${flags[@]}" "$root/bench/servers/portcullis-policies.ts" "$gp" "$op" "redis://127.0.0.1:$rp" "$secret" & pids+=($!)
+taskset -c 1 "$node" "${flags[@]}" "$root/bench/servers/portcullis-policies.ts" "$gp" "$op" "redis://127.0.0.1:$rp" "$secret" 2>"$tmp/gw.log" & pids+=($!)
 ig=$!
 listening() { for _ in $(seq 1 100); do (: </dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.1; done; echo "nothing on $1" >&2; exit 1; }
 listening "$gp"
@@ -73,6 +73,8 @@ for i in $(seq 1 "$rounds"); do
   done
   echo "$line"
 done
+# A policy that failed (a store error, failing open) would be measured as its failure path.
+if grep -q 'failed' "$tmp/gw.log"; then cat "$tmp/gw.log" >&2; echo "a policy failed: figures invalid" >&2; exit 1; fi
 median() { sort -n | awk '{v[NR] = $1} END { print v[int((NR + 1) / 2)] }'; }
 touch "$tmp/all"
 plain=$(awk '$1 == "plain" {print $2}' "$tmp/all" | median)
@@ -122,6 +124,7 @@ for i in $(seq 1 "$rounds"); do
   done
   echo "$line"
 done
+if grep -q 'failed' "$tmp/sup.log"; then cat "$tmp/sup.log" >&2; echo "a policy failed: figures invalid" >&2; exit 1; fi
 plain=$(awk '$1 == "plain" {print $2}' "$tmp/all" | median)
 shared=$(awk '$1 == "shared" {print $2}' "$tmp/all" | median)
 sup=$(awk '$1 == "shared" {print $3}' "$tmp/all" | median)
