@@ -4,6 +4,10 @@
  * that reads what they established (the consumer, the verified claims).
  */
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { SignJWT } from 'jose'
 import { type GatewayConfigInput, type GatewayHooks, hashPassword } from '../../src/index.ts'
@@ -55,5 +59,57 @@ describe('policies from TypeScript', () => {
     })
     assert.equal(ops.status, 200)
     assert.deepEqual(seen, ['ann pro', 'ann pro', 'ops undefined'])
+  })
+
+  it('never write credentials to the access log', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'policy-log-'))
+    t.after(() => rm(dir, { recursive: true, force: true }))
+    const logFile = join(dir, 'access.log')
+    const origin = await startOrigin(undefined, { t })
+    const key = 'secret-api-key-4242424242'
+    const gw = await startGateway(
+      {
+        accessLog: { enabled: true, path: logFile },
+        upstreams: { app: { targets: [{ url: origin.url }] } },
+        routes: [
+          {
+            match: { path: '/key' },
+            upstream: 'app',
+            auth: {
+              apiKey: {
+                from: ['query:api_key', 'header:x-api-key'],
+                keys: [{ consumer: 'c', hash: `sha256:${createHash('sha256').update(key).digest('hex')}` }],
+              },
+            },
+          },
+          {
+            match: { path: '/jwt' },
+            upstream: 'app',
+            auth: { jwt: { secret: SECRET, from: ['query:token'] } },
+          },
+          {
+            match: { path: '/basic' },
+            upstream: 'app',
+            auth: { basic: { users: { u: hashPassword('pw-7777') } } },
+          },
+        ],
+      },
+      { t },
+    )
+    const token = await new SignJWT({ sub: 'x' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(SECRET))
+    assert.equal((await get(`${gw.url}/key?api_key=${key}`)).status, 200)
+    assert.equal((await get(`${gw.url}/key?api_key=wrong-key-5151515151`)).status, 401)
+    assert.equal((await get(`${gw.url}/jwt?token=${token}`)).status, 200)
+    assert.equal((await get(`${gw.url}/jwt?token=${token}x`)).status, 401)
+    const basic = (p: string) => ({ authorization: `Basic ${Buffer.from(`u:${p}`).toString('base64')}` })
+    assert.equal((await get(`${gw.url}/basic`, basic('pw-7777'))).status, 200)
+    assert.equal((await get(`${gw.url}/basic`, basic('pw-8888'))).status, 401)
+    await gw.close()
+    const log = await readFile(logFile, 'utf8')
+    assert.equal(log.trim().split('\n').length, 6, log)
+    for (const secret of [key, 'wrong-key-5151515151', token.slice(-20), 'pw-7777', 'pw-8888', 'dTpwdy'])
+      assert.ok(!log.includes(secret), `${secret} in the access log:\n${log}`)
   })
 })
