@@ -15,7 +15,7 @@ import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
 import type { JwtConfig } from './schema.ts'
 import { compileSources } from './token.ts'
-import { JwtVerifier } from './verifier.ts'
+import { JwtVerifier, type Verdict } from './verifier.ts'
 
 /** jwtModule gives a route with `auth.jwt` its token check and claim headers. */
 export const jwtModule: RouteModule = function jwt(route, config) {
@@ -25,28 +25,35 @@ export const jwtModule: RouteModule = function jwt(route, config) {
   const read = compileSources(cfg.from)
   const realm = cfg.realm.replace(/["\\]/g, '')
   const hooks: GatewayHooks = {
-    onRequest: async function jwtAuth(session: Session): Promise<HookResult | undefined> {
+    onRequest: function jwtAuth(session: Session): HookResult | undefined | Promise<HookResult | undefined> {
       const token = read(session)
       // RFC 6750 §3.1: a request without credentials gets the challenge and no error code.
       if (token === undefined) return challenge(session, `Bearer realm="${realm}"`, 'jwt: no token')
-      const v = await verifier.verify(token)
-      if (v.ok) {
-        session.claims = v.claims
-        const consumer = v.claims[cfg.consumer]
-        if (typeof consumer === 'string') session.consumer = consumer
-        return undefined
-      }
-      if (v.status === 503) return policyError(session, 'AUTH_UNAVAILABLE', [], `jwt: ${v.reason}`)
-      const error = v.status === 403 ? 'insufficient_scope' : 'invalid_token'
-      const value = `Bearer realm="${realm}", error="${error}", error_description="${v.reason}"`
-      if (v.status === 403)
-        return policyError(session, 'FORBIDDEN', ['WWW-Authenticate', value], `jwt: ${v.reason}`)
-      return challenge(session, value, `jwt: ${v.reason}`)
+      // A token seen before answers synchronously: no promise on the common path.
+      const hit = verifier.cached(token)
+      if (hit !== undefined) return settle(session, hit)
+      return verifier.verify(token).then((v) => settle(session, v))
     },
   }
   const forward = Object.entries(cfg.forward)
   if (forward.length > 0) hooks.onUpstreamRequest = claimHeaders(forward)
   return hooks
+
+  /** settle applies a verdict: claims and consumer on the session, or the answer. */
+  function settle(session: Session, v: Verdict): HookResult | undefined {
+    if (v.ok) {
+      session.claims = v.claims
+      const consumer = v.claims[cfg!.consumer]
+      if (typeof consumer === 'string') session.consumer = consumer
+      return undefined
+    }
+    if (v.status === 503) return policyError(session, 'AUTH_UNAVAILABLE', [], `jwt: ${v.reason}`)
+    const error = v.status === 403 ? 'insufficient_scope' : 'invalid_token'
+    const value = `Bearer realm="${realm}", error="${error}", error_description="${v.reason}"`
+    if (v.status === 403)
+      return policyError(session, 'FORBIDDEN', ['WWW-Authenticate', value], `jwt: ${v.reason}`)
+    return challenge(session, value, `jwt: ${v.reason}`)
+  }
 }
 
 function challenge(session: Session, value: string, message: string): HookResult {

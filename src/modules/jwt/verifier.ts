@@ -63,11 +63,18 @@ export class JwtVerifier {
     this.#claimChecks = Object.entries(cfg.claims).map(([k, v]) => [k, Array.isArray(v) ? v : [v]])
   }
 
+  /** cached returns the verdict for a token verified before and still timely, else undefined (no promise). */
+  cached(token: string): Verdict | undefined {
+    const hit = this.#cache.get(token)
+    if (hit === undefined || performance.now() >= hit.until || !this.#timely(hit.claims)) return undefined
+    return this.#permitted(hit.claims)
+  }
+
   /** verify checks `token`; see Verdict. */
   async verify(token: string): Promise<Verdict> {
     const now = performance.now()
-    const hit = this.#cache.get(token)
-    if (hit !== undefined && now < hit.until && this.#timely(hit.claims)) return this.#permitted(hit.claims)
+    const hit = this.cached(token)
+    if (hit !== undefined) return hit
     let claims: JWTPayload
     try {
       claims = (await jwtVerify(token, this.#getKey, this.#options())).payload
