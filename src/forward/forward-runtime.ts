@@ -91,7 +91,8 @@ export class ForwardRuntime {
     this.pools = new DestinationPools(1000, o.deadlines)
     this.template = {
       balance: 'round-robin',
-      pool: { maxConnections: 256, maxIdle: 16, idleTimeout: 4000, queueTimeout: 5000 },
+      // As an upstream's defaults: idle connections age out after 4 s, so many destinations cost little.
+      pool: { maxConnections: 1024, maxIdle: 256, idleTimeout: 4000, queueTimeout: 5000 },
       timeouts: { connect: cfg.timeouts.connect, response: 60_000, idle: 60_000 },
       tls: { ca: cfg.mitm?.upstreamCa, servername: undefined, verify: true },
     }
