@@ -32,6 +32,9 @@ export function parseAuthority(
     host = host.toLowerCase()
     if (host.length > 253 || (isIP(host) !== 4 && !NAME_RE.test(host))) return undefined
     if (host.endsWith('.')) host = host.slice(0, -1)
+    // RFC 3696 §2: a top-level label is never all digits, so `127.1` or
+    // `1.2.3.4.5` is neither a name nor an IPv4 literal (inet_aton reads some as addresses).
+    if (isIP(host) === 0 && /(^|\.)\d+$/.test(host)) return undefined
   }
   if (portText === undefined && portRequired) return undefined
   const port = portText === undefined ? (scheme === 'https' ? 443 : 80) : Number(portText)
