@@ -105,6 +105,15 @@ export interface GatewayHooks<Ctx extends object = Record<string, unknown>> {
    */
   onRequest?(session: Session<Ctx>): HookReturn
   /**
+   * onConnect runs for a CONNECT on the forward proxy (src/forward), after
+   * onRequest, when TLS interception (`forward.mitm`) is configured.
+   * Default: `forward.mitm.hosts` and `passthrough` decide. Return
+   * 'intercept' or 'tunnel' to decide for this CONNECT (`session.destination`
+   * names it), or undefined to let the next hook or the patterns decide.
+   * @experimental
+   */
+  onConnect?(session: Session<Ctx>): 'intercept' | 'tunnel' | undefined
+  /**
    * selectUpstream runs when a request is about to go upstream, before the
    * balancer. Default: the upstream's balancer picks. Return one of `targets`
    * to use it instead, or undefined to let the balancer pick.
@@ -139,6 +148,7 @@ export interface HookLists {
   onAccept: NonNullable<GatewayHooks['onAccept']>[]
   onRequestHead: NonNullable<GatewayHooks['onRequestHead']>[]
   onRequest: NonNullable<GatewayHooks['onRequest']>[]
+  onConnect: NonNullable<GatewayHooks['onConnect']>[]
   selectUpstream: NonNullable<GatewayHooks['selectUpstream']>[]
   onUpstreamRequest: NonNullable<GatewayHooks['onUpstreamRequest']>[]
   onResponse: NonNullable<GatewayHooks['onResponse']>[]
@@ -159,6 +169,7 @@ export function compileHooks(all: readonly GatewayHooks<never>[]): HookLists {
     onAccept: [],
     onRequestHead: [],
     onRequest: [],
+    onConnect: [],
     selectUpstream: [],
     onUpstreamRequest: [],
     onResponse: [],

@@ -173,15 +173,21 @@ export class ForwardRuntime {
     }
     if (chain !== undefined) return this.tunnelVia(client, session, dest, chain)
     const intercept = this.interceptor
-    if (
-      intercept !== undefined &&
-      this.mitmHosts(dest.host, dest.port) &&
-      !this.passthrough(dest.host, dest.port)
-    ) {
+    if (intercept !== undefined && this.intercepts(session, dest)) {
       this.resolved(client, session, dest, () => intercept(client, session, dest))
       return
     }
     this.resolved(client, session, dest, (address) => this.tunnel(client, session, dest, address))
+  }
+
+  /** intercepts: the first onConnect hook that decides, else mitm.hosts minus passthrough. */
+  private intercepts(session: Session, dest: Destination): boolean {
+    const hooks = this.hooks.onConnect
+    for (let i = 0; i < hooks.length; i++) {
+      const decision = hooks[i]!(session as never)
+      if (decision !== undefined) return decision === 'intercept'
+    }
+    return this.mitmHosts(dest.host, dest.port) && !this.passthrough(dest.host, dest.port)
   }
 
   /** resolved resolves the destination, applies the address rules, then continues with the address. */

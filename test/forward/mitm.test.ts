@@ -178,3 +178,20 @@ test('a WebSocket round trip through interception', { skip }, async (t) => {
   assert.equal(reply, 'echo hello')
   assert.deepEqual(upgrades, ['mitm /chat'])
 })
+
+test('an onConnect hook decides per CONNECT, over mitm.hosts', { skip }, async (t) => {
+  const s = await setup(t)
+  const fwd = await startForward(
+    { allow: ['127.0.0.1'], mitm: { caDir: s.caDir, hosts: ['localhost'], upstreamCa: s.originCert } },
+    // localhost is listed, but the hook tunnels it; 127.0.0.1 is not, but the hook intercepts it.
+    {
+      t,
+      hooks: { onConnect: (session) => (session.destination!.host === 'localhost' ? 'tunnel' : 'intercept') },
+    },
+  )
+  const tunnelled = await curl(['--cacert', s.originCert, '-x', fwd.proxy, `https://localhost:${s.port}/`])
+  assert.equal(tunnelled.code, 0, tunnelled.stderr)
+  const intercepted = await curl(['--cacert', s.caPem, '-x', fwd.proxy, `https://127.0.0.1:${s.port}/`])
+  assert.equal(intercepted.code, 0, intercepted.stderr)
+  assert.equal(intercepted.stdout, `secure GET / host=127.0.0.1:${s.port}`)
+})
