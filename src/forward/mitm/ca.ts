@@ -5,7 +5,7 @@
  * certificate clients are told to trust; `ca-key.pem` is the private key,
  * written with mode 0600 and never printed.
  */
-import { webcrypto, X509Certificate as NodeX509 } from 'node:crypto'
+import { createPrivateKey, type KeyObject, webcrypto, X509Certificate as NodeX509 } from 'node:crypto'
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import 'reflect-metadata'
@@ -24,6 +24,8 @@ export interface LocalCa {
   certPem: string
   cert: x509.X509Certificate
   key: webcrypto.CryptoKey
+  /** The same key for node:crypto's `sign` (leaf-der.ts). */
+  signer: KeyObject
 }
 
 /** caPaths names the two files of a CA directory. */
@@ -63,7 +65,7 @@ export async function createCa(dir: string, name = 'Portcullis local CA'): Promi
   await chmod(paths.key, 0o600)
   const certPem = cert.toString('pem')
   await writeFile(paths.cert, `${certPem}\n`, { flag: 'wx' })
-  return { certPem, cert, key: keys.privateKey }
+  return { certPem, cert, key: keys.privateKey, signer: createPrivateKey(keyPem) }
 }
 
 /** loadCa reads a CA made by createCa (or any ECDSA P-256 CA in PKCS#8 PEM). */
@@ -73,7 +75,12 @@ export async function loadCa(dir: string): Promise<LocalCa> {
   const keyPem = await readFile(paths.key, 'latin1')
   const der = Buffer.from(keyPem.replace(/-----[^-]+-----|\s/g, ''), 'base64')
   const key = await webcrypto.subtle.importKey('pkcs8', der, EC_ALGORITHM, false, ['sign'])
-  return { certPem, cert: new x509.X509Certificate(certPem), key: key as webcrypto.CryptoKey }
+  return {
+    certPem,
+    cert: new x509.X509Certificate(certPem),
+    key: key as webcrypto.CryptoKey,
+    signer: createPrivateKey(keyPem),
+  }
 }
 
 /** fingerprint is the SHA-256 fingerprint of a PEM certificate, `AB:CD:…` as browsers show it. */
@@ -90,7 +97,9 @@ export function randomSerial(): string {
 }
 
 /** pem wraps DER bytes as PEM. */
-export function pem(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')
+export function pem(label: string, der: ArrayBuffer | Buffer): string {
+  const b64 = Buffer.from(der as ArrayBuffer)
+    .toString('base64')
+    .replace(/.{64}/g, '$&\n')
   return `-----BEGIN ${label}-----\n${b64.trimEnd()}\n-----END ${label}-----\n`
 }

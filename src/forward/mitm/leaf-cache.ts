@@ -1,16 +1,18 @@
 /**
  * Leaf certificates for intercepted hosts, signed by the local CA and kept
- * as ready `SecureContext`s in a bounded LRU. A leaf is made asynchronously
- * (WebCrypto signs on libuv's thread pool), so the event loop never blocks
- * on key math, and concurrent CONNECTs for the same new host share one
- * generation (the cache holds the promise). All leaves share one P-256 key
- * made at start: a new host costs a signature, not a key generation.
+ * as ready `SecureContext`s in a bounded LRU; concurrent CONNECTs for the
+ * same new host share one generation (the cache holds the promise). All
+ * leaves share one P-256 key made once (off the loop, by WebCrypto), so a
+ * new host costs one DER encoding and one ECDSA signature (leaf-der.ts, a
+ * fraction of a millisecond) and one SecureContext. Measured
+ * (bench/forward/mitm.ts): @peculiar/x509's generic encoder took ~4-8 ms of
+ * event-loop time per leaf, which queued a new host behind every other.
  */
 import { webcrypto } from 'node:crypto'
-import { isIP } from 'node:net'
 import tls from 'node:tls'
 import * as x509 from '@peculiar/x509'
-import { EC_ALGORITHM, type LocalCa, pem, randomSerial } from './ca.ts'
+import { EC_ALGORITHM, type LocalCa, pem } from './ca.ts'
+import { type LeafTemplate, leafDer, subjectOf } from './leaf-der.ts'
 
 /** Leaves are valid this long (short: they are made on demand and never leave the machine). */
 const LEAF_DAYS = 7
@@ -26,9 +28,7 @@ export class LeafCache {
   private readonly entries = new Map<string, Promise<Leaf>>()
   private readonly ca: LocalCa
   private readonly max: number
-  private key: Promise<{ pair: webcrypto.CryptoKeyPair; pem: string }> | undefined
-  /** The CA's key identifier, the same in every leaf: computed once (a hash and an encoding each time, measured ~15% of a leaf). */
-  private authorityKeyId: Promise<x509.AuthorityKeyIdentifierExtension> | undefined
+  private template: Promise<{ template: LeafTemplate; keyPem: string }> | undefined
 
   constructor(ca: LocalCa, max: number) {
     this.ca = ca
@@ -59,44 +59,41 @@ export class LeafCache {
   }
 
   private async make(name: string): Promise<Leaf> {
-    const key = await this.leafKey()
+    const t = await this.leafTemplate()
     const now = Date.now()
     const notAfter = now + LEAF_DAYS * 86400_000
-    const san =
-      isIP(name) === 0 ? { type: 'dns' as const, value: name } : { type: 'ip' as const, value: name }
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(),
-      subject: `CN=${name.length <= 64 ? name : 'portcullis intercepted host'}`,
-      issuer: this.ca.cert.subject,
-      notBefore: new Date(now - 3600_000),
-      notAfter: new Date(notAfter),
-      signingAlgorithm: EC_ALGORITHM,
-      publicKey: key.pair.publicKey,
-      signingKey: this.ca.key,
-      extensions: [
-        new x509.SubjectAlternativeNameExtension([san]),
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        await (this.authorityKeyId ??= x509.AuthorityKeyIdentifierExtension.create(this.ca.cert.publicKey)),
-      ],
-    })
+    const der = leafDer(t.template, name, new Date(now - 3600_000), new Date(notAfter))
+    const certPem = pem('CERTIFICATE', der)
     // The chain sent: the leaf, then the CA (clients that trust the CA need no more).
-    const context = tls.createSecureContext({
-      cert: `${cert.toString('pem')}\n${this.ca.certPem}\n`,
-      key: key.pem,
-    })
+    const context = tls.createSecureContext({ cert: `${certPem}${this.ca.certPem}\n`, key: t.keyPem })
     return { context, notAfter }
   }
 
-  private leafKey(): Promise<{ pair: webcrypto.CryptoKeyPair; pem: string }> {
-    this.key ??= (async () => {
+  /** leafTemplate: what every leaf shares (the issuer, the CA key id, the one leaf key), made once. */
+  private leafTemplate(): Promise<{ template: LeafTemplate; keyPem: string }> {
+    this.template ??= (async () => {
       const pair = (await webcrypto.subtle.generateKey(EC_ALGORITHM, true, [
         'sign',
         'verify',
       ])) as webcrypto.CryptoKeyPair
-      return { pair, pem: pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', pair.privateKey)) }
+      const ski = this.ca.cert.getExtension(x509.SubjectKeyIdentifierExtension)
+      const caKeyId = ski
+        ? Buffer.from(ski.keyId, 'hex')
+        : Buffer.from(
+            (await x509.AuthorityKeyIdentifierExtension.create(this.ca.cert.publicKey)).keyId!,
+            'hex',
+          )
+      const template: LeafTemplate = {
+        issuer: subjectOf(Buffer.from(this.ca.cert.rawData)),
+        caKeyId,
+        spki: Buffer.from(await webcrypto.subtle.exportKey('spki', pair.publicKey)),
+        caKey: this.ca.signer,
+      }
+      return {
+        template,
+        keyPem: pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', pair.privateKey)),
+      }
     })()
-    return this.key
+    return this.template
   }
 }
