@@ -10,9 +10,11 @@
  *   handshake   CONNECT + 200 + TLS handshake to a host whose leaf is
  *               cached, median and p99 over sequential attempts;
  *   intercepted keep-alive GETs through interception: C connections, each
- *               CONNECT + TLS once, then GETs one after another for D s.
+ *               CONNECT + TLS once, then GETs one after another for D s;
+ *   idle        memory and file descriptors for 500 idle intercepted
+ *               connections, and the descriptors after they closed.
  *
- * Usage: node bench/forward/mitm.ts [N=100] [C=20] [D=5]
+ * Usage: node --expose-gc bench/forward/mitm.ts [N=100] [C=20] [D=5]
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
@@ -54,6 +56,7 @@ try {
   const ca = (await loadCa(join(dir, 'ca'))).certPem
   await handshakes(proxyPort, port, ca)
   await intercepted(proxyPort, port, ca)
+  await idle(proxyPort, port, ca, 500)
   await gw.close({ drainTimeout: 0 })
   origin.close()
 } finally {
@@ -135,4 +138,34 @@ async function intercepted(proxyPort: number, port: number, ca: string): Promise
     ),
   )
   console.log(`intercepted ${C} keep-alive connections, ${D} s: ${Math.round(count / D)} requests/s`)
+}
+
+/**
+ * idle: memory and descriptors for M idle intercepted connections (each
+ * CONNECT + TLS + one GET, then idle). The client sockets live in this
+ * process too, so the figure per connection is an upper bound (both ends
+ * of the client's TLS plus the proxy's inner and upstream side).
+ */
+export async function idle(proxyPort: number, port: number, ca: string, m: number): Promise<void> {
+  const { readdirSync } = await import('node:fs')
+  const fds = () => readdirSync('/proc/self/fd').length
+  globalThis.gc?.()
+  const fd0 = fds()
+  const before = process.memoryUsage()
+  const sockets: tls.TLSSocket[] = []
+  for (let i = 0; i < m; i++) {
+    const s = await tunnel(proxyPort, port, ca)
+    s.write(`GET /small HTTP/1.1\r\nHost: localhost:${port}\r\n\r\n`)
+    await new Promise<void>((r) => s.once('data', () => r()))
+    sockets.push(s)
+  }
+  globalThis.gc?.()
+  const after = process.memoryUsage()
+  const per = (k: 'rss' | 'heapUsed' | 'external') => ((after[k] - before[k]) / m / 1024).toFixed(1)
+  const fd1 = fds()
+  for (const s of sockets) s.destroy()
+  await new Promise((r) => setTimeout(r, 500))
+  console.log(
+    `idle        ${m} intercepted connections: per connection rss ${per('rss')} KiB, heap ${per('heapUsed')} KiB, external ${per('external')} KiB (client side included); fds ${fd0} -> ${fd1} -> ${fds()} after closing`,
+  )
 }
