@@ -159,3 +159,16 @@ test('bad input: bad authorities and origin-form get 400, the proxy keeps servin
   assert.equal(ok.stdout, 'ok')
   assert.ok(await waitFor(() => fwd.gw.stats().connections === 0))
 })
+
+test('never to the proxy itself, even when allowed; a silent tunnel is closed after tunnelIdle', async (t) => {
+  const origin = await startOrigin(undefined, { t })
+  const fwd = await startForward({ allow: ['127.0.0.1'], timeouts: { tunnelIdle: '300ms' } }, { t })
+  const loop = await curl(['-x', fwd.proxy, '-i', `http://127.0.0.1:${fwd.port}/`])
+  assert.match(loop.stdout, /^HTTP\/1\.1 403/)
+  const c = await RawClient.connect(fwd.port, t)
+  c.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\nHost: x\r\n\r\n`)
+  const opened = await c.response({ head: true })
+  assert.equal(opened.status, 200)
+  assert.ok(await c.closedWithin(2000), 'closed after 300 ms of silence')
+  assert.ok(await waitFor(() => fwd.gw.stats().connections === 0))
+})
