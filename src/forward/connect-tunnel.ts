@@ -52,6 +52,7 @@ export function connectTo(ep: TunnelEndpoint): Promise<{ socket: net.Socket; res
       if (ep.chainRequest === undefined) {
         clearTimeout(timer)
         socket.removeAllListeners('error')
+        socket.on('error', ignore) // until joinTunnel takes over (or the client left and it is destroyed)
         resolve({ socket, rest: null })
         return
       }
@@ -60,6 +61,7 @@ export function connectTo(ep: TunnelEndpoint): Promise<{ socket: net.Socket; res
         if (err !== undefined) return fail(err)
         clearTimeout(timer)
         socket.removeAllListeners('error')
+        socket.on('error', ignore) // until joinTunnel takes over (or the client left and it is destroyed)
         resolve({ socket, rest })
       })
     })
@@ -162,3 +164,5 @@ export function pairSockets(a: net.Socket, b: net.Socket, idleTimeout: number): 
   a.resume()
   b.resume()
 }
+
+function ignore(): void {}

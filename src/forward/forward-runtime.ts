@@ -134,7 +134,7 @@ export class ForwardRuntime {
         session.consumer = user
         this.checked(client, session, dest)
       },
-      (err) => client.respondError(toGatewayError(err)),
+      (err) => client.current === session && client.respondError(toGatewayError(err)),
     )
   }
 
