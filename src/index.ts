@@ -27,6 +27,9 @@ export type { RouteInfo, SessionTimings } from './core/session.ts'
 export { Session } from './core/session.ts'
 export type { BoundAddress, Gateway, GatewayOptions, GatewayStats } from './server/gateway.ts'
 export { createGateway } from './server/gateway.ts'
+// The forward proxy: the whole-body hook for interceptors (any session's onResponse).
+export { rewriteBody, type WholeBodyOptions } from './forward/whole-body.ts'
+export type { Destination, SessionSource } from './core/session.ts'
 // Policies (src/modules): configured per route; these help from TypeScript.
 export { hashPassword } from './modules/basic-auth/hash.ts'
 export { rateLimitFailureChannel, type RateLimitFailureMessage } from './modules/rate-limit/index.ts'

@@ -195,3 +195,43 @@ test('an onConnect hook decides per CONNECT, over mitm.hosts', { skip }, async (
   assert.equal(intercepted.code, 0, intercepted.stderr)
   assert.equal(intercepted.stdout, `secure GET / host=127.0.0.1:${s.port}`)
 })
+
+test(
+  'whole-body hook: a gzip response decoded, rewritten, sent unencoded; over the cap closes',
+  { skip },
+  async (t) => {
+    const { gzipSync } = await import('node:zlib')
+    const { rewriteBody } = await import('../../src/forward/whole-body.ts')
+    const s = await setup(t)
+    const cert = await makeSelfSigned(s.dir, 'gz')
+    const page = gzipSync('<p>hello from the origin</p>')
+    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip', etag: '"v1"' })
+      res.end(req.url === '/big' ? gzipSync('x'.repeat(100_000)) : page)
+    })
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
+    t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
+    const port = (origin.address() as net.AddressInfo).port
+    const fwd = await startForward(
+      { allow: ['127.0.0.1'], mitm: { caDir: s.caDir, hosts: ['localhost'], upstreamCa: cert.certPath } },
+      {
+        t,
+        hooks: {
+          onResponse: (session, res) => {
+            if (session.source === 'mitm')
+              rewriteBody(res, (body) => body.toString().toUpperCase(), { maxSize: 10_000 })
+          },
+        },
+      },
+    )
+    const r = await curl(['--cacert', s.caPem, '-x', fwd.proxy, '-i', `https://localhost:${port}/`])
+    assert.equal(r.code, 0, r.stderr)
+    const inner = r.stdout.slice(r.stdout.indexOf('\r\n\r\n') + 4)
+    assert.match(inner, /^HTTP\/1\.1 200 OK\r\n/)
+    assert.doesNotMatch(inner, /content-encoding|etag|content-length/i)
+    assert.match(inner, /transfer-encoding: chunked/i)
+    assert.ok(inner.endsWith('\r\n\r\n<P>HELLO FROM THE ORIGIN</P>'), inner)
+    const big = await curl(['--cacert', s.caPem, '-x', fwd.proxy, `https://localhost:${port}/big`])
+    assert.notEqual(big.code, 0, 'never a truncated success')
+  },
+)
