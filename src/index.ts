@@ -29,6 +29,7 @@ export type { BoundAddress, Gateway, GatewayOptions, GatewayStats } from './serv
 export { createGateway } from './server/gateway.ts'
 // The forward proxy: the whole-body hook for interceptors (any session's onResponse).
 export { rewriteBody, type WholeBodyOptions } from './forward/whole-body.ts'
+export { HarRecorder, type HarOptions } from './forward/har.ts'
 export type { Destination, SessionSource } from './core/session.ts'
 // Policies (src/modules): configured per route; these help from TypeScript.
 export { hashPassword } from './modules/basic-auth/hash.ts'

@@ -235,3 +235,46 @@ test(
     assert.notEqual(big.code, 0, 'never a truncated success')
   },
 )
+
+test('HAR capture of intercepted requests, credentials redacted', { skip }, async (t) => {
+  const { HarRecorder } = await import('../../src/forward/har.ts')
+  const { readFile } = await import('node:fs/promises')
+  const s = await setup(t)
+  const har = new HarRecorder()
+  const fwd = await startForward(
+    { allow: ['127.0.0.1'], mitm: { caDir: s.caDir, hosts: ['localhost'], upstreamCa: s.originCert } },
+    { t, hooks: har.hooks },
+  )
+  const url = `https://localhost:${s.port}/p?q=1&r=two`
+  const r = await curl([
+    '--cacert',
+    s.caPem,
+    '-x',
+    fwd.proxy,
+    '-H',
+    'Authorization: Bearer secret',
+    '-H',
+    'Cookie: sid=1',
+    url,
+  ])
+  assert.equal(r.code, 0, r.stderr)
+  assert.ok(await waitFor(() => (har.toJSON() as { log: { entries: unknown[] } }).log.entries.length === 1))
+  const path = join(s.dir, 'capture.har')
+  await har.write(path)
+  const doc = JSON.parse(await readFile(path, 'utf8'))
+  assert.equal(doc.log.version, '1.2')
+  const [e] = doc.log.entries
+  assert.equal(e.request.url, url)
+  assert.deepEqual(e.request.queryString, [
+    { name: 'q', value: '1' },
+    { name: 'r', value: 'two' },
+  ])
+  const header = (name: string) =>
+    e.request.headers.find((h: { name: string }) => h.name.toLowerCase() === name)?.value
+  assert.equal(header('authorization'), '[redacted]')
+  assert.equal(header('cookie'), '[redacted]')
+  assert.equal(e.response.status, 200)
+  assert.equal(e.response.content.mimeType, 'text/plain')
+  assert.ok(e.time > 0 && !Number.isNaN(Date.parse(e.startedDateTime)))
+  assert.doesNotMatch(JSON.stringify(doc), /secret/)
+})
