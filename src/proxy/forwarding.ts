@@ -4,10 +4,12 @@
  * target's, forwarding fields are added (X-Forwarded-*, Via per RFC 9110
  * §7.6.3), a request id is ensured and a W3C traceparent passed on when valid.
  */
-import { BlockList, isIP } from 'node:net'
 import { GatewayError } from '../core/errors.ts'
+import { clientIp, trustList } from '../core/addresses.ts'
 import type { Session } from '../core/session.ts'
 import { isName, trimOws } from '../http1/fields.ts'
+
+export { clientIp, trustList }
 
 export interface ForwardingPolicy {
   preserveHost: boolean
@@ -38,25 +40,6 @@ export interface IncomingRequest {
   contentLength: number
   connectionOptions: readonly string[] | undefined
   upgradeProtocol: string | undefined
-}
-
-/** trustList compiles `trustedProxies` (IPs and CIDRs) into a predicate. */
-export function trustList(entries: readonly string[]): (address: string) => boolean {
-  if (entries.length === 0) return () => false
-  const list = new BlockList()
-  for (const e of entries) {
-    const [ip, bits] = e.split('/')
-    const family = isIP(ip!) === 6 ? 'ipv6' : 'ipv4'
-    if (bits === undefined) list.addAddress(ip!, family)
-    else list.addSubnet(ip!, Number(bits), family)
-  }
-  return (address) => list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')
-}
-
-/** clientIp strips the IPv4-mapped prefix Node reports on dual-stack sockets. */
-export function clientIp(address: string | undefined): string {
-  if (address === undefined) return ''
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:@+=/-]{1,200}$/

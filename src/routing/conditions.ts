@@ -5,7 +5,7 @@
  */
 import type { ValueMatch } from '../config/route-schema.ts'
 import type { Session } from '../core/session.ts'
-import { trustList } from '../proxy/forwarding.ts'
+import { trustList } from '../core/addresses.ts'
 
 /** A compiled condition: true when the request satisfies it. */
 export type Condition = (session: Session) => boolean
