@@ -89,34 +89,37 @@ describe('h2c smuggling', () => {
     assert.doesNotMatch(res.body.toString('latin1'), /http2-settings/i)
   })
 
-  it('a 101 for a protocol the client did not ask for is a 502', async (t) => {
-    const origin = await h2cOrigin(t, 'h2c')
-    const gw = await startGateway(guarded(origin.url), { t })
+  /** through sends `head` via a guarded gateway to an origin answering upgrades with `answer101`. */
+  async function through(t: TestContext, answer101: string, head: string, config = guarded) {
+    const origin = await h2cOrigin(t, answer101)
+    const gw = await startGateway(config(origin.url), { t })
     const c = await RawClient.connect(gw.port, t)
-    c.write('GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
-    const res = await c.response()
+    c.write(head)
+    return { res: await c.response(), origin }
+  }
+
+  it('a 101 for a protocol the client did not ask for is a 502', async (t) => {
+    const ws = 'GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'
+    const { res } = await through(t, 'h2c', ws)
     assert.equal(res.status, 502)
     assert.match(res.body.toString(), /UPSTREAM_INVALID_RESPONSE/)
   })
 
   it('upgrades are per route: upgrades: [] forwards a websocket request as a plain one', async (t) => {
-    const origin = await h2cOrigin(t, 'websocket')
-    const config = guarded(origin.url)
-    config.routes![2] = { match: {}, upstream: 'origin', upgrades: [] }
-    const gw = await startGateway(config, { t })
-    const c = await RawClient.connect(gw.port, t)
-    c.write('GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n')
-    const res = await c.response()
+    const noUpgrades = (url: string) => {
+      const config = guarded(url)
+      config.routes![2] = { match: {}, upstream: 'origin', upgrades: [] }
+      return config
+    }
+    const ws = 'GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n'
+    const { res } = await through(t, 'websocket', ws, noUpgrades)
     assert.equal(res.status, 200)
     assert.doesNotMatch(res.body.toString('latin1'), /^upgrade:/im)
   })
 
   it('only the allowed members of an Upgrade list pass, compared case-insensitively', async (t) => {
-    const origin = await h2cOrigin(t, 'WebSocket')
-    const gw = await startGateway(guarded(origin.url), { t })
-    const c = await RawClient.connect(gw.port, t)
-    c.write('GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: h2c, WebSocket\r\nConnection: Upgrade\r\n\r\n')
-    const res = await c.response()
+    const both = 'GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: h2c, WebSocket\r\nConnection: Upgrade\r\n\r\n'
+    const { res, origin } = await through(t, 'WebSocket', both)
     assert.equal(res.status, 101)
     assert.match(origin.received().toString('latin1'), /\r\nUpgrade: WebSocket\r\n/)
     assert.doesNotMatch(origin.received().toString('latin1'), /h2c/)
