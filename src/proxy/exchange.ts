@@ -15,8 +15,6 @@ import type { IndexedFieldSink } from '../http1/fields.ts'
 import type { ResponseHead } from '../http1/response-head.ts'
 import { serializeInformational, serializeResponseHead } from '../http1/serialize.ts'
 import type { CompiledRoute } from '../routing/router.ts'
-import type { DownstreamConnection } from '../server/downstream.ts'
-import type { Runtime } from '../server/runtime.ts'
 import type { UpstreamConnection, UpstreamUser } from '../upstream/connection.ts'
 import type { PoolWaiter } from '../upstream/pool.ts'
 import type { Target, Upstream } from '../upstream/upstream.ts'
@@ -24,6 +22,7 @@ import { refuseSwitch, responseHopFields, serializeRequestHead, upstreamHeaders 
 import { chooseFraming, ResponseWriter } from './response-writer.ts'
 import { RequestWriter } from './request-writer.ts'
 import { startTunnel } from './tunnel.ts'
+import type { ClientSide, ExchangeRuntime } from './client-side.ts'
 import { mayReplay } from './replay.ts'
 import { HeldBody } from '../http1/held-body.ts'
 
@@ -49,10 +48,10 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   private heldOut: HeldBody | null = null
   private retried = false
   private done = false
-  private readonly client: DownstreamConnection
+  private readonly client: ClientSide
   private readonly session: Session
   private readonly upstream: Upstream
-  private readonly rt: Runtime
+  private readonly rt: ExchangeRuntime
   private readonly route: CompiledRoute
   /** The route's hooks (its modules' and the user's). */
   private readonly hooks: HookLists
@@ -62,10 +61,10 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   private readonly req: RequestWriter
 
   constructor(
-    client: DownstreamConnection,
+    client: ClientSide,
     session: Session,
     upstream: Upstream,
-    rt: Runtime,
+    rt: ExchangeRuntime,
     route: CompiledRoute,
   ) {
     this.client = client

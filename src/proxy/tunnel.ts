@@ -6,7 +6,7 @@
 import type { Session } from '../core/session.ts'
 import type { ResponseHead } from '../http1/response-head.ts'
 import { serializeResponseHead } from '../http1/serialize.ts'
-import type { DownstreamConnection } from '../server/downstream.ts'
+import type { ClientSide } from './client-side.ts'
 import type { UpstreamConnection } from '../upstream/connection.ts'
 
 /** After one side ended, the other gets this long to flush before it is destroyed. */
@@ -14,7 +14,7 @@ const TEARDOWN_MS = 1000
 
 /** startTunnel forwards the 101 and joins the client and upstream sockets. */
 export function startTunnel(
-  client: DownstreamConnection,
+  client: ClientSide,
   up: UpstreamConnection,
   head: ResponseHead,
   session: Session,
