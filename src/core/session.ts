@@ -4,7 +4,7 @@
  * see Sessions, never sockets: the engine under a Session can change without
  * touching a feature.
  */
-import type { RequestHead } from '../http1/request-head.ts'
+import type { RequestHead } from './request-head.ts'
 import { wallTime } from './clock.ts'
 import type { GatewayError } from './errors.ts'
 import { HeaderList } from './header-list.ts'

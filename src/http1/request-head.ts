@@ -8,13 +8,11 @@
  */
 import { GatewayError } from '../core/errors.ts'
 import { isHostValue, isTargetText, isToken } from './chars.ts'
-import {
-  checkTransferEncoding,
-  type FieldSink,
-  findHeadEnd,
-  parseFieldLines,
-  readConnection,
-} from './fields.ts'
+import { RequestHead } from '../core/request-head.ts'
+import { checkTransferEncoding, findHeadEnd, parseFieldLines, readConnection } from './fields.ts'
+
+// The parsed head is a core type (the Session carries it); the parser fills it in.
+export { RequestHead }
 
 /** Limits applied while parsing a request head. */
 export interface HeadLimits {
@@ -35,39 +33,6 @@ export interface TargetForms {
 }
 
 export const REVERSE_PROXY_FORMS: TargetForms = { absolute: true, authority: false }
-
-/** A parsed request head. Field names keep their case; `rawHeaders` is `[name, value, …]`. */
-export class RequestHead implements FieldSink {
-  method = ''
-  /** The request-target in origin-form (`/path?query`), `*`, or authority-form for CONNECT. */
-  target = ''
-  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
-  minor = 1
-  /** Set when the target was absolute-form: its authority replaces Host (RFC 9112 §3.2.2). */
-  absoluteAuthority: string | undefined = undefined
-  /** The scheme of an absolute-form target. */
-  absoluteScheme: string | undefined = undefined
-  /** True when the body is chunked; false for Content-Length or no body. */
-  chunked = false
-  keepAlive = true
-  /** The protocol asked for by `Connection: upgrade` + `Upgrade`, else undefined. */
-  upgradeProtocol: string | undefined = undefined
-  expectContinue = false
-  /** Lowercased Connection options other than close/keep-alive/upgrade: more hop-by-hop fields. */
-  connectionOptions: string[] | undefined = undefined
-  /** Bytes the head occupied, including leading empty lines. */
-  size = 0
-  // FieldSink: the fields as parsed, and the framing ones among them.
-  rawHeaders: string[] = []
-  contentLength = -1
-  contentLengthCount = 0
-  transferEncoding: string | undefined = undefined
-  connection: string | undefined = undefined
-  host: string | undefined = undefined
-  hostCount = 0
-  upgrade: string | undefined = undefined
-  expect: string | undefined = undefined
-}
 
 const VERSION_RE = /^HTTP\/(\d)\.(\d)$/
 const BARE_LINE_BREAK_RE = /\r(?!\n)|(?<!\r)\n/
