@@ -39,7 +39,12 @@ ia=$!
 # shellcheck disable=SC2086 # B_FLAGS is a list of flags
 (cd "$root" && exec taskset -c 1 "$node" "${flags[@]}" ${B_FLAGS:-} bench/servers/portcullis.ts "$pb" "$op") & pids+=($!)
 ib=$!
-sleep 2
+# Wait until both gateways answer (a fixed sleep was too short once start-up
+# grew past it on a loaded machine, and wrk then failed to connect).
+for _ in $(seq 200); do
+  curl -s -o /dev/null "http://127.0.0.1:$pa/small" && curl -s -o /dev/null "http://127.0.0.1:$pb/small" && break
+  sleep 0.1
+done
 
 wrk_args=(-t1 -c50 -d4s)
 if [[ -n ${BODY:-} ]]; then
