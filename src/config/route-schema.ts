@@ -15,7 +15,7 @@ import { corsSchema } from '../modules/cors/schema.ts'
 import { routeRateLimitSchema } from '../modules/rate-limit/schema.ts'
 import { redirectTargetProblem } from '../modules/redirect/target.ts'
 import { staticSchema } from '../modules/static/schema.ts'
-import { checkRegex, parsePattern, regexGroups } from '../routing/path-matchers.ts'
+import { checkRegex, parsePattern, regexGroups } from './path-patterns.ts'
 import { isIpOrCidr } from './ip.ts'
 
 /** An RFC 9110 §5.6.2 token: method names and header field names. */
