@@ -7,19 +7,7 @@
 import { z } from 'zod'
 import { parseHash } from '../modules/basic-auth/hash.ts'
 import { isIpOrCidr } from './ip.ts'
-import { parseDuration } from './units.ts'
-
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const ms = parseDuration(v)
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `invalid duration ${JSON.stringify(v)} (use e.g. 250ms, 5s, 2m)`,
-    })
-    return z.NEVER
-  }
-  return ms
-})
+import { duration } from './unit-schemas.ts'
 
 const HOST_PATTERN_RE = /^(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$|^\*$/
 

@@ -13,29 +13,8 @@ import { forwardSchema } from './forward-schema.ts'
 import { isIpOrCidr } from './ip.ts'
 import { routeSchema, upgradeProtocols } from './route-schema.ts'
 import { storesSchema } from './stores-schema.ts'
-import { parseDuration, parseSize } from './units.ts'
 import { supervisorSchema, workersSchema } from './workers-schema.ts'
-
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const ms = parseDuration(v)
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `invalid duration ${JSON.stringify(v)} (use e.g. 250ms, 5s, 2m)`,
-    })
-    return z.NEVER
-  }
-  return ms
-})
-
-const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const bytes = parseSize(v)
-  if (bytes === undefined) {
-    ctx.addIssue({ code: 'custom', message: `invalid size ${JSON.stringify(v)} (use e.g. 64kb, 10mb)` })
-    return z.NEVER
-  }
-  return bytes
-})
+import { duration, size } from './unit-schemas.ts'
 
 /**
  * `HOST:PORT`, `[v6]:PORT`, a bare `PORT` (bound to 127.0.0.1, the safe

@@ -8,19 +8,7 @@
  */
 import { z } from 'zod'
 import type { StoresOptions } from '../store/registry.ts'
-import { parseDuration } from './units.ts'
-
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const ms = parseDuration(v)
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `invalid duration ${JSON.stringify(v)} (use e.g. 250ms, 5s, 2m)`,
-    })
-    return z.NEVER
-  }
-  return ms
-})
+import { duration } from './unit-schemas.ts'
 
 const redisUrl = z.string().refine(
   (v) => {

@@ -5,28 +5,7 @@
  * in bytes, so a validated configuration validates again unchanged.
  */
 import { z } from 'zod'
-import { parseDuration, parseSize } from './units.ts'
-
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const ms = parseDuration(v)
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `invalid duration ${JSON.stringify(v)} (use e.g. 250ms, 5s, 2m)`,
-    })
-    return z.NEVER
-  }
-  return ms
-})
-
-const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const bytes = parseSize(v)
-  if (bytes === undefined) {
-    ctx.addIssue({ code: 'custom', message: `invalid size ${JSON.stringify(v)} (use e.g. 64kb, 10mb)` })
-    return z.NEVER
-  }
-  return bytes
-})
+import { duration, size } from './unit-schemas.ts'
 
 /** `workers: auto | N`: event loops (processes); `auto` is one per available core. `--workers` overrides. */
 export const workersSchema = z.union([z.literal('auto'), z.number().int().min(1)]).default(1)

@@ -6,7 +6,7 @@
  * upstream may already compress, so an operator turns it on knowingly.
  */
 import { z } from 'zod'
-import { parseSize } from '../../config/units.ts'
+import { size } from '../../config/unit-schemas.ts'
 
 /** The content codings Portcullis can produce, in its default preference order. */
 export const ENCODINGS = ['br', 'zstd', 'gzip'] as const
@@ -36,15 +36,6 @@ export const DEFAULT_TYPES: readonly string[] = [
   'image/vnd.microsoft.icon',
   'image/bmp',
 ]
-
-const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const bytes = parseSize(v)
-  if (bytes === undefined) {
-    ctx.addIssue({ code: 'custom', message: `invalid size ${JSON.stringify(v)} (use e.g. 512b, 1kb)` })
-    return z.NEVER
-  }
-  return bytes
-})
 
 /** `type/subtype`, `type/*` or `type/*+suffix` (a type may be `*` too); matched case-insensitively. */
 const mediaRange = z

@@ -2,21 +2,9 @@
  * The schema of `auth.forward` (docs/configuration.md, "auth.forward").
  */
 import { z } from 'zod'
-import { parseDuration } from '../../config/units.ts'
+import { duration } from '../../config/unit-schemas.ts'
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const ms = parseDuration(v)
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `invalid duration ${JSON.stringify(v)} (use e.g. 250ms, 5s, 2m)`,
-    })
-    return z.NEVER
-  }
-  return ms
-})
 
 export const forwardAuthSchema = z.strictObject({
   /** The auth service: asked GET with the request's credentials; 2xx passes. */

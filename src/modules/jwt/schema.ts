@@ -4,8 +4,8 @@
  * hold, where the token is read and what is forwarded upstream.
  */
 import { z } from 'zod'
-import { parseDuration } from '../../config/units.ts'
 import { publicKeyFrom } from './keys.ts'
+import { duration } from '../../config/unit-schemas.ts'
 
 /** The algorithms Portcullis verifies (RFC 7518 §3.1, RFC 8037 for EdDSA). `none` is never one. */
 export const JWT_ALGORITHMS = [
@@ -25,18 +25,6 @@ export const JWT_ALGORITHMS = [
 ] as const
 
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number]
-
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const ms = parseDuration(v)
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `invalid duration ${JSON.stringify(v)} (use e.g. 250ms, 5s, 2m)`,
-    })
-    return z.NEVER
-  }
-  return ms
-})
 
 const jwksUrl = z.string().refine((v) => /^https?:\/\/[^/]/.test(v), { message: 'must be an http(s):// URL' })
 
