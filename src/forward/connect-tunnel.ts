@@ -10,10 +10,9 @@
 import net from 'node:net'
 import { GatewayError } from '../core/errors.ts'
 import type { Session } from '../core/session.ts'
+import { pairSockets } from '../proxy/tunnel.ts'
 import type { TunnelClient } from './client.ts'
 
-/** After one side ended, the other gets this long to flush before it is destroyed. */
-const TEARDOWN_MS = 1000
 /** RFC 9110 §9.3.6: a 2xx to CONNECT has no content and no framing fields. */
 export const CONNECT_ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n'
 
@@ -128,41 +127,6 @@ export function joinTunnel(
     if (!a.write(data)) up.pause()
   })
   pairSockets(a, up, idleTimeout)
-}
-
-/** pairSockets ties two sockets' lifetimes: backpressure, half-close, idle timeout, teardown together. */
-export function pairSockets(a: net.Socket, b: net.Socket, idleTimeout: number): void {
-  a.on('drain', () => b.resume())
-  b.on('drain', () => a.resume())
-  a.on('end', () => b.end())
-  b.on('end', () => a.end())
-  let ended = false
-  const teardown = function teardown(): void {
-    if (ended) return
-    ended = true
-    a.end()
-    b.end()
-    setTimeout(() => {
-      a.destroy()
-      b.destroy()
-    }, TEARDOWN_MS).unref()
-  }
-  const destroyBoth = function destroyBoth(): void {
-    ended = true
-    a.destroy()
-    b.destroy()
-  }
-  if (idleTimeout > 0) {
-    // Either socket's silence counts only when both are silent: reset on each other's bytes.
-    b.setTimeout(idleTimeout, destroyBoth)
-    a.on('data', () => b.setTimeout(idleTimeout))
-  }
-  a.on('close', teardown)
-  b.on('close', teardown)
-  a.on('error', destroyBoth)
-  b.on('error', destroyBoth)
-  a.resume()
-  b.resume()
 }
 
 function ignore(): void {}

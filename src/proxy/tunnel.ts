@@ -4,6 +4,7 @@
  * closes, and then both are torn down together (RFC 9110 §7.8).
  */
 import type { Session } from '../core/session.ts'
+import type net from 'node:net'
 import type { ResponseHead } from '../http1/response-head.ts'
 import { serializeResponseHead } from '../http1/serialize.ts'
 import type { ClientSide } from './client-side.ts'
@@ -47,14 +48,22 @@ export function startTunnel(
     up.lend()
   }
   if (clientRest !== null) b.write(clientRest)
+  pairSockets(a, b, 0)
+}
+
+/**
+ * pairSockets ties two sockets' lifetimes: backpressure both ways, half-close
+ * passed on, and teardown together (the other side gets TEARDOWN_MS to flush).
+ * With `idleTimeout` > 0, both are destroyed once neither has sent for that
+ * long. Used by upgrade tunnels here and by CONNECT tunnels (forward/).
+ */
+export function pairSockets(a: net.Socket, b: net.Socket, idleTimeout: number): void {
   a.on('drain', () => b.resume())
   b.on('drain', () => a.resume())
   a.on('end', () => b.end())
   b.on('end', () => a.end())
-  a.resume()
-  b.resume()
   let ended = false
-  const teardown = function teardown(this: unknown): void {
+  const teardown = function teardown(): void {
     if (ended) return
     ended = true
     a.end()
@@ -69,8 +78,15 @@ export function startTunnel(
     a.destroy()
     b.destroy()
   }
+  if (idleTimeout > 0) {
+    // Either socket's silence counts only when both are silent: reset on each other's bytes.
+    b.setTimeout(idleTimeout, destroyBoth)
+    a.on('data', () => b.setTimeout(idleTimeout))
+  }
   a.on('close', teardown)
   b.on('close', teardown)
   a.on('error', destroyBoth)
   b.on('error', destroyBoth)
+  a.resume()
+  b.resume()
 }
