@@ -4,6 +4,7 @@
  * (`hasSubscribers`), so the core never calls observers directly.
  */
 import diagnostics from 'node:diagnostics_channel'
+import type { ErrorCode, GatewayError } from '../core/errors.ts'
 import type { Session } from '../core/session.ts'
 
 /** Published once per request after its last byte (or its failure). */
@@ -14,6 +15,32 @@ export interface RequestEndMessage {
 }
 
 export const requestEndChannel = diagnostics.channel('portcullis:request:end')
+
+/**
+ * Published when one try of a request on an upstream target ends: with the
+ * response status once the response is complete (or switched protocols), or
+ * with the error's code and cause when it failed. A request retried on
+ * another connection or target publishes one message per try.
+ */
+export interface UpstreamTryMessage {
+  gateway: object
+  session: Session
+  upstream: string
+  /** The target's origin, `scheme://host:port`. */
+  target: string
+  /** 0 when no response head arrived. */
+  status: number
+  /** The stable error code when the try failed. */
+  code: ErrorCode | undefined
+  /** The failure, with its `cause` (errno, TLS verify reason, DNS error), for operators' logs. */
+  error: GatewayError | undefined
+  /** Milliseconds from the target's pick to the try's end. */
+  ms: number
+  /** 1 for the first try. */
+  attempt: number
+}
+
+export const upstreamTryChannel = diagnostics.channel('portcullis:upstream:try')
 
 /** Published when the gateway opens a connection to a target. */
 export interface UpstreamConnectMessage {

@@ -34,6 +34,8 @@ export interface ClientSide extends ClientSink {
 
 /** The runtime (one configuration's compiled state) an exchange runs under. */
 export interface ExchangeRuntime {
+  /** The gateway instance, as published on diagnostics channels. */
+  readonly owner: object
   readonly config: GatewayConfig
   readonly deadlines: Deadlines
   readonly policy: ForwardingPolicy

@@ -25,6 +25,10 @@ import { startTunnel } from './tunnel.ts'
 import type { ClientSide, ExchangeRuntime } from './client-side.ts'
 import { mayReplay } from './replay.ts'
 import { HeldBody } from '../http1/held-body.ts'
+import { type UpstreamTryMessage, upstreamTryChannel } from '../observe/channels.ts'
+
+/** What a try that the client abandoned reports: not the target's fault. */
+const CLIENT_ABORTED = new GatewayError('CLIENT_ABORTED', 'the client left during the try')
 
 // What the exchange's deadline guards.
 const P_QUEUE = 0
@@ -48,6 +52,10 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   private heldOut: HeldBody | null = null
   private retried = false
   private done = false
+  /** When the current try's target was picked (performance.now()); -1 when no try is open. */
+  private tryT0 = -1
+  /** The status of the current try's upstream response head (0 before one arrived). */
+  private tryStatus = 0
   private readonly client: ClientSide
   private readonly session: Session
   private readonly upstream: Upstream
@@ -92,6 +100,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     this.target = target
     this.session.target = target.origin
     this.session.attempts++
+    this.openTry()
     this.phase = P_QUEUE
     this.deadline = this.rt.deadlines.at(this.upstream.config.pool.queueTimeout)
     this.rt.deadlines.add(this)
@@ -155,6 +164,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   /** abort: the client left or its request broke. Frees the upstream connection. */
   abort(): void {
     if (this.done) return
+    this.closeTry(CLIENT_ABORTED)
     this.finish()
     this.target?.pool.cancel(this)
     this.up?.destroy()
@@ -229,6 +239,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   onUpstreamHead(head: ResponseHead): void {
     const s = this.session
     s.timings.upstreamHead = performance.now() - s.t0
+    this.tryStatus = head.status
     this.phase = P_RECEIVING
     this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
     if (head.status === 101) {
@@ -347,6 +358,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
 
   private endResponse(trailers: string[] | undefined): void {
     if (this.done) return
+    this.closeTry(undefined)
     this.out.end(trailers)
     this.finish()
     this.client.responseComplete()
@@ -364,7 +376,9 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     ) {
       this.retried = true
       this.req.headSent = false
+      this.closeTry(err)
       this.session.attempts++
+      this.openTry()
       this.phase = P_QUEUE
       this.deadline = this.rt.deadlines.at(this.upstream.config.pool.queueTimeout)
       this.target!.pool.acquire(this, true)
@@ -399,6 +413,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     }
     this.session.status = 101
     this.responseStarted = true
+    this.closeTry(undefined)
     this.finish()
     this.up = null
     startTunnel(this.client, up, head, this.session)
@@ -416,6 +431,38 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       default:
         this.fail(new GatewayError('UPSTREAM_IDLE_TIMEOUT', 'upstream idle'))
     }
+  }
+
+  private openTry(): void {
+    this.tryT0 = performance.now()
+    this.target!.tryStarted()
+  }
+
+  /**
+   * closeTry reports the end of the open try to the target's observers
+   * (health, breakers, latency) and, when someone listens, on the
+   * `portcullis:upstream:try` channel (metrics, traces, the error log).
+   */
+  private closeTry(err: GatewayError | undefined): void {
+    if (this.tryT0 < 0) return
+    const ms = performance.now() - this.tryT0
+    this.tryT0 = -1
+    const status = this.tryStatus
+    this.tryStatus = 0
+    const code = err?.code
+    this.target!.tryEnded(status, code, ms)
+    if (upstreamTryChannel.hasSubscribers)
+      upstreamTryChannel.publish({
+        gateway: this.rt.owner,
+        session: this.session,
+        upstream: this.upstream.name,
+        target: this.target!.origin,
+        status,
+        code,
+        error: err,
+        ms,
+        attempt: this.session.attempts,
+      } satisfies UpstreamTryMessage)
   }
 
   private release(): void {
@@ -438,6 +485,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     const up = this.up
     this.up = null
     up?.destroy()
+    this.closeTry(err)
     this.finish()
     if (this.responseStarted) this.client.abortResponse(err)
     else this.client.respondError(err)
