@@ -5,7 +5,7 @@
  * unless an `allow` entry names them; `deny` refuses, first.
  */
 import { z } from 'zod'
-import { parseHash } from '../modules/basic-auth/hash.ts'
+import { HASH_FORMAT_MESSAGE, parseHash } from '../modules/basic-auth/hash.ts'
 import { isIpOrCidr } from './ip.ts'
 import { duration } from './unit-schemas.ts'
 
@@ -69,9 +69,7 @@ const mitm = z.strictObject({
 
 const users = z.record(
   z.string().regex(/^[^:]+$/, 'a user name cannot contain ":"'),
-  z.string().refine((h) => parseHash(h) !== undefined, {
-    message: 'must be a scrypt hash scrypt:N:r:p:SALT:HASH (N >= 16384)',
-  }),
+  z.string().refine((h) => parseHash(h) !== undefined, { message: HASH_FORMAT_MESSAGE }),
 )
 
 export const forwardSchema = z.strictObject({

@@ -8,7 +8,7 @@
  * logged, and the field is never forwarded (forward-runtime.ts removes it).
  */
 import { createHmac, randomBytes } from 'node:crypto'
-import { parseHash, type ScryptHash, hashPassword, verifyPassword } from '../modules/basic-auth/hash.ts'
+import { dummyLike, parseHash, type PasswordHash, verifyPassword } from '../modules/basic-auth/hash.ts'
 
 const REMEMBER_MS = 60_000
 const REMEMBER_MAX = 10_000
@@ -17,15 +17,17 @@ const REMEMBER_MAX = 10_000
 export class ProxyAuth {
   /** The `Proxy-Authenticate` challenge sent with a 407. */
   readonly challenge: string
-  private readonly users: Map<string, ScryptHash>
-  private readonly dummy: ScryptHash
+  private readonly users: Map<string, PasswordHash>
+  /** Like the users' hashes, so an unknown user takes as long (undefined: no users, nobody passes). */
+  private readonly dummy: PasswordHash | undefined
   private readonly macKey = randomBytes(32)
   private readonly remembered = new Map<string, { user: string; until: number }>()
 
   constructor(realm: string, users: Readonly<Record<string, string>>) {
     this.challenge = `Basic realm="${realm.replace(/["\\]/g, '')}", charset="UTF-8"`
     this.users = new Map(Object.entries(users).map(([u, h]) => [u, parseHash(h)!]))
-    this.dummy = parseHash(hashPassword(randomBytes(16).toString('hex')))!
+    const first = this.users.values().next().value
+    this.dummy = first === undefined ? undefined : dummyLike(first)
   }
 
   /**
@@ -39,8 +41,9 @@ export class ProxyAuth {
     const mac = createHmac('sha256', this.macKey).update(field!).digest('base64')
     const seen = this.remembered.get(mac)
     if (seen !== undefined && performance.now() < seen.until) return seen.user
-    const hash = this.users.get(creds.user)
-    const ok = (await verifyPassword(creds.password, hash ?? this.dummy)) && hash !== undefined
+    const hash = this.users.get(creds.user) ?? this.dummy
+    if (hash === undefined) return undefined
+    const ok = (await verifyPassword(creds.password, hash)) && this.users.has(creds.user)
     if (!ok) return undefined
     if (this.remembered.size >= REMEMBER_MAX) this.remembered.delete(this.remembered.keys().next().value!)
     this.remembered.set(mac, { user: creds.user, until: performance.now() + REMEMBER_MS })

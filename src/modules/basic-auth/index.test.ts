@@ -1,5 +1,5 @@
 /**
- * auth.basic over real sockets: scrypt hashes made by hashPassword (the
+ * auth.basic over real sockets: scrypt and argon2 hashes made by hashPassword (the
  * documented one-liner's format), 401 with a Basic challenge for missing,
  * malformed or wrong credentials, the user as consumer, no password in
  * what logs see, weak or plain hashes refused in configuration.
@@ -23,6 +23,10 @@ function oneLiner(password: string): string {
     'const c=require("crypto"),s=c.randomBytes(16);console.log("scrypt:16384:8:1:"+s.toString("base64")+":"+c.scryptSync(process.argv[1],s,32,{N:16384,r:8,p:1}).toString("base64"))'
   return execFileSync(process.execPath, ['-e', script, password], { encoding: 'utf8' }).trim()
 }
+
+/** `echo -n 'correct horse' | argon2 saltsaltsalt -id -t 2 -m 16 -p 2 -e`, the reference implementation's CLI (Debian's argon2). */
+const ARGON2_CLI =
+  '$argon2id$v=19$m=65536,t=2,p=2$c2FsdHNhbHRzYWx0$Jeasp4VC87Vo/WtlNzCWUxijssgAggW31ewVWi7/LEg'
 
 describe('auth.basic', () => {
   it('accepts users whose password matches the scrypt hash, challenges the rest', async (t) => {
@@ -64,8 +68,39 @@ describe('auth.basic', () => {
     assert.ok(!/horse|wrong|staple/.test(logged.join('\n')), 'a password reached the log')
   })
 
+  it("accepts argon2 PHC hashes, its own and the reference argon2 tool's", async (t) => {
+    const origin = await startOrigin(undefined, { t })
+    const gw = await startGateway(
+      proxyConfig(origin.url, {
+        routes: [
+          {
+            match: {},
+            upstream: 'origin',
+            auth: { basic: { users: { ann: hashPassword('correct horse', 'argon2id'), cli: ARGON2_CLI } } },
+          },
+        ],
+      }),
+      { t },
+    )
+    assert.match(
+      hashPassword('x', 'argon2id'),
+      /^\$argon2id\$v=19\$m=65536,t=3,p=4\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/,
+    )
+    assert.equal((await get(gw.url, basic('ann', 'correct horse'))).status, 200)
+    assert.equal((await get(gw.url, basic('cli', 'correct horse'))).status, 200)
+    assert.equal((await get(gw.url, basic('cli', 'correct horsE'))).status, 401)
+    assert.equal((await get(gw.url, basic('nobody', 'correct horse'))).status, 401)
+    assert.equal(origin.requests.length, 2)
+  })
+
   it('refuses plain passwords and weak hashes in configuration', () => {
-    for (const hash of ['secret', 'scrypt:1024:8:1:c2FsdA==:aGFzaGhhc2hoYXNoaGFzaA==']) {
+    for (const hash of [
+      'secret',
+      'scrypt:1024:8:1:c2FsdA==:aGFzaGhhc2hoYXNoaGFzaA==',
+      '$argon2id$v=19$m=4096,t=3,p=1$c2FsdHNhbHRzYWx0$Jeasp4VC87Vo/WtlNzCWUxijssgAggW31ewVWi7/LEg', // 4 MiB
+      '$argon2id$v=19$m=16384,t=1,p=1$c2FsdHNhbHRzYWx0$Jeasp4VC87Vo/WtlNzCWUxijssgAggW31ewVWi7/LEg', // 16 MiB, one pass
+      '$argon2id$v=16$m=65536,t=2,p=2$c2FsdHNhbHRzYWx0$Jeasp4VC87Vo/WtlNzCWUxijssgAggW31ewVWi7/LEg', // old version
+    ]) {
       const r = configSchema.safeParse({
         routes: [{ match: {}, respond: {}, auth: { basic: { users: { ann: hash } } } }],
       })

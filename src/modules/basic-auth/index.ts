@@ -15,18 +15,17 @@ import type { Session } from '../../core/session.ts'
 import { policyError } from '../policy-response.ts'
 import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
-import { hashPassword, parseHash, type ScryptHash, verifyPassword } from './hash.ts'
+import { dummyLike, parseHash, verifyPassword } from './hash.ts'
 
 const REMEMBER_MS = 60_000
 const REMEMBER_MAX = 10_000
-let dummy: ScryptHash | undefined
 
 /** basicAuthModule gives a route with `auth.basic` its credentials check. */
 export const basicAuthModule: RouteModule = function basicAuth(route, config) {
   const cfg = policyOf(route, config, 'auth')?.basic
   if (cfg === undefined) return undefined
   const users = new Map(Object.entries(cfg.users).map(([u, h]) => [u, parseHash(h)!]))
-  dummy ??= parseHash(hashPassword(randomBytes(16).toString('hex')))!
+  const dummy = dummyLike(users.values().next().value!)
   const challenge = `Basic realm="${cfg.realm.replace(/["\\]/g, '')}", charset="UTF-8"`
   const macKey = randomBytes(32)
   const remembered = new Map<string, { user: string; until: number }>()
@@ -48,7 +47,7 @@ export const basicAuthModule: RouteModule = function basicAuth(route, config) {
         return undefined
       }
       const hash = users.get(creds.user)
-      const ok = (await verifyPassword(creds.password, hash ?? dummy!)) && hash !== undefined
+      const ok = (await verifyPassword(creds.password, hash ?? dummy)) && hash !== undefined
       if (!ok)
         return policyError(session, 'UNAUTHENTICATED', ['WWW-Authenticate', challenge], 'basic: rejected')
       if (remembered.size >= REMEMBER_MAX) remembered.delete(remembered.keys().next().value!)
