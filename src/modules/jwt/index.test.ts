@@ -145,6 +145,35 @@ describe('auth.jwt', () => {
     }
   })
 
+  it('verifies with public JWKs written in the configuration, chosen by kid', async (t) => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const ed = generateKeyPairSync('ed25519')
+    const jwk = (k: KeyObject, kid: string) => ({ ...k.export({ format: 'jwk' }), kid })
+    const keys = { keys: [jwk(ec.publicKey, 'ec-1'), jwk(ed.publicKey, 'ed-1')] }
+    const { url } = await gateway(t, { keys })
+    assert.equal(
+      (await get(url, bearer(await sign({ sub: 'a' }, ec.privateKey, 'ES256', 'ec-1')))).status,
+      200,
+    )
+    assert.equal(
+      (await get(url, bearer(await sign({ sub: 'a' }, ed.privateKey, 'EdDSA', 'ed-1')))).status,
+      200,
+    )
+    // The right key under the wrong kid, an unknown kid, no kid with two keys: refused.
+    assert.equal(
+      (await get(url, bearer(await sign({ sub: 'a' }, ec.privateKey, 'ES256', 'ed-1')))).status,
+      401,
+    )
+    assert.equal(
+      (await get(url, bearer(await sign({ sub: 'a' }, ec.privateKey, 'ES256', 'nope')))).status,
+      401,
+    )
+    assert.equal((await get(url, bearer(await sign({ sub: 'a' }, ec.privateKey, 'ES256')))).status, 401)
+    // A list of one key without kid: tokens without kid use it.
+    const one = await gateway(t, { keys: [ec.publicKey.export({ format: 'jwk' })] })
+    assert.equal((await get(one.url, bearer(await sign({ sub: 'a' }, ec.privateKey, 'ES256')))).status, 200)
+  })
+
   it('gives rate limits the consumer and claims', async (t) => {
     const { url } = await gateway(t, { secret: SECRET }, { rateLimit: { rate: '1/h', key: 'jwt.tenant' } })
     assert.equal((await get(url, bearer(await sign({ sub: 'a', tenant: 't1' })))).status, 200)
@@ -157,7 +186,19 @@ describe('auth.jwt', () => {
       const r = configSchema.safeParse({ routes: [{ match: {}, respond: {}, auth: { jwt } }] })
       return r.success ? [] : r.error.issues.map((i) => i.message)
     }
-    assert.deepEqual(problems({ issuer: 'x' }), ['needs exactly one of secret, publicKey or jwks'])
+    assert.deepEqual(problems({ issuer: 'x' }), ['needs exactly one of secret, publicKey, jwks or keys'])
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    assert.deepEqual(problems({ keys: [ec.privateKey.export({ format: 'jwk' })] }), [
+      'must be a public key (no "d", not "oct")',
+    ])
+    assert.deepEqual(problems({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }), [
+      'must be a public key (no "d", not "oct")',
+    ])
+    assert.deepEqual(problems({ keys: [{ kty: 'EC', crv: 'P-256', x: 'bad', y: 'bad' }] }), [
+      'is not a usable public signing key for the allowed algorithms',
+    ])
+    const pub = ec.publicKey.export({ format: 'jwk' })
+    assert.deepEqual(problems({ keys: [pub, pub] }), ['several keys need distinct "kid"s'])
     assert.match(problems({ secret: 'short' })[0]!, /at least 32 bytes/)
     assert.match(problems({ publicKey: '/nonexistent/key.pem' })[0]!, /cannot read the key/)
   })

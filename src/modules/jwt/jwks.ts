@@ -10,7 +10,7 @@
  * No timer runs: a reloaded configuration's old cache is simply dropped.
  */
 import diagnostics from 'node:diagnostics_channel'
-import { jwkKey, type VerificationKey } from './keys.ts'
+import { keySet, lookupKey, type VerificationKey } from './keys.ts'
 import type { JwtAlgorithm } from './schema.ts'
 
 /** Published when a JWKS fetch fails (the old keys stay in use). */
@@ -68,10 +68,7 @@ export class JwksCache {
   }
 
   #lookup(kid: string | undefined): VerificationKey | undefined {
-    const keys = this.#keys
-    if (keys === undefined) return undefined
-    if (kid !== undefined) return keys.get(kid)
-    return keys.size === 1 ? keys.values().next().value : undefined
+    return this.#keys === undefined ? undefined : lookupKey(this.#keys, kid)
   }
 
   /** #fetch loads the set once at a time; concurrent callers share the fetch. */
@@ -90,14 +87,7 @@ export class JwksCache {
       if (!res.ok) throw new Error(`JWKS ${url} answered ${res.status}`)
       const body = (await res.json()) as { keys?: unknown }
       if (!Array.isArray(body.keys)) throw new Error(`JWKS ${url}: no keys array`)
-      const keys = new Map<string, VerificationKey>()
-      for (const jwk of body.keys.slice(0, MAX_KEYS)) {
-        if (typeof jwk !== 'object' || jwk === null) continue
-        const key = jwkKey(jwk as Record<string, unknown>, this.#algorithms)
-        const kid = (jwk as { kid?: unknown }).kid
-        if (key !== undefined) keys.set(typeof kid === 'string' ? kid : '', key)
-      }
-      this.#keys = keys
+      this.#keys = keySet(body.keys, this.#algorithms, MAX_KEYS)
       this.#lastSuccess = performance.now()
     } catch (error) {
       if (jwksErrorChannel.hasSubscribers) jwksErrorChannel.publish({ url, error } satisfies JwksErrorMessage)

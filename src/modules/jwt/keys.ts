@@ -89,3 +89,31 @@ export function jwkKey(
   if (typeof jwk.alg === 'string') algorithms = algorithms.filter((a) => a === jwk.alg)
   return algorithms.length === 0 ? undefined : { key, algorithms }
 }
+
+/**
+ * keySet imports the JWKs of a set (RFC 7517 §5) by `kid` ('' for a key
+ * without one), skipping what jwkKey refuses; at most `max` keys are read.
+ */
+export function keySet(
+  jwks: readonly unknown[],
+  configured?: readonly JwtAlgorithm[],
+  max = Infinity,
+): Map<string, VerificationKey> {
+  const keys = new Map<string, VerificationKey>()
+  for (const jwk of jwks.slice(0, max)) {
+    if (typeof jwk !== 'object' || jwk === null) continue
+    const key = jwkKey(jwk as Record<string, unknown>, configured)
+    const kid = (jwk as { kid?: unknown }).kid
+    if (key !== undefined) keys.set(typeof kid === 'string' ? kid : '', key)
+  }
+  return keys
+}
+
+/** lookupKey finds `kid` in a set; a token without `kid` matches a set of one key only. */
+export function lookupKey(
+  keys: Map<string, VerificationKey>,
+  kid: string | undefined,
+): VerificationKey | undefined {
+  if (kid !== undefined) return keys.get(kid)
+  return keys.size === 1 ? keys.values().next().value : undefined
+}

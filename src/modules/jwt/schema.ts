@@ -4,7 +4,7 @@
  * hold, where the token is read and what is forwarded upstream.
  */
 import { z } from 'zod'
-import { publicKeyFrom } from './keys.ts'
+import { keySet, publicKeyFrom } from './keys.ts'
 import { duration } from '../../config/unit-schemas.ts'
 
 /** The algorithms Portcullis verifies (RFC 7518 §3.1, RFC 8037 for EdDSA). `none` is never one. */
@@ -57,6 +57,13 @@ export const jwtSchema = z
     publicKey: z.string().optional(),
     /** A JWK Set URL (RFC 7517 §5), keys chosen by `kid`. */
     jwks: jwks.optional(),
+    /** Public keys written in the configuration as JWKs (RFC 7517 §4): a list, or a JWK Set `{ keys: [...] }`; chosen by `kid`. */
+    keys: z
+      .preprocess(
+        (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) && 'keys' in v ? v.keys : v),
+        z.array(z.record(z.string(), z.unknown())).min(1, 'needs at least one JWK'),
+      )
+      .optional(),
     /** Accepted algorithms; default every one the key type allows. */
     algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).optional(),
     /** Required `iss` (one of). */
@@ -80,10 +87,28 @@ export const jwtSchema = z
     /** The realm of the WWW-Authenticate challenge (RFC 6750 §3). */
     realm: z.string().default('portcullis'),
   })
-  .refine((j) => [j.secret, j.publicKey, j.jwks].filter((k) => k !== undefined).length === 1, {
-    message: 'needs exactly one of secret, publicKey or jwks',
+  .refine((j) => [j.secret, j.publicKey, j.jwks, j.keys].filter((k) => k !== undefined).length === 1, {
+    message: 'needs exactly one of secret, publicKey, jwks or keys',
   })
   .superRefine((j, ctx) => {
+    j.keys?.forEach((jwk, i) => {
+      // A private or symmetric JWK in a gateway's configuration is a leak waiting to happen: refused, not skipped.
+      if (jwk.d !== undefined || jwk.kty === 'oct')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['keys', i],
+          message: 'must be a public key (no "d", not "oct")',
+        })
+      else if (keySet([jwk], j.algorithms).size === 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['keys', i],
+          message: 'is not a usable public signing key for the allowed algorithms',
+        })
+    })
+    const kids = (j.keys ?? []).map((k) => k.kid)
+    if (kids.length > 1 && kids.some((k, i) => typeof k !== 'string' || kids.indexOf(k) !== i))
+      ctx.addIssue({ code: 'custom', path: ['keys'], message: 'several keys need distinct "kid"s' })
     if (j.publicKey === undefined) return
     try {
       publicKeyFrom(j.publicKey, j.algorithms)

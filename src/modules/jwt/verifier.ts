@@ -8,7 +8,7 @@
  */
 import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import { JwksCache } from './jwks.ts'
-import { publicKeyFrom, secretKey, type VerificationKey } from './keys.ts'
+import { keySet, lookupKey, publicKeyFrom, secretKey, type VerificationKey } from './keys.ts'
 import { JWT_ALGORITHMS, type JwtAlgorithm, type JwtConfig } from './schema.ts'
 
 /** The result of checking a token. */
@@ -50,6 +50,14 @@ export class JwtVerifier {
         const found = await jwks.key(header.kid)
         if (found === 'unavailable') throw new KeysUnavailable('JWKS unavailable')
         if (found === 'unknown-kid') throw new errors.JWKSNoMatchingKey()
+        return checkAlg(found, header.alg)
+      }
+    } else if (cfg.keys !== undefined) {
+      const keys = keySet(cfg.keys, cfg.algorithms)
+      this.#algorithms = [...new Set([...keys.values()].flatMap((k) => k.algorithms))]
+      this.#getKey = (header) => {
+        const found = lookupKey(keys, header.kid)
+        if (found === undefined) throw new errors.JWKSNoMatchingKey()
         return checkAlg(found, header.alg)
       }
     } else {
