@@ -27,6 +27,13 @@ export interface ForwardingPolicy {
   underscoresInHeaders: boolean
   /** Lowercase protocol names an `Upgrade` may ask for (RFC 9110 §7.8); others are removed. */
   upgrades: ReadonlySet<string>
+  /** Tracing (src/observe/tracing), when configured: it writes the traceparent sent upstream. */
+  tracing?: TraceparentSource
+}
+
+/** What tracing does in the head: the `traceparent` for a request, given the valid incoming one. */
+export interface TraceparentSource {
+  traceparent(facts: ForwardFacts, incoming: string | undefined): string
 }
 
 /** How the request body is framed upstream. */
@@ -99,6 +106,7 @@ export function buildUpstreamHeaders(
   let xfHost: string | undefined
   let via: string | undefined
   let tracestate = false
+  let traceparent: string | undefined
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!
     const value = raw[i + 1]!
@@ -125,7 +133,9 @@ export function buildUpstreamHeaders(
         break
       case TRACEPARENT:
         facts.traceId = traceIdOf(value)
-        if (facts.traceId !== undefined) out.push(name, value)
+        if (facts.traceId === undefined) break
+        if (policy.tracing === undefined) out.push(name, value)
+        else traceparent = value
         break
       case TRACESTATE:
         out.push(name, value) // dropped below when traceparent was invalid
@@ -135,6 +145,7 @@ export function buildUpstreamHeaders(
     }
   }
   if (tracestate && facts.traceId === undefined) dropField(out, 'tracestate')
+  if (policy.tracing !== undefined) out.push('traceparent', policy.tracing.traceparent(facts, traceparent))
   if (framing === 'length') out.push('Content-Length', String(req.contentLength))
   else if (framing === 'chunked') out.push('Transfer-Encoding', 'chunked')
   // An explicit empty body stays explicit: servers may answer a POST without a length 411 (RFC 9110 §8.6).
