@@ -9,6 +9,7 @@ import { z } from 'zod'
 import { compressionSchema } from '../modules/compress/schema.ts'
 import { checkPolicySetReferences, policySetsSchema } from '../modules/policy-sets.ts'
 import { checkRateLimitReferences, rateLimitsSchema } from '../modules/rate-limit/schema.ts'
+import { adminSchema, checkAdminToken } from './admin-schema.ts'
 import { forwardSchema } from './forward-schema.ts'
 import { isIpOrCidr } from './ip.ts'
 import { routeSchema, upgradeProtocols } from './route-schema.ts'
@@ -126,6 +127,8 @@ const upstream = z.strictObject({
   pool,
   timeouts: upstreamTimeouts,
   tls: upstreamTls,
+  /** The admin listener's /readyz fails while this upstream has no available target (src/server/admin). */
+  required: z.boolean().optional(),
 })
 
 const tls = z.strictObject({ cert: z.string(), key: z.string() })
@@ -252,7 +255,10 @@ export const configSchema = z
     policies: policySetsSchema,
     /** The forward proxy (src/forward): its listener, destination rules, TLS interception. */
     forward: forwardSchema.extend({ address }).optional(),
+    /** The admin listener: JSON API, /metrics, health (src/server/admin, src/observe/admin). */
+    admin: adminSchema.extend({ address: address.default({ host: '127.0.0.1', port: 9901 }) }).optional(),
   })
+  .superRefine(checkAdminToken, { when: () => true })
   .superRefine(checkListeners, { when: () => true })
   .superRefine(checkUpstreamReferences, {
     // Run even when other parts of the file are invalid, so `check` reports

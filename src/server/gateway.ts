@@ -16,6 +16,7 @@ import { Deadlines } from '../core/deadlines.ts'
 import type { GatewayHooks } from '../core/hooks.ts'
 import { AccessLog } from '../observe/access-log.ts'
 import { type StoreContext, StoreRegistry } from '../store/registry.ts'
+import { AdminAttachment, type AdminMode } from './admin/local.ts'
 import { type ConnectionHost, DownstreamConnection } from './downstream.ts'
 import { DoorHost, forwardEntry, forwardServer, Interception } from './forward-door.ts'
 import { Runtime, shortestTimeout } from './runtime.ts'
@@ -38,6 +39,14 @@ export interface GatewayOptions<Ctx extends object = Record<string, unknown>> {
    * Default: none; with one event loop `shared` is a memory store.
    */
   stores?: StoreContext
+  /**
+   * With `admin:` configured: `serve` (default) runs the admin listener in
+   * this process; `worker` only collects metrics and answers the supervisor,
+   * which holds the instance's one admin listener (src/server/admin/).
+   */
+  admin?: AdminMode
+  /** The `worker` label of this process's metrics (its cluster id); default '0'. */
+  workerLabel?: string
 }
 
 /** A listening address, as bound (port 0 resolved). */
@@ -62,6 +71,12 @@ export interface Gateway {
   stats(): GatewayStats
   /** The configuration in force. */
   readonly config: GatewayConfig
+  /**
+   * The admin side when `admin:` is configured: `admin.server` is the
+   * listening AdminServer (after listen(), in serve mode), whose
+   * `register(route)` adds a route; undefined without `admin:`.
+   */
+  readonly admin: AdminAttachment | undefined
 }
 
 /** How a gateway closes. */
@@ -132,11 +147,14 @@ class GatewayServer implements Gateway, ConnectionHost {
   private readonly forwardHost = new DoorHost(this, forwardEntry)
   private readonly interception = new Interception()
   private readonly ownPorts = (): number[] => this.addresses().map((a) => a.port)
+  /** The configuration file, for the admin API's reload action. */
+  readonly configPath: string | undefined
+  readonly admin: AdminAttachment | undefined
 
   constructor(
     config: GatewayConfig,
     hooks: readonly GatewayHooks<never>[],
-    options: { reusePort?: boolean; stores?: StoreContext },
+    options: GatewayOptions<never>,
   ) {
     this.hooks = hooks
     this.reusePort = options.reusePort ?? false
@@ -145,6 +163,9 @@ class GatewayServer implements Gateway, ConnectionHost {
     this.storeRegistry = new StoreRegistry(config.stores, this.stores)
     this.runtime = new Runtime(config, hooks, this.deadlines, this, this.storeRegistry, this.ownPorts)
     this.setAccessLog(config)
+    this.configPath = options.configPath
+    if (config.admin !== undefined)
+      this.admin = new AdminAttachment(this, options.admin ?? 'serve', options.workerLabel)
   }
 
   get config(): GatewayConfig {
@@ -164,6 +185,7 @@ class GatewayServer implements Gateway, ConnectionHost {
           true,
         )
       }
+      await this.admin?.listen()
     } catch (err) {
       await Promise.all(this.servers.map(({ server }) => new Promise((r) => server.close(r))))
       this.servers.length = 0
@@ -280,6 +302,7 @@ class GatewayServer implements Gateway, ConnectionHost {
     const old = this.runtime
     const next = new Runtime(config, this.hooks, this.deadlines, this, this.storeRegistry, this.ownPorts)
     await this.interception.attach(next, this)
+    this.admin?.onRuntime(next.upstreams)
     this.runtime = next
     this.setAccessLog(config)
     // Idle pooled connections of the old runtime close now; busy ones when their exchange ends.
@@ -289,6 +312,7 @@ class GatewayServer implements Gateway, ConnectionHost {
   async close(options: CloseOptions = {}): Promise<void> {
     if (this.draining) return
     this.draining = true
+    await this.admin?.close()
     const drainTimeout = options.drainTimeout ?? this.runtime.config.timeouts.drain
     const end = performance.now() + drainTimeout
     // server.close() calls back only once every connection ended, so it is awaited last.
