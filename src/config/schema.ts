@@ -10,11 +10,16 @@ import { compressionSchema } from '../modules/compress/schema.ts'
 import { checkPolicySetReferences, policySetsSchema } from '../modules/policy-sets.ts'
 import { checkRateLimitReferences, rateLimitsSchema } from '../modules/rate-limit/schema.ts'
 import { adminSchema, checkAdminToken } from './admin-schema.ts'
+import { balanceKeys, checkBalances } from './balance-schema.ts'
 import { forwardSchema } from './forward-schema.ts'
+import { healthSchema } from './health-schema.ts'
+import { upstreamResilienceKeys } from './resilience-schema.ts'
 import { isIpOrCidr } from './ip.ts'
+import { accessLogSchema, logSchema } from './log-schema.ts'
 import { routeSchema, upgradeProtocols } from './route-schema.ts'
 import { storesSchema } from './stores-schema.ts'
 import { supervisorSchema, workersSchema } from './workers-schema.ts'
+import { tracingSchema } from './tracing-schema.ts'
 import { duration, size } from './unit-schemas.ts'
 
 /**
@@ -123,12 +128,17 @@ const upstreamTls = z
 
 const upstream = z.strictObject({
   targets: z.array(target).min(1, 'needs at least one target'),
-  balance: z.enum(['round-robin']).default('round-robin'),
+  /** Balancer, slow start, DNS re-resolution (src/config/balance-schema.ts). */
+  ...balanceKeys,
   pool,
   timeouts: upstreamTimeouts,
   tls: upstreamTls,
+  /** Retries, circuit breakers and resource limits (src/config/resilience-schema.ts). */
+  ...upstreamResilienceKeys,
   /** The admin listener's /readyz fails while this upstream has no available target (src/server/admin). */
   required: z.boolean().optional(),
+  /** Active and passive health checks, panic mode (health-schema.ts). */
+  health: healthSchema.optional(),
 })
 
 const tls = z.strictObject({ cert: z.string(), key: z.string() })
@@ -143,8 +153,15 @@ const limits = z
     maxHeaders: z.number().int().min(1).max(10_000).default(100),
     /** Request target length; longer get 414. */
     maxTargetLength: size.default(8 * 1024),
-    /** Request body size; larger get 413. 0 means no limit. */
-    maxBodySize: size.default(100 * 1024 ** 2),
+    /**
+     * Request body size; larger get 413. 0 (the default) means no limit:
+     * bodies stream through in bounded memory, so their size costs the
+     * gateway nothing, and only the application knows how large an upload
+     * it takes (as Caddy, Envoy, HAProxy; nginx's 1 MB default is a
+     * well-known surprise). Slow or stalled uploads are bounded by
+     * timeouts.body, limits.minUploadRate and limits.maxUploadsPerClient.
+     */
+    maxBodySize: size.default(0),
     /** Requests served on one client connection before it is closed (as nginx keepalive_requests). */
     maxRequestsPerConnection: z.number().int().min(1).default(1000),
     /** Body bytes read before an upstream connection is taken (slow uploads cannot hold the pool); 0 streams at once. */
@@ -210,14 +227,6 @@ const paths = z
   })
   .prefault({})
 
-const accessLog = z
-  .strictObject({
-    enabled: z.boolean().default(false),
-    /** `stdout`, `stderr` or a file path. */
-    path: z.string().default('stdout'),
-  })
-  .prefault({})
-
 /** Hot reload (SIGHUP always reloads); read by the command line, not the gateway. */
 const reload = z
   .strictObject({
@@ -243,7 +252,9 @@ export const configSchema = z
     timeouts,
     proxy,
     paths,
-    accessLog,
+    accessLog: accessLogSchema,
+    /** The gateway's own error log (src/observe/error-log.ts). */
+    log: logSchema,
     reload,
     /** Response compression (src/modules/compress); a route's `compress` overrides it. */
     compression: compressionSchema,
@@ -257,9 +268,12 @@ export const configSchema = z
     forward: forwardSchema.extend({ address }).optional(),
     /** The admin listener: JSON API, /metrics, health (src/server/admin, src/observe/admin). */
     admin: adminSchema.extend({ address: address.default({ host: '127.0.0.1', port: 9901 }) }).optional(),
+    /** Spans to an OpenTelemetry collector over OTLP/HTTP (src/observe/tracing); absent, none are made. */
+    tracing: tracingSchema.optional(),
   })
   .superRefine(checkAdminToken, { when: () => true })
   .superRefine(checkListeners, { when: () => true })
+  .superRefine(checkBalances, { when: () => true })
   .superRefine(checkUpstreamReferences, {
     // Run even when other parts of the file are invalid, so `check` reports
     // every problem at once; the check itself tolerates malformed parts.
