@@ -41,6 +41,8 @@ export const ERROR_KINDS = {
   UPSTREAM_IDLE_TIMEOUT: { status: 504, source: 'upstream', retryable: false },
   UPSTREAM_QUEUE_TIMEOUT: { status: 503, source: 'upstream', retryable: false },
   NO_HEALTHY_UPSTREAM: { status: 503, source: 'upstream', retryable: false },
+  // The upstream has targets but none may take requests (health checks, ejections; panic mode off).
+  NO_HEALTHY_TARGET: { status: 503, source: 'upstream', retryable: false },
   // Policies (src/modules): authentication, access, rate and concurrency limits.
   UNAUTHENTICATED: { status: 401, source: 'downstream', retryable: false },
   FORBIDDEN: { status: 403, source: 'downstream', retryable: false },

@@ -49,3 +49,28 @@ export interface UpstreamConnectMessage {
 }
 
 export const upstreamConnectChannel = diagnostics.channel('portcullis:upstream:connect')
+
+/**
+ * Published when a target's health state changes (src/upstream/health):
+ * marked down or up by active checks, ejected or back by passive checks,
+ * and when the upstream enters or leaves panic mode.
+ */
+export interface UpstreamHealthMessage {
+  gateway: object
+  upstream: string
+  /** The target's origin, `scheme://host:port`. */
+  target: string
+  /** What happened. */
+  event: 'down' | 'up' | 'ejected' | 'returned' | 'panic' | 'calm'
+  /** The target's state after the change (see Target: healthy, ejectedUntil, ejections, consecutiveFailures). */
+  healthy: boolean
+  ejectedUntil: number
+  ejections: number
+  consecutiveFailures: number
+  /** The upstream is in panic mode after the change. */
+  panic: boolean
+  /** Why, for logs (a probe's failure, the failures that ejected it). */
+  reason: string
+}
+
+export const upstreamHealthChannel = diagnostics.channel('portcullis:upstream:health')

@@ -94,7 +94,9 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       return
     }
     if (target === undefined) {
-      this.fail(new GatewayError('NO_HEALTHY_UPSTREAM', `upstream ${this.upstream.name} has no target`))
+      this.fail(
+        new GatewayError(this.upstream.unavailableCode(), `upstream ${this.upstream.name} has no target`),
+      )
       return
     }
     this.target = target

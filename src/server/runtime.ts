@@ -11,10 +11,11 @@ import type { Session } from '../core/session.ts'
 import { ForwardRuntime } from '../forward/forward-runtime.ts'
 import type { ReaderLimits } from '../http1/request-reader.ts'
 import { type ModuleContext, routeAction, routeModuleHooks } from '../modules/registry.ts'
-import { requestEndChannel } from '../observe/channels.ts'
+import { requestEndChannel, upstreamHealthChannel } from '../observe/channels.ts'
 import { type ForwardingPolicy, trustList } from '../proxy/forwarding.ts'
 import { type CompiledRoute, Router } from '../routing/router.ts'
 import { StoreRegistry } from '../store/registry.ts'
+import { type HealthChecks, startHealth } from '../upstream/health/upstream-health.ts'
 import { Upstream } from '../upstream/upstream.ts'
 import { UploadCounts, type UploadLimits } from './upload-guard.ts'
 
@@ -34,6 +35,8 @@ export class Runtime {
   readonly owner: object
   /** The forward proxy's phases and pools, when `forward:` is configured. */
   readonly forward: ForwardRuntime | undefined
+  /** The upstreams' health checks (src/upstream/health), running from construction to close(). */
+  readonly health: HealthChecks
 
   constructor(
     config: GatewayConfig,
@@ -60,6 +63,13 @@ export class Runtime {
     for (const [name, u] of Object.entries(config.upstreams))
       upstreams.set(name, new Upstream(name, u, deadlines))
     this.upstreams = upstreams
+    this.health = startHealth(
+      upstreams.values(),
+      (kind) => stores.get(kind),
+      (e) => {
+        if (upstreamHealthChannel.hasSubscribers) upstreamHealthChannel.publish({ gateway: owner, ...e })
+      },
+    )
     const p = config.proxy
     this.policy = {
       preserveHost: p.preserveHost,
@@ -128,8 +138,9 @@ export class Runtime {
     if (requestEndChannel.hasSubscribers) requestEndChannel.publish({ gateway: this.owner, session })
   }
 
-  /** close stops the upstream pools of this runtime. */
+  /** close stops the health checks and the upstream pools of this runtime. */
   close(): void {
+    void this.health.stop()
     for (const u of this.upstreams.values()) u.close()
     this.forward?.close()
   }
