@@ -46,7 +46,7 @@ function endpoint(target: Target): Endpoint {
   const secure = u.protocol === 'https:'
   const name = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
   return {
-    host: name,
+    host: target.address ?? name,
     port: u.port === '' ? (secure ? 443 : 80) : Number(u.port),
     secure,
     servername: net.isIP(name) === 0 ? name : undefined,
