@@ -65,6 +65,11 @@ const mitm = z.strictObject({
   upstreamCa: z.string().optional(),
   /** Leaf certificates kept ready, most recently used first. */
   cacheSize: z.number().int().min(1).default(1000),
+  /**
+   * TLS contexts with the leaf key loaded, made ahead in idle event-loop
+   * turns (~38 KiB each), so a burst of new hosts only loads certificates.
+   */
+  spareContexts: z.number().int().min(0).max(10_000).default(128),
 })
 
 const users = z.record(

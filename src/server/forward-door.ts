@@ -94,7 +94,8 @@ export class Interception {
           `forward.mitm: cannot load the CA in ${cfg.caDir} (run 'portcullis ca init --dir ${cfg.caDir}'): ${err.message}`,
         )
       })
-      this.leaves = new LeafCache(ca, cfg.cacheSize)
+      this.leaves?.close()
+      this.leaves = new LeafCache(ca, cfg.cacheSize, cfg.spareContexts)
       this.caDir = cfg.caDir
     }
     const serve = (socket: tls.TLSSocket, dest: Destination) =>

@@ -9,37 +9,48 @@ import tls from 'node:tls'
 import { createCa } from './ca.ts'
 import { LeafCache } from './leaf-cache.ts'
 
-test('one generation per host however many ask at once; bounded; leaves verify against the CA', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-leaf-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  const ca = await createCa(join(dir, 'ca'))
-  const cache = new LeafCache(ca, 3)
-  const same = await Promise.all(Array.from({ length: 20 }, () => cache.contextFor('a.example')))
-  assert.ok(
-    same.every((c) => c === same[0]),
-    'one SecureContext for all',
-  )
-  for (const h of ['b.example', 'c.example', 'd.example', '127.0.0.1']) await cache.contextFor(h)
-  assert.equal(cache.size, 3)
-  // The leaf a TLS server presents: SAN for an IP, signed by the CA, for server auth.
-  // As interception does: a TLSSocket in server mode over an accepted socket.
-  const secureContext = await cache.contextFor('127.0.0.1')
-  const server = net.createServer((raw) => {
-    const s = new tls.TLSSocket(raw, { isServer: true, secureContext })
-    s.on('error', () => {})
-    s.on('secure', () => s.end())
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.after(() => server.close())
-  const port = (server.address() as { port: number }).port
-  const peer = await new Promise<X509Certificate>((resolve, reject) => {
-    const c = tls.connect({ host: '127.0.0.1', port, ca: ca.certPem }, () => {
-      resolve(c.getPeerX509Certificate()!)
-      c.destroy()
+for (const spares of [0, 2])
+  test(`one generation per host however many ask at once; bounded; leaves verify against the CA (${spares} spare contexts)`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'portcullis-leaf-'))
+    t.after(() => rm(dir, { recursive: true, force: true }))
+    const ca = await createCa(join(dir, 'ca'))
+    const cache = new LeafCache(ca, 3, spares)
+    t.after(() => cache.close())
+    const spareReady = async () => {
+      for (let i = 0; i < 200 && cache.spareCount < spares; i++) await new Promise((r) => setTimeout(r, 5))
+      assert.equal(cache.spareCount, spares)
+    }
+    // With spares, the first leaf is loaded into a spare context (its certificate set, the key already there).
+    await spareReady()
+    const first = await cache.contextFor('127.0.0.1')
+    const same = await Promise.all(Array.from({ length: 20 }, () => cache.contextFor('a.example')))
+    assert.ok(
+      same.every((c) => c === same[0]),
+      'one SecureContext for all',
+    )
+    for (const h of ['b.example', 'c.example', 'd.example', '127.0.0.1']) await cache.contextFor(h)
+    assert.equal(cache.size, 3)
+    // The leaf a TLS server presents: SAN for an IP, signed by the CA, for server auth.
+    // As interception does: a TLSSocket in server mode over an accepted socket.
+    const secureContext = first
+    const server = net.createServer((raw) => {
+      const s = new tls.TLSSocket(raw, { isServer: true, secureContext })
+      s.on('error', () => {})
+      s.on('secure', () => s.end())
     })
-    c.on('error', reject)
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    t.after(() => server.close())
+    const port = (server.address() as { port: number }).port
+    const peer = await new Promise<X509Certificate>((resolve, reject) => {
+      const c = tls.connect({ host: '127.0.0.1', port, ca: ca.certPem }, () => {
+        resolve(c.getPeerX509Certificate()!)
+        c.destroy()
+      })
+      c.on('error', reject)
+    })
+    assert.equal(peer.subjectAltName, 'IP Address:127.0.0.1')
+    assert.ok(peer.checkIssued(new X509Certificate(ca.certPem)))
+    assert.ok(peer.keyUsage?.includes('1.3.6.1.5.5.7.3.1'))
+    // Spares are made again in idle turns after being used.
+    await spareReady()
   })
-  assert.equal(peer.subjectAltName, 'IP Address:127.0.0.1')
-  assert.ok(peer.checkIssued(new X509Certificate(ca.certPem)))
-  assert.ok(peer.keyUsage?.includes('1.3.6.1.5.5.7.3.1'))
-})

@@ -1,18 +1,25 @@
 /**
  * Leaf certificates for intercepted hosts, signed by the local CA and kept
  * as ready `SecureContext`s in a bounded LRU; concurrent CONNECTs for the
- * same new host share one generation (the cache holds the promise). All
- * leaves share one P-256 key made once (off the loop, by WebCrypto), so a
- * new host costs one DER encoding and one ECDSA signature (leaf-der.ts, a
- * fraction of a millisecond) and one SecureContext. Measured
- * (bench/forward/mitm.ts): @peculiar/x509's generic encoder took ~4-8 ms of
- * event-loop time per leaf, which queued a new host behind every other.
+ * same new host share one generation (the cache holds the promise).
+ *
+ * What a new host costs the event loop, and why it is small:
+ * - All leaves share one P-256 key made once (off the loop, by WebCrypto).
+ * - The leaf is written directly in DER (leaf-der.ts; @peculiar/x509's
+ *   generic encoder took ~4-8 ms of loop time per leaf) and its signature is
+ *   made on libuv's thread pool.
+ * - The dearest part is OpenSSL's: a new `SSL_CTX` (cipher lists, provider
+ *   look-ups) and loading the key into it, several times the rest together.
+ *   So `spare` contexts with the shared key already loaded are made ahead,
+ *   one per event-loop turn when nothing else waits (setImmediate), and a new
+ *   host only loads its certificate chain into one of them. A burst of new
+ *   hosts larger than the spares makes the rest inline.
  */
 import { webcrypto } from 'node:crypto'
 import tls from 'node:tls'
 import * as x509 from '@peculiar/x509'
 import { EC_ALGORITHM, type LocalCa, pem } from './ca.ts'
-import { type LeafTemplate, leafDer, subjectOf } from './leaf-der.ts'
+import { type LeafTemplate, leafDerAsync, subjectOf } from './leaf-der.ts'
 
 /** Leaves are valid this long (short: they are made on demand and never leave the machine). */
 const LEAF_DAYS = 7
@@ -24,15 +31,42 @@ interface Leaf {
   notAfter: number
 }
 
+/** The native context behind a SecureContext (what `tls.createSecureContext` configures). */
+interface NativeContext {
+  setCert?: (pem: string) => void
+}
+
 export class LeafCache {
   private readonly entries = new Map<string, Promise<Leaf>>()
   private readonly ca: LocalCa
   private readonly max: number
+  private readonly spareTarget: number
+  private readonly spares: tls.SecureContext[] = []
+  private refilling = false
+  private closed = false
   private template: Promise<{ template: LeafTemplate; keyPem: string }> | undefined
 
-  constructor(ca: LocalCa, max: number) {
+  /** `spares`: contexts with the leaf key loaded, made ahead in idle turns (0: none). */
+  constructor(ca: LocalCa, max: number, spares = 0) {
     this.ca = ca
     this.max = max
+    this.spareTarget = spares
+    if (spares > 0)
+      void this.leafTemplate().then(
+        () => this.refill(),
+        () => {},
+      )
+  }
+
+  /** Spare contexts ready now. */
+  get spareCount(): number {
+    return this.spares.length
+  }
+
+  /** close stops making spares (they are dropped with the cache). */
+  close(): void {
+    this.closed = true
+    this.spares.length = 0
   }
 
   /** Hosts cached (made or being made). */
@@ -62,11 +96,42 @@ export class LeafCache {
     const t = await this.leafTemplate()
     const now = Date.now()
     const notAfter = now + LEAF_DAYS * 86400_000
-    const der = leafDer(t.template, name, new Date(now - 3600_000), new Date(notAfter))
-    const certPem = pem('CERTIFICATE', der)
+    const der = await leafDerAsync(t.template, name, new Date(now - 3600_000), new Date(notAfter))
     // The chain sent: the leaf, then the CA (clients that trust the CA need no more).
-    const context = tls.createSecureContext({ cert: `${certPem}${this.ca.certPem}\n`, key: t.keyPem })
-    return { context, notAfter }
+    const chain = `${pem('CERTIFICATE', der)}${this.ca.certPem}\n`
+    const spare = this.spares.pop()
+    this.refill()
+    const native = (spare as { context?: NativeContext } | undefined)?.context
+    if (spare !== undefined && typeof native?.setCert === 'function') {
+      native.setCert(chain)
+      return { context: spare, notAfter }
+    }
+    return { context: tls.createSecureContext({ cert: chain, key: t.keyPem }), notAfter }
+  }
+
+  /**
+   * refill makes spare contexts, one per turn of the event loop (after its
+   * I/O), until there are `spareTarget`: a turn that makes one is a turn
+   * with nothing else waiting long.
+   */
+  private refill(): void {
+    if (this.refilling || this.closed || this.spares.length >= this.spareTarget) return
+    this.refilling = true
+    const one = () => {
+      if (this.closed || this.spares.length >= this.spareTarget) {
+        this.refilling = false
+        return
+      }
+      void this.leafTemplate().then(
+        (t) => {
+          if (this.closed) return
+          this.spares.push(tls.createSecureContext({ key: t.keyPem }))
+          setImmediate(one).unref()
+        },
+        () => (this.refilling = false),
+      )
+    }
+    setImmediate(one).unref()
   }
 
   /** leafTemplate: what every leaf shares (the issuer, the CA key id, the one leaf key), made once. */

@@ -23,6 +23,8 @@ const octets = (b: Buffer) => tlv(0x04, b)
 
 // OBJECT IDENTIFIERs, encoded.
 const ECDSA_SHA256 = oid('06082a8648ce3d040302') // 1.2.840.10045.4.3.2
+const RSA_SHA256 = oid('06092a864886f70d01010b') // 1.2.840.113549.1.1.11
+const NULL = Buffer.from('0500', 'hex')
 const CN = oid('0603550403') // 2.5.4.3
 const SAN = oid('0603551d11') // 2.5.29.17
 const BASIC_CONSTRAINTS = oid('0603551d13') // 2.5.29.19
@@ -65,12 +67,42 @@ export interface LeafTemplate {
   caKeyId: Buffer
   /** The shared leaf key's SubjectPublicKeyInfo, DER. */
   spki: Buffer
-  /** The CA's private key (ECDSA P-256). */
+  /** The CA's private key (ECDSA P-256, or RSA: the leaves' signature algorithm follows it). */
   caKey: KeyObject
 }
 
-/** leafDer writes and signs a leaf for `host`, valid from `notBefore` to `notAfter`. */
+/** signatureAlgorithm: the AlgorithmIdentifier a CA key signs with (RFC 5758 §3.2, RFC 4055 §5: RSA's has NULL parameters). */
+function signatureAlgorithm(caKey: KeyObject): Buffer {
+  return caKey.asymmetricKeyType === 'rsa' ? seq(RSA_SHA256, NULL) : seq(ECDSA_SHA256)
+}
+
+/** leafDer writes and signs a leaf for `host`, valid from `notBefore` to `notAfter` (signed on the calling thread). */
 export function leafDer(t: LeafTemplate, host: string, notBefore: Date, notAfter: Date): Buffer {
+  const tbs = leafTbs(t, host, notBefore, notAfter)
+  return signedLeaf(t, tbs, sign('sha256', tbs, { key: t.caKey, dsaEncoding: 'der' }))
+}
+
+/**
+ * leafDerAsync is leafDer with the ECDSA signature computed on libuv's
+ * thread pool (`crypto.sign` with a callback), so a burst of new hosts does
+ * not hold the event loop for their signatures.
+ */
+export function leafDerAsync(
+  t: LeafTemplate,
+  host: string,
+  notBefore: Date,
+  notAfter: Date,
+): Promise<Buffer> {
+  const tbs = leafTbs(t, host, notBefore, notAfter)
+  return new Promise((resolve, reject) =>
+    sign('sha256', tbs, { key: t.caKey, dsaEncoding: 'der' }, (err, signature) =>
+      err ? reject(err) : resolve(signedLeaf(t, tbs, signature)),
+    ),
+  )
+}
+
+/** leafTbs writes the TBSCertificate of a leaf for `host` (RFC 5280 §4.1). */
+function leafTbs(t: LeafTemplate, host: string, notBefore: Date, notAfter: Date): Buffer {
   const serial = randomBytes(16)
   serial[0] = (serial[0]! & 0x7f) | 0x01 // positive, no leading zero (RFC 5280 §4.1.2.2)
   const cn = host.length <= 64 ? host : 'portcullis intercepted host'
@@ -82,18 +114,21 @@ export function leafDer(t: LeafTemplate, host: string, notBefore: Date, notAfter
     seq(EXT_KEY_USAGE, octets(seq(SERVER_AUTH))),
     seq(AUTHORITY_KEY_ID, octets(seq(tlv(0x80, t.caKeyId)))),
   )
-  const tbs = seq(
+  return seq(
     VERSION_3,
     tlv(0x02, serial),
-    seq(ECDSA_SHA256),
+    signatureAlgorithm(t.caKey),
     t.issuer,
     seq(utcTime(notBefore), utcTime(notAfter)),
     subject,
     t.spki,
     tlv(0xa3, extensions),
   )
-  const signature = sign('sha256', tbs, { key: t.caKey, dsaEncoding: 'der' })
-  return seq(tbs, seq(ECDSA_SHA256), tlv(0x03, Buffer.concat([Buffer.from([0]), signature])))
+}
+
+/** signedLeaf: Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }. */
+function signedLeaf(t: LeafTemplate, tbs: Buffer, signature: Buffer): Buffer {
+  return seq(tbs, signatureAlgorithm(t.caKey), tlv(0x03, Buffer.concat([Buffer.from([0]), signature])))
 }
 
 /** subjectOf returns the subject Name (DER) of a certificate (DER), the sixth field of its TBSCertificate. */

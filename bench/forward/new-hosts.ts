@@ -1,0 +1,221 @@
+/**
+ * How long a request to a new intercepted host takes, and a cached host's
+ * handshake (issue 12's goals: a new host under 10 ms at p99 while 100
+ * other new hosts are being generated; a cached host's handshake under
+ * 2 ms). The gateway (bench/forward/servers/portcullis-mitm.ts) runs alone
+ * on one core; this client and the origin on the other.
+ *
+ *   new host   per round: BURST raw CONNECTs to new hosts (127.x.y.z
+ *              literals, so each is a new leaf: the gateway makes the
+ *              CONNECT host's leaf before its 200), sent together, and
+ *              right behind them PROBES timed requests to other new hosts:
+ *              CONNECT, 200, TLS handshake (verified against the CA), one
+ *              GET and its answer (a new upstream TLS connection included).
+ *              Then the sockets close and the next round waits 300 ms.
+ *   cached     sequential CONNECT + TLS handshakes to one host whose leaf
+ *              is made: full handshakes, then handshakes resuming the
+ *              previous TLS session (what a browser does on its next
+ *              connection).
+ *
+ * Usage: node bench/forward/new-hosts.ts [ROUNDS=30] [BURST=100] [PROBES=3] [CACHED=300]
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import tls from 'node:tls'
+import { PORTCULLIS_NODE_FLAGS } from '../../src/cli/node-flags.ts'
+import { createCa } from '../../src/forward/mitm/ca.ts'
+import { choosePlacement } from '../lib/machine.ts'
+import { freePort, installCleanup, pinSelf, sleep, spawnManaged, stopAll } from '../lib/processes.ts'
+
+const [ROUNDS = 30, BURST = 100, PROBES = 3, CACHED = 300] = process.argv.slice(2).map(Number)
+const HERE = import.meta.dirname
+const placement = choosePlacement()
+installCleanup(() => {})
+pinSelf(placement.loadCpu)
+const dir = await mkdtemp(join(tmpdir(), 'portcullis-bench-newhost-'))
+
+/** host n: a distinct loopback literal; probes (p = true) in 127.200/16, which the origin's certificate names. */
+const hostOf = (n: number, probe: boolean) =>
+  `127.${probe ? 200 : 1 + ((n >> 16) & 127)}.${(n >> 8) & 255}.${n & 255 || 1}`
+
+try {
+  // The origin's certificate names every probe address (upstream TLS is verified).
+  const probeIps = Array.from({ length: ROUNDS * PROBES }, (_, i) => hostOf(i + 1, true))
+  await writeFile(
+    join(dir, 'san.cnf'),
+    `[req]\ndistinguished_name=dn\n[dn]\n[ext]\nsubjectAltName=IP:127.0.0.1,${probeIps.map((ip) => `IP:${ip}`).join(',')}\n`,
+  )
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      '/CN=origin',
+      '-days',
+      '1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-config',
+      join(dir, 'san.cnf'),
+      '-extensions',
+      'ext',
+    ],
+    { stdio: 'ignore' },
+  )
+  await createCa(join(dir, 'ca'))
+  const caPem = await readFile(join(dir, 'ca', 'ca.pem'), 'latin1')
+  const origin = spawnManaged(
+    'origin',
+    process.execPath,
+    [join(HERE, 'origin.ts'), join(dir, 'cert.pem'), join(dir, 'key.pem'), '0', '0', '0.0.0.0'],
+    { cpu: placement.loadCpu },
+  )
+  let ports: RegExpExecArray | null = null
+  for (let i = 0; i < 200 && !(ports = /PORTS (\d+)/.exec(origin.stdout())); i++) await sleep(50)
+  const originPort = Number(ports![1])
+  const proxyPort = await freePort()
+  spawnManaged(
+    'portcullis',
+    process.execPath,
+    [
+      ...PORTCULLIS_NODE_FLAGS,
+      join(HERE, 'servers/portcullis-mitm.ts'),
+      String(proxyPort),
+      join(dir, 'ca'),
+      join(dir, 'cert.pem'),
+      '127.0.0.0/8',
+    ],
+    { cpu: placement.contestantCpu },
+  )
+  await listening(proxyPort)
+  // Warm-up: the gateway's code paths, its spare TLS contexts made.
+  await request(proxyPort, '127.0.0.1', originPort, caPem)
+  await sleep(1000)
+
+  const probes: number[] = []
+  const bursts: number[] = []
+  let n = 0
+  let p = 0
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = performance.now()
+    const burst = Array.from({ length: BURST }, () => connectOnly(proxyPort, hostOf(++n, false), originPort))
+    const timed = Array.from({ length: PROBES }, () =>
+      request(proxyPort, hostOf(++p, true), originPort, caPem),
+    )
+    probes.push(...(await Promise.all(timed)))
+    const sockets = await Promise.all(burst)
+    bursts.push(performance.now() - t0)
+    for (const s of sockets) s.destroy()
+    await sleep(300)
+  }
+  console.log(
+    `new host    ${ROUNDS} rounds of ${BURST} new hosts + ${PROBES} probes: probe request (CONNECT + TLS + GET, new upstream) ${stats(probes)}; the burst's ${BURST} CONNECT 200s took ${stats(bursts)}`,
+  )
+
+  const full: number[] = []
+  const resumed: number[] = []
+  let session: Buffer | undefined
+  for (let i = 0; i < CACHED; i++) full.push((await handshake(proxyPort, '127.0.0.1', originPort, caPem)).ms)
+  for (let i = 0; i < CACHED; i++) {
+    const h = await handshake(proxyPort, '127.0.0.1', originPort, caPem, session)
+    session = h.session ?? session
+    if (i > 0) resumed.push(h.ms)
+  }
+  console.log(
+    `cached host CONNECT + 200 + TLS handshake, client included: full ${stats(full)}; resumed ${stats(resumed)}`,
+  )
+} finally {
+  await stopAll(1000)
+  await rm(dir, { recursive: true, force: true })
+}
+
+function stats(xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b)
+  const q = (f: number) => s[Math.min(s.length - 1, Math.floor(f * s.length))]!.toFixed(2)
+  return `median ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${s[s.length - 1]!.toFixed(2)} ms (n=${s.length})`
+}
+
+/** connectOnly sends CONNECT and resolves with the socket once the 200 arrived. */
+function connectOnly(proxyPort: number, host: string, port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(proxyPort, '127.0.0.1')
+    s.on('error', reject)
+    s.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`)
+    s.once('data', (d: Buffer) =>
+      d.toString('latin1').startsWith('HTTP/1.1 200') ? resolve(s) : reject(new Error(d.toString('latin1'))),
+    )
+  })
+}
+
+/** handshake: CONNECT, 200, TLS (verified against the CA); resolves with its duration and the TLS session. */
+function handshake(
+  proxyPort: number,
+  host: string,
+  port: number,
+  ca: string,
+  session?: Buffer,
+): Promise<{ ms: number; socket: tls.TLSSocket; session: Buffer | undefined }> {
+  const t0 = performance.now()
+  return connectOnly(proxyPort, host, port).then(
+    (raw) =>
+      new Promise((resolve, reject) => {
+        let got: Buffer | undefined
+        const s = tls.connect({ socket: raw, ca, host, servername: net.isIP(host) ? undefined : host, session })
+        s.on('session', (b: Buffer) => (got = b))
+        s.once('secureConnect', () => {
+          const ms = performance.now() - t0
+          // TLS 1.3 sends its session ticket after the handshake: wait a moment for it.
+          setTimeout(() => {
+            s.destroy()
+            resolve({ ms, socket: s, session: got })
+          }, 1)
+        })
+        s.once('error', reject)
+      }),
+  )
+}
+
+/** request: CONNECT + TLS + one GET; resolves with the milliseconds until the answer's body. */
+function request(proxyPort: number, host: string, port: number, ca: string): Promise<number> {
+  const t0 = performance.now()
+  return connectOnly(proxyPort, host, port).then(
+    (raw) =>
+      new Promise((resolve, reject) => {
+        const s = tls.connect({ socket: raw, ca, host })
+        s.once('secureConnect', () => s.write(`GET /small HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`))
+        let text = ''
+        s.on('data', (d: Buffer) => {
+          text += d.toString('latin1')
+          if (text.endsWith('Hello, world\n')) {
+            resolve(performance.now() - t0)
+            s.destroy()
+          } else if (/^HTTP\/1\.1 [^2]/.test(text)) reject(new Error(text.slice(0, 200)))
+        })
+        s.once('error', reject)
+      }),
+  )
+}
+
+async function listening(port: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1')
+      s.once('connect', () => (s.destroy(), resolve(true)))
+      s.once('error', () => resolve(false))
+    })
+    if (ok) return
+    await sleep(100)
+  }
+  throw new Error('the gateway did not start')
+}
