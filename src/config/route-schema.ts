@@ -17,6 +17,7 @@ import { redirectTargetProblem } from '../modules/redirect/target.ts'
 import { staticSchema } from '../modules/static/schema.ts'
 import { checkRegex, parsePattern, regexGroups } from './path-patterns.ts'
 import { isIpOrCidr } from './ip.ts'
+import { routeResilienceKeys } from './resilience-schema.ts'
 
 /** An RFC 9110 §5.6.2 token: method names and header field names. */
 export const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -237,6 +238,8 @@ export const routeSchema = z
     rateLimit: routeRateLimitSchema.optional(),
     /** Requests in progress at once, per worker, with a bounded queue (src/modules/concurrency). */
     concurrency: concurrencySchema.optional(),
+    /** Retry overrides and the whole request's timeout (src/config/resilience-schema.ts). */
+    ...routeResilienceKeys,
   })
   .superRefine(checkRoute)
 

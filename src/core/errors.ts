@@ -43,6 +43,12 @@ export const ERROR_KINDS = {
   NO_HEALTHY_UPSTREAM: { status: 503, source: 'upstream', retryable: false },
   // The upstream has targets but none may take requests (health checks, ejections; panic mode off).
   NO_HEALTHY_TARGET: { status: 503, source: 'upstream', retryable: false },
+  // Resilience (src/upstream/circuit, src/upstream/retry): a tripped limit or breaker answers at once.
+  UPSTREAM_OVERFLOW_PENDING: { status: 503, source: 'upstream', retryable: false },
+  UPSTREAM_OVERFLOW_REQUESTS: { status: 503, source: 'upstream', retryable: false },
+  CIRCUIT_OPEN: { status: 503, source: 'upstream', retryable: false },
+  UPSTREAM_TRY_TIMEOUT: { status: 504, source: 'upstream', retryable: false },
+  UPSTREAM_REQUEST_TIMEOUT: { status: 504, source: 'upstream', retryable: false },
   // Policies (src/modules): authentication, access, rate and concurrency limits.
   UNAUTHENTICATED: { status: 401, source: 'downstream', retryable: false },
   FORBIDDEN: { status: 403, source: 'downstream', retryable: false },

@@ -74,3 +74,32 @@ export interface UpstreamHealthMessage {
 }
 
 export const upstreamHealthChannel = diagnostics.channel('portcullis:upstream:health')
+
+/**
+ * Published when a target's circuit breaker changes state (src/upstream/circuit):
+ * `open` (failures reached the ratio), `half-open` (probes may go), `closed`
+ * (the probes succeeded); also when half-open probe slots fill or free.
+ */
+export interface CircuitStateMessage {
+  upstream: string
+  /** The target's origin, `scheme://host:port`. */
+  target: string
+  state: 'closed' | 'open' | 'half-open'
+  /** While open: when it turns half-open (performance.now() ms). */
+  openUntil: number
+  /** Probe tries in progress while half-open. */
+  probes: number
+  /** Tries and failures in the breaker's rolling window after the change. */
+  tries: number
+  failures: number
+}
+
+export const circuitStateChannel = diagnostics.channel('portcullis:upstream:circuit')
+
+/** Published when a TLS handshake on a listener ends: `ok` false when it failed (tlsClientError). */
+export interface TlsHandshakeMessage {
+  gateway: object
+  ok: boolean
+}
+
+export const tlsHandshakeChannel = diagnostics.channel('portcullis:tls:handshake')

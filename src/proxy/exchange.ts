@@ -1,174 +1,139 @@
 /**
  * ProxyExchange carries one request to an upstream target and its response
- * back: it waits for a pooled connection, sends the rewritten head, streams
- * the body both ways with backpressure, and maps every upstream failure to a
- * stable error. It holds at most one body chunk per direction beyond what the
- * sockets buffer, so memory stays flat whatever the body size.
+ * back: it picks a target (balancer, breakers), waits for a pooled
+ * connection within the upstream's limits, sends the rewritten head, streams
+ * the body both ways with backpressure (exchange-streams.ts), retries a
+ * failed try when its policy allows (retry-state.ts), and maps every
+ * upstream failure to a stable error. It holds at most one body chunk per
+ * direction beyond what the sockets buffer (plus, when retries are on, a
+ * copy of a request body up to `retries.bodyBuffer`).
  */
 import { performance } from 'node:perf_hooks'
-import type { Expirable } from '../core/deadlines.ts'
 import { GatewayError, toGatewayError } from '../core/errors.ts'
 import { HeaderList } from '../core/header-list.ts'
-import { type HookLists, type ResponseHeadView, runMutateHooks, type UpstreamRequest } from '../core/hooks.ts'
-import type { Session } from '../core/session.ts'
-import type { IndexedFieldSink } from '../http1/fields.ts'
+import { runMutateHooks, type UpstreamRequest } from '../core/hooks.ts'
 import type { ResponseHead } from '../http1/response-head.ts'
-import { serializeInformational, serializeResponseHead } from '../http1/serialize.ts'
-import type { CompiledRoute } from '../routing/router.ts'
-import type { UpstreamConnection, UpstreamUser } from '../upstream/connection.ts'
+import type { UpstreamConnection } from '../upstream/connection.ts'
 import type { PoolWaiter } from '../upstream/pool.ts'
-import type { Target, Upstream } from '../upstream/upstream.ts'
-import { refuseSwitch, responseHopFields, serializeRequestHead, upstreamHeaders } from './forwarding.ts'
-import { chooseFraming, ResponseWriter } from './response-writer.ts'
-import { RequestWriter } from './request-writer.ts'
-import { startTunnel } from './tunnel.ts'
-import type { ClientSide, ExchangeRuntime } from './client-side.ts'
+import type { Target } from '../upstream/upstream.ts'
+import { ExchangeStreams, P_BACKOFF, P_QUEUE, P_RECEIVING, P_WAITING } from './exchange-streams.ts'
+import { serializeRequestHead, upstreamHeaders } from './forwarding.ts'
 import { mayReplay } from './replay.ts'
-import { HeldBody } from '../http1/held-body.ts'
-import { type UpstreamTryMessage, upstreamTryChannel } from '../observe/channels.ts'
+import { retryPolicyFor } from './retry-policies.ts'
+import { RetryState, type TryFailure } from './retry-state.ts'
+import { endTry, noTargetError } from './try-report.ts'
 
 /** What a try that the client abandoned reports: not the target's fault. */
 const CLIENT_ABORTED = new GatewayError('CLIENT_ABORTED', 'the client left during the try')
 
-// What the exchange's deadline guards.
-const P_QUEUE = 0
-const P_SENDING = 1
-const P_WAITING = 2
-const P_RECEIVING = 3
-const P_DONE = 4
+/** The backoff timer's callback: no closure per exchange. */
+function retryNow(ex: ProxyExchange): void {
+  ex.retryNow()
+}
 
-export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
-  deadline = 0
-  /** True once a response head went to the client: failures then close the connection. */
-  responseStarted = false
-  private phase = P_QUEUE
-  private up: UpstreamConnection | null = null
-  private target: Target | undefined = undefined
-  private head: string | undefined = undefined
-  /** The whole request body was written upstream. */
-  private requestSent = false
-  private upstreamPaused = false
-  /** Response body events held while response hooks run (see runResponseHooks); null otherwise. */
-  private heldOut: HeldBody | null = null
+/** admits asks the target's breaker, if any, to let a try through (a half-open one counts it as a probe). */
+function admits(t: Target): boolean {
+  return t.breaker === null || t.breaker.allow()
+}
+
+/** retryAfterField finds the Retry-After value of a response head's fields. */
+function retryAfterField(raw: readonly string[]): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'retry-after') return raw[i + 1]
+  return undefined
+}
+
+export class ProxyExchange extends ExchangeStreams implements PoolWaiter {
+  /** The stale-connection replay (replay.ts) was used. */
   private retried = false
-  private done = false
   /** When the current try's target was picked (performance.now()); -1 when no try is open. */
   private tryT0 = -1
-  /** The status of the current try's upstream response head (0 before one arrived). */
-  private tryStatus = 0
-  private readonly client: ClientSide
-  private readonly session: Session
-  private readonly upstream: Upstream
-  private readonly rt: ExchangeRuntime
-  private readonly route: CompiledRoute
-  /** The route's hooks (its modules' and the user's). */
-  private readonly hooks: HookLists
-  /** Frames the response for the client. */
-  private readonly out: ResponseWriter
-  /** Frames the request body for the upstream. */
-  private readonly req: RequestWriter
-
-  constructor(
-    client: ClientSide,
-    session: Session,
-    upstream: Upstream,
-    rt: ExchangeRuntime,
-    route: CompiledRoute,
-  ) {
-    this.client = client
-    this.session = session
-    this.upstream = upstream
-    this.rt = rt
-    this.route = route
-    this.hooks = route.hooks
-    this.out = new ResponseWriter(client)
-    this.req = new RequestWriter(session.head)
-  }
+  /** The current try waits for a connection and counts in the upstream's `limits.pending`. */
+  private queued = false
 
   start(): void {
+    const limits = this.upstream.limits
+    if (limits.requests >= limits.maxRequests) {
+      limits.overflow.requests++
+      this.done = true // never counted in limits.requests
+      this.client.respondError(new GatewayError('UPSTREAM_OVERFLOW_REQUESTS', 'upstream limits.maxRequests'))
+      return
+    }
+    limits.requests++
+    const policy = retryPolicyFor(this.route, this.upstream)
+    const overall = this.route.config.timeout
+    if (policy !== null || overall !== undefined) {
+      this.rs = new RetryState(policy, this.session, this.req.framing)
+      if (overall !== undefined) this.rs.overallAt = this.rt.deadlines.at(overall)
+    }
+    this.rt.deadlines.add(this)
+    this.startTry(undefined)
+  }
+
+  /** startTry picks a target (not `failed` when another may take the request) and asks its pool for a connection. */
+  private startTry(failed: Target | undefined): void {
     let target: Target | undefined
     try {
-      target = this.pickTarget()
+      target = this.pickTarget(failed)
+      // Half-open with its probes taken (or open, in panic mode): another target, or none.
+      if (target !== undefined && !admits(target)) {
+        target = this.upstream.pick(this.session, target)
+        if (target !== undefined && !admits(target)) target = undefined
+      }
     } catch (err) {
-      this.fail(toGatewayError(err, 'HOOK_FAILED'))
-      return
+      return this.fail(toGatewayError(err, 'HOOK_FAILED'))
     }
-    if (target === undefined) {
-      this.fail(
-        new GatewayError(this.upstream.unavailableCode(), `upstream ${this.upstream.name} has no target`),
-      )
-      return
-    }
+    if (target === undefined) return this.fail(noTargetError(this.upstream))
+    if (target !== this.target) this.head = undefined // Host and base path are the target's
     this.target = target
+    const pool = target.pool
+    if (pool.mustWait()) {
+      const limits = this.upstream.limits
+      limits.overflow.connections++
+      if (limits.pending >= limits.maxPending) {
+        limits.overflow.pending++
+        target.breaker?.release()
+        return this.fail(new GatewayError('UPSTREAM_OVERFLOW_PENDING', 'upstream limits.maxPending'))
+      }
+      limits.pending++
+      this.queued = true
+    }
     this.session.target = target.origin
     this.session.attempts++
-    this.openTry()
+    this.tryT0 = performance.now()
+    target.tryStarted()
+    const rs = this.rs
+    if (rs !== null && rs.policy !== null && rs.policy.perTryTimeout > 0)
+      rs.tryAt = this.rt.deadlines.at(rs.policy.perTryTimeout)
     this.phase = P_QUEUE
-    this.deadline = this.rt.deadlines.at(this.upstream.config.pool.queueTimeout)
-    this.rt.deadlines.add(this)
-    target.pool.acquire(this)
+    this.setDeadline(this.upstream.config.pool.queueTimeout)
+    pool.acquire(this)
   }
 
   /** pickTarget asks selectUpstream hooks first, then the balancer. */
-  private pickTarget(): Target | undefined {
+  private pickTarget(failed: Target | undefined): Target | undefined {
     const hooks = this.hooks.selectUpstream
     const targets = this.upstream.targets
     for (let i = 0; i < hooks.length; i++) {
       const chosen = hooks[i]!(this.session as never, targets)
       if (chosen !== undefined && targets.includes(chosen as Target)) return chosen as Target
     }
-    return this.upstream.pick(this.session)
+    return this.upstream.pick(this.session, failed)
+  }
+
+  /** setDeadline sets the phase's deadline `ms` from now, within the try's and the request's, if any. */
+  protected setDeadline(ms: number): void {
+    const d = this.rt.deadlines.at(ms)
+    this.deadline = this.rs === null ? d : this.rs.bound(d)
   }
 
   // --- request side, called by the client connection ---
-
-  /** requestData forwards request body bytes; false asks the client side to pause. */
-  requestData(data: Buffer): boolean {
-    if (this.done) return true
-    if (!this.req.headSent) {
-      this.req.holdData(data)
-      return false
-    }
-    if (this.phase === P_SENDING) this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
-    return this.req.write(this.up, data)
-  }
-
-  requestEnd(trailers: string[] | undefined): void {
-    if (this.done) return
-    if (!this.req.headSent) {
-      this.req.holdEnd(trailers)
-      return
-    }
-    this.req.end(this.up, trailers)
-    this.requestSent = true
-    if (this.phase === P_SENDING) this.waitForResponse()
-  }
-
-  /** keepsRequestBytes tells whether request body bytes handed over are still referenced (held, or queued on the upstream socket). */
-  keepsRequestBytes(): boolean {
-    return this.req.keepsBytes()
-  }
-
-  /** onClientReadEnd: the client read being handled is done; what it produced for the upstream goes out. */
-  onClientReadEnd(): void {
-    this.req.flush()
-  }
-
-  /** onClientDrain resumes what a slow client paused: the transform, or else the upstream. */
-  onClientDrain(): void {
-    if (this.out.onClientDrain()) return
-    if (this.upstreamPaused && this.up !== null) {
-      this.upstreamPaused = false
-      this.up.socket.resume()
-    }
-  }
 
   /** abort: the client left or its request broke. Frees the upstream connection. */
   abort(): void {
     if (this.done) return
     this.closeTry(CLIENT_ABORTED)
+    if (this.phase === P_QUEUE) this.target?.pool.cancel(this)
     this.finish()
-    this.target?.pool.cancel(this)
     this.up?.destroy()
     this.up = null
   }
@@ -181,6 +146,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       this.target!.pool.release(conn)
       return
     }
+    this.leaveQueue()
     this.up = conn
     conn.attach(this, this.session.method)
     this.session.timings.upstreamConnected ||= performance.now() - this.session.t0
@@ -210,161 +176,12 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
   }
 
   onPoolError(err: GatewayError): void {
-    if (!this.done) this.fail(err)
-  }
-
-  private sendHead(): void {
-    this.phase = P_SENDING
-    this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
-    if (this.req.sendHead(this.up!.socket, this.head!, this.up!, this.client.reading))
-      this.requestEnd(this.req.heldTrailers)
-    else if (this.req.framing === 'none') {
-      this.requestSent = true
-      this.waitForResponse()
-    } else this.client.resumeReading()
-  }
-
-  private waitForResponse(): void {
-    this.phase = P_WAITING
-    this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.response)
+    if (this.done) return
+    this.leaveQueue()
+    this.tryFailed(err, 'connect')
   }
 
   // --- UpstreamUser: the response ---
-
-  onUpstreamInformational(head: ResponseHead): void {
-    // RFC 9110 §15.2: 1xx go to HTTP/1.1 clients only; a 100 only if it asked for one.
-    if (this.session.head.minor === 0) return
-    if (head.status === 100 && !this.session.head.expectContinue) return
-    this.client.write(serializeInformational(head.status, head.reason, head.rawHeaders))
-  }
-
-  onUpstreamHead(head: ResponseHead): void {
-    const s = this.session
-    s.timings.upstreamHead = performance.now() - s.t0
-    this.tryStatus = head.status
-    this.phase = P_RECEIVING
-    this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
-    if (head.status === 101) {
-      this.upgrade(head)
-      return
-    }
-    this.out.framing = chooseFraming(this.session.method, head, this.session.head.minor)
-    if (this.out.framing === 'close') this.client.closeAfter = true
-    // RFC 9110 §10.1.1: a final answer to `Expect: 100-continue` before any body byte means
-    // the client will not send it and we cannot skip it; the connection ends, so say so.
-    if (s.head.expectContinue && !this.requestSent && s.bytesIn === 0) this.client.closeAfter = true
-    if (this.session.head.upgradeProtocol !== undefined) this.up!.reusable = false
-    if (this.hooks.onResponse.length === 0) {
-      this.writeResponseHead(head.status, head.reason, head, head.connectionOptions)
-      return
-    }
-    this.runResponseHooks(head)
-  }
-
-  /**
-   * Response hooks may be async: body bytes and the end that arrive meanwhile
-   * are held (the upstream is paused) until the head has been written.
-   */
-  private runResponseHooks(head: ResponseHead): void {
-    const view: ResponseHeadView = {
-      status: head.status,
-      reason: head.reason,
-      headers: new HeaderList(head.rawHeaders),
-    }
-    const held = (this.heldOut = new HeldBody())
-    this.up!.socket.pause()
-    runMutateHooks(this.hooks.onResponse as never, this.session, view, (err) => {
-      if (this.done) return
-      this.heldOut = null
-      if (err !== undefined) return this.fail(toGatewayError(err, 'HOOK_FAILED'))
-      if (view.bodyTransform !== undefined && this.out.framing !== 'none') this.startTransform(view)
-      const reason = view.status === head.status ? head.reason : ''
-      this.writeResponseHead(view.status, reason, view.headers.raw, head.connectionOptions)
-      const chunks = held.takeChunks()
-      if (chunks !== null) for (const b of chunks) this.onUpstreamData(b)
-      if (held.takeEnd()) this.onUpstreamEnd(held.trailers)
-      else {
-        this.out.flushHead()
-        if (!this.upstreamPaused) this.up?.socket.resume()
-      }
-    })
-  }
-
-  /** startTransform routes the body through a hook's stream; its length is unknown, so framing changes. */
-  private startTransform(view: ResponseHeadView): void {
-    view.headers.delete('content-length')
-    this.out.pipeThrough(view.bodyTransform!, this.session.head.minor, {
-      drain: () => this.resumeUpstream(),
-      end: () => this.endResponse(undefined),
-      error: (err) => this.fail(toGatewayError(err, 'INTERNAL_ERROR')),
-    })
-    if (this.out.framing === 'close') this.client.closeAfter = true
-  }
-
-  private resumeUpstream(): void {
-    if (!this.upstreamPaused || this.up === null) return
-    this.upstreamPaused = false
-    this.up.socket.resume()
-  }
-
-  private writeResponseHead(
-    status: number,
-    reason: string,
-    fields: readonly string[] | IndexedFieldSink,
-    options: string[] | undefined,
-  ): void {
-    const s = this.session
-    s.status = status
-    this.responseStarted = true
-    // Held until the first body bytes (or the end of this upstream read), so
-    // that a small response leaves in one write: one syscall instead of two.
-    this.out.holdHead(
-      serializeResponseHead(status, reason, fields, {
-        framing: this.out.framing,
-        close: this.client.closingAfterResponse(),
-        keepAliveHeader: s.head.minor === 0,
-        extra: responseHopFields(this.rt.policy, this.rt.config.proxy.echoRequestId, s.id),
-        connectionOptions: options,
-        upgrade: undefined,
-      }),
-    )
-  }
-
-  onUpstreamData(data: Buffer): void {
-    if (this.phase === P_RECEIVING) this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
-    if (this.heldOut !== null) {
-      this.heldOut.data(data)
-      return
-    }
-    if (!this.out.body(data) && !this.upstreamPaused && this.up !== null) {
-      this.upstreamPaused = true
-      this.up.socket.pause()
-    }
-  }
-
-  onUpstreamEnd(trailers: string[] | undefined): void {
-    if (this.heldOut !== null) {
-      this.heldOut.end(trailers)
-      return
-    }
-    this.phase = P_DONE
-    this.deadline = 0
-    if (this.requestSent) this.release()
-    else {
-      // Answered before the request body was sent: the connection is mid-message, unusable.
-      this.up?.destroy()
-      this.up = null
-    }
-    if (this.out.bodyEnd()) this.endResponse(trailers) // else the transform's end does
-  }
-
-  private endResponse(trailers: string[] | undefined): void {
-    if (this.done) return
-    this.closeTry(undefined)
-    this.out.end(trailers)
-    this.finish()
-    this.client.responseComplete()
-  }
 
   onUpstreamError(err: GatewayError): void {
     const conn = this.up
@@ -380,94 +197,109 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
       this.req.headSent = false
       this.closeTry(err)
       this.session.attempts++
-      this.openTry()
+      this.tryT0 = performance.now()
+      this.target!.tryStarted()
       this.phase = P_QUEUE
-      this.deadline = this.rt.deadlines.at(this.upstream.config.pool.queueTimeout)
+      this.setDeadline(this.upstream.config.pool.queueTimeout)
       this.target!.pool.acquire(this, true)
       return
     }
-    this.fail(err)
+    if (this.phase === P_RECEIVING) return this.fail(err)
+    this.tryFailed(err, err.code === 'UPSTREAM_RESET' ? 'reset' : 'other')
   }
 
-  // One writev per upstream read instead of one write per piece: measured
-  // to matter, each write to a socket is a syscall.
-  onUpstreamBatchStart(): void {
-    this.out.beginBatch()
-  }
-
-  onUpstreamBatchEnd(): boolean {
-    const sock = this.client.socket
-    this.out.endBatch()
-    // What the socket could not send at once it keeps by reference.
-    return sock.writableLength > 0 || this.heldOut !== null || this.out.transforming
-  }
-
-  onUpstreamDrain(): void {
-    this.client.resumeReading()
-  }
-
-  private upgrade(head: ResponseHead): void {
-    const up = this.up!
-    const refused = refuseSwitch(this.session.head.upgradeProtocol, head.upgrade)
-    if (refused !== undefined) {
-      this.fail(refused)
-      return
+  expire(now: number): void {
+    const rs = this.rs
+    if (rs !== null && this.phase !== P_RECEIVING) {
+      if (this.phase === P_QUEUE) this.target?.pool.cancel(this)
+      if (rs.overallAt !== 0 && now >= rs.overallAt)
+        return this.fail(new GatewayError('UPSTREAM_REQUEST_TIMEOUT', 'route timeout across tries'))
+      if (rs.tryAt !== 0 && now >= rs.tryAt) {
+        const err = new GatewayError('UPSTREAM_TRY_TIMEOUT', 'no response head within perTryTimeout')
+        return this.tryFailed(err, this.req.headSent ? 'timeout' : 'connect')
+      }
     }
-    this.session.status = 101
-    this.responseStarted = true
-    this.closeTry(undefined)
-    this.finish()
-    this.up = null
-    startTunnel(this.client, up, head, this.session)
-  }
-
-  expire(): void {
     switch (this.phase) {
       case P_QUEUE:
         this.target?.pool.cancel(this)
         this.fail(new GatewayError('UPSTREAM_QUEUE_TIMEOUT', 'no connection free in time'))
         return
       case P_WAITING:
-        this.fail(new GatewayError('UPSTREAM_RESPONSE_TIMEOUT', 'no response head in time'))
+        this.tryFailed(new GatewayError('UPSTREAM_RESPONSE_TIMEOUT', 'no response head in time'), 'timeout')
         return
       default:
         this.fail(new GatewayError('UPSTREAM_IDLE_TIMEOUT', 'upstream idle'))
     }
   }
 
-  private openTry(): void {
-    this.tryT0 = performance.now()
-    this.target!.tryStarted()
+  /**
+   * tryFailed ends a try that failed before its response head: retried when
+   * the policy, the body, the budget and the deadline allow it, else failed.
+   */
+  private tryFailed(err: GatewayError, why: TryFailure): void {
+    if (this.rs === null || !this.retryLater(err, why, undefined)) this.fail(err)
+  }
+
+  /** retryStatus retries a response whose status the policy retries; false forwards it. */
+  protected retryStatus(head: ResponseHead): boolean {
+    const policy = this.rs!.policy
+    if (policy === null || !policy.statuses.has(head.status)) return false
+    return this.retryLater(undefined, head.status, retryAfterField(head.rawHeaders))
   }
 
   /**
-   * closeTry reports the end of the open try to the target's observers
-   * (health, breakers, latency) and, when someone listens, on the
-   * `portcullis:upstream:try` channel (metrics, traces, the error log).
+   * retryLater schedules the next try, unless a byte of the response reached
+   * the client or the policy refuses. The failed try's connection is
+   * dropped (a retried response is never forwarded).
    */
-  private closeTry(err: GatewayError | undefined): void {
+  private retryLater(
+    err: GatewayError | undefined,
+    why: TryFailure,
+    retryAfter: string | undefined,
+  ): boolean {
+    const rs = this.rs!
+    if (this.responseStarted || this.session.bytesOut > 0) return false
+    const sent = this.req.headSent
+    const now = this.rt.deadlines.now
+    const delay = rs.retryDelay(why, sent, retryAfter, this.session.method, this.upstream.limits, now)
+    if (delay < 0) return false
+    this.leaveQueue()
+    this.closeTry(err)
+    this.up?.destroy()
+    this.up = null
+    if (sent) this.req.rewind(rs.body)
+    this.requestSent = false
+    this.phase = P_BACKOFF
+    rs.tryAt = 0
+    this.setDeadline(0)
+    rs.timer = setTimeout(retryNow, delay, this)
+    return true
+  }
+
+  /** retryNow starts the next try, after the backoff. */
+  retryNow(): void {
+    this.rs!.timer = undefined
+    if (!this.done) this.startTry(this.target)
+  }
+
+  /** leaveQueue: the try got a connection or failed; it no longer counts as pending. */
+  private leaveQueue(): void {
+    if (!this.queued) return
+    this.queued = false
+    this.upstream.limits.pending--
+  }
+
+  /** closeTry reports the end of the open try (try-report.ts). */
+  protected closeTry(err: GatewayError | undefined): void {
     if (this.tryT0 < 0) return
-    const ms = performance.now() - this.tryT0
+    const t0 = this.tryT0
     this.tryT0 = -1
     const status = this.tryStatus
     this.tryStatus = 0
-    const code = err?.code
-    this.target!.tryEnded(status, code, ms)
-    if (upstreamTryChannel.hasSubscribers)
-      upstreamTryChannel.publish({
-        gateway: this.rt.owner,
-        session: this.session,
-        upstream: this.upstream.name,
-        target: this.target!.origin,
-        status,
-        code,
-        error: err,
-        ms,
-        attempt: this.session.attempts,
-      } satisfies UpstreamTryMessage)
+    endTry(this.rt, this.session, this.upstream, this.target!, t0, status, err)
   }
 
-  private release(): void {
+  protected release(): void {
     const up = this.up
     this.up = null
     if (up === null) return
@@ -475,7 +307,17 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     this.target!.pool.release(up)
   }
 
-  private finish(): void {
+  protected finish(): void {
+    if (!this.done) {
+      const limits = this.upstream.limits
+      limits.requests--
+      this.leaveQueue()
+      const rs = this.rs
+      if (rs !== null) {
+        if (rs.holdsSlot) limits.retries--
+        clearTimeout(rs.timer)
+      }
+    }
     this.req.flush()
     this.out.destroy()
     this.done = true
@@ -483,7 +325,7 @@ export class ProxyExchange implements UpstreamUser, PoolWaiter, Expirable {
     this.rt.deadlines.delete(this)
   }
 
-  private fail(err: GatewayError): void {
+  protected fail(err: GatewayError): void {
     const up = this.up
     this.up = null
     up?.destroy()

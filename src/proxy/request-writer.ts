@@ -35,6 +35,21 @@ export class RequestWriter {
     ;(this.early ??= new HeldBody()).end(trailers)
   }
 
+  /**
+   * rewind makes the request ready to go again on a new connection (a
+   * retry): nothing sent yet, and the kept copy of the body, if any, held to
+   * go out with the head. Body bytes still to come from the client follow it.
+   */
+  rewind(body: { chunks: Buffer[]; ended: boolean; trailers: string[] | undefined } | null): void {
+    this.headSent = false
+    this.sock = null
+    this.corked = null
+    if (body === null) return
+    const early = (this.early = new HeldBody())
+    for (const b of body.chunks) early.data(b)
+    if (body.ended) early.end(body.trailers)
+  }
+
   /** The trailers of a held end. */
   get heldTrailers(): string[] | undefined {
     return this.early?.trailers

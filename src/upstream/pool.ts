@@ -50,6 +50,11 @@ export class ConnectionPool implements ConnectionOwner {
     return this.idle.length
   }
 
+  /** mustWait tells whether a request asking now would wait in the queue (no idle connection, none may open). */
+  mustWait(): boolean {
+    return this.idle.length === 0 && this.open >= this.options.maxConnections
+  }
+
   /**
    * acquire hands `waiter` a connection now (an idle one), later (a new one
    * or one freed), or reports a connect failure. `fresh` skips idle ones.

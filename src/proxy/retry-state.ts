@@ -1,0 +1,123 @@
+/**
+ * RetryState is what an exchange keeps to retry a request and to bound it in
+ * time (src/upstream/retry/policy.ts): the policy, tries made, the retry
+ * slot held in the upstream's limits, the request body kept for replay, and
+ * the per-try and whole-request deadlines. Made only for requests whose
+ * route or upstream configures retries or a timeout: others pay nothing.
+ */
+import type { Session } from '../core/session.ts'
+import type { ResourceLimits } from '../upstream/circuit/limits.ts'
+import { backoffDelay, isIdempotent, retryAfterMs, type RetryPolicy } from '../upstream/retry/policy.ts'
+
+/**
+ * Why a try failed, as a retry sees it: `connect` (nothing was sent),
+ * `reset`, `timeout`, `other` (never retried), or the response status.
+ */
+export type TryFailure = 'connect' | 'reset' | 'timeout' | 'other' | number
+
+/** ReplayBody keeps copies of a request body (the client's read buffers are reused) up to a size. */
+export class ReplayBody {
+  chunks: Buffer[] = []
+  bytes = 0
+  ended = false
+  trailers: string[] | undefined = undefined
+  /** The body outgrew the bound: it can no longer be sent again. */
+  overflowed = false
+  private readonly max: number
+
+  constructor(max: number) {
+    this.max = max
+  }
+
+  data(chunk: Buffer): void {
+    if (this.overflowed) return
+    this.bytes += chunk.length
+    if (this.bytes > this.max) {
+      this.overflowed = true
+      this.chunks = []
+      return
+    }
+    this.chunks.push(Buffer.from(chunk))
+  }
+
+  end(trailers: string[] | undefined): void {
+    this.ended = true
+    this.trailers = trailers
+  }
+}
+
+export class RetryState {
+  readonly policy: RetryPolicy | null
+  /** Tries counted against the policy's attempts (the first included). */
+  tries = 1
+  /** This request holds one of the upstream's retry slots (limits.retries). */
+  holdsSlot = false
+  /** The whole request's deadline (Deadlines clock), 0 for none. */
+  overallAt = 0
+  /** The current try's deadline, 0 for none. */
+  tryAt = 0
+  /** The backoff timer while waiting to retry. */
+  timer: NodeJS.Timeout | undefined = undefined
+  /** The request body kept for replay; null when there is none or it may not be replayed. */
+  readonly body: ReplayBody | null
+  /** The request has a body. */
+  private readonly hasBody: boolean
+
+  constructor(policy: RetryPolicy | null, session: Session, framing: 'none' | 'length' | 'chunked') {
+    this.policy = policy
+    this.hasBody = framing !== 'none'
+    const head = session.head
+    this.body =
+      policy !== null &&
+      framing !== 'none' &&
+      (policy.unsafeMethods || isIdempotent(session.method)) &&
+      (framing === 'chunked' || head.contentLength <= policy.bodyBuffer)
+        ? new ReplayBody(policy.bodyBuffer)
+        : null
+  }
+
+  /** bound limits a phase's deadline `d` (0: none) by the try's and the request's. */
+  bound(d: number): number {
+    let limit = this.overallAt
+    if (this.tryAt !== 0 && (limit === 0 || this.tryAt < limit)) limit = this.tryAt
+    if (limit === 0) return d
+    return d === 0 || limit < d ? limit : d
+  }
+
+  /**
+   * retryDelay decides whether a failed try is retried and returns the wait
+   * before the next one, or -1. `sent`: request bytes went out on this try;
+   * `retryAfter`: the response's Retry-After, raw. Takes a retry slot.
+   */
+  retryDelay(
+    why: TryFailure,
+    sent: boolean,
+    retryAfter: string | undefined,
+    method: string,
+    limits: ResourceLimits,
+    now: number,
+  ): number {
+    const p = this.policy
+    if (p === null || why === 'other' || this.tries >= p.attempts) return -1
+    if (sent && why !== 'connect') {
+      if (!p.unsafeMethods && !isIdempotent(method)) return -1
+      if (why === 'reset' ? !p.onReset : why === 'timeout' ? !p.onTimeout : !p.statuses.has(why)) return -1
+      // A body not kept (too large, or not eligible) cannot be sent again.
+      if (this.hasBody && (this.body === null || this.body.overflowed)) return -1
+    }
+    let delay = backoffDelay(p, this.tries)
+    const after = retryAfterMs(retryAfter, Date.now())
+    if (after !== undefined) {
+      if (after > p.retryAfterMax) return -1
+      delay = Math.max(delay, after)
+    }
+    if (this.overallAt !== 0 && now + delay >= this.overallAt) return -1
+    if (!this.holdsSlot) {
+      if (!limits.mayStartRetry(p.budget)) return -1
+      limits.retries++
+      this.holdsSlot = true
+    }
+    this.tries++
+    return delay
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * ResourceLimits are an upstream's Envoy-style circuit-breaking limits: how
+ * many requests may wait for a connection, be in progress, and be retrying
+ * at once, with an overflow counter per limit. A tripped limit answers at
+ * once (503 with its own code) instead of queueing without bound, so a slow
+ * upstream costs its callers a fast failure rather than their memory and
+ * their own timeouts. The counters are plain fields for the admin API and
+ * metrics. Connections are limited per target by `pool.maxConnections`.
+ */
+import type { UpstreamLimitsConfig } from '../../config/resilience-schema.ts'
+
+/** Times each limit refused something (monotonic; Envoy's `*_overflow` counters). */
+export interface OverflowCounters {
+  /** A request found every connection of its target busy (`pool.maxConnections`) and had to wait. */
+  connections: number
+  /** A request would have waited beyond `limits.maxPending`: answered 503 UPSTREAM_OVERFLOW_PENDING. */
+  pending: number
+  /** A request beyond `limits.maxRequests`: answered 503 UPSTREAM_OVERFLOW_REQUESTS. */
+  requests: number
+  /** A retry refused by `limits.maxRetries` or the retry budget: the failure was answered instead. */
+  retries: number
+}
+
+export class ResourceLimits {
+  /** Infinity when not configured. */
+  readonly maxPending: number
+  readonly maxRequests: number
+  readonly maxRetries: number
+  /** Requests waiting for a connection now. */
+  pending = 0
+  /** Requests in progress now (from the upstream's choice to the response's end). */
+  requests = 0
+  /** Requests in progress that are being retried now (one each, however many tries). */
+  retries = 0
+  readonly overflow: OverflowCounters = { connections: 0, pending: 0, requests: 0, retries: 0 }
+
+  constructor(config: UpstreamLimitsConfig | undefined) {
+    this.maxPending = config?.maxPending ?? Infinity
+    this.maxRequests = config?.maxRequests ?? Infinity
+    this.maxRetries = config?.maxRetries ?? Infinity
+  }
+
+  /**
+   * mayStartRetry tells whether one more request may start retrying: under
+   * `maxRetries` and, when a budget is given, under `max(min, percent% of
+   * the requests in progress)` (Envoy's retry budget). Counts the refusal.
+   */
+  mayStartRetry(budget: { percent: number; min: number } | undefined): boolean {
+    let cap = this.maxRetries
+    if (budget !== undefined)
+      cap = Math.min(cap, Math.max(budget.min, Math.floor((budget.percent * this.requests) / 100)))
+    if (this.retries < cap) return true
+    this.overflow.retries++
+    return false
+  }
+}

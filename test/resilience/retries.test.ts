@@ -1,0 +1,201 @@
+/**
+ * Retries over real sockets with the fault origin: a refused connect is
+ * retried on another target whatever the method; a reset or a 5xx only for
+ * idempotent methods unless the route opts in; never once response bytes
+ * reached the client; bodies kept up to `bodyBuffer` are sent again whole,
+ * larger ones are not retried; Retry-After is waited within its bound.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { startFaultOrigin } from '../helpers/fault-origin.ts'
+import { startGateway, startOrigin } from '../helpers/gateway.ts'
+import { resilienceConfig, send, startResettingOrigin, TryCounter, upstreamOf } from './helpers.ts'
+
+const retries = { attempts: 2, backoff: { base: '1ms', max: '5ms' } }
+
+test('a refused connect is retried on another target, for any method', async (t) => {
+  const dead = await startFaultOrigin({ t, name: 'dead' })
+  const live = await startFaultOrigin({ t, name: 'live' })
+  await dead.set('refuse')
+  const tries = new TryCounter(t)
+  const gw = await startGateway(resilienceConfig([dead.url, live.url], { retries }), { t })
+  for (const method of ['GET', 'GET', 'POST', 'POST', 'PATCH', 'PATCH']) {
+    const r = await send(gw.url, method, method === 'GET' ? undefined : 'payload')
+    assert.equal(r.status, 200, method)
+    assert.equal(r.body, 'live')
+  }
+  const refused = tries.tries.filter((m) => m.code === 'UPSTREAM_CONNECT_REFUSED')
+  assert.ok(refused.length >= 3, `${refused.length} refused tries, each retried`)
+  assert.equal(live.stats.requests, 6)
+})
+
+test('without retries configured, a refused connect is answered 502 at once', async (t) => {
+  const dead = await startFaultOrigin({ t, name: 'dead' })
+  await dead.set('refuse')
+  const gw = await startGateway(resilienceConfig([dead.url], {}), { t })
+  const r = await send(gw.url)
+  assert.equal(r.status, 502)
+  assert.match(r.body, /UPSTREAM_CONNECT_REFUSED/)
+})
+
+test('a reset before the response is retried for GET and PUT, not for POST unless the route opts in', async (t) => {
+  const resetting = await startResettingOrigin(t)
+  const live = await startFaultOrigin({ t, name: 'live' })
+  const gw = await startGateway(resilienceConfig([resetting.url, live.url], { retries }), { t })
+  // Round-robin alternates: of every two requests one is sent to the resetting target first.
+  const gets = await Promise.all([1, 2, 3, 4].map(() => send(gw.url, 'GET')))
+  assert.deepEqual(
+    gets.map((r) => r.status),
+    [200, 200, 200, 200],
+  )
+  assert.equal(resetting.heads(), 2, 'two GETs were reset, then retried')
+  const puts = [await send(gw.url, 'PUT', 'a'), await send(gw.url, 'PUT', 'b')]
+  assert.deepEqual(
+    puts.map((r) => r.status),
+    [200, 200],
+  )
+  const before = resetting.heads()
+  const posts = [await send(gw.url, 'POST', 'x'), await send(gw.url, 'POST', 'y')]
+  assert.deepEqual(posts.map((r) => r.status).sort(), [200, 502])
+  assert.match(posts.find((r) => r.status === 502)!.body, /UPSTREAM_RESET/)
+  assert.equal(resetting.heads() - before, 1)
+
+  const optIn = await startGateway(
+    resilienceConfig([resetting.url, live.url], { retries }, { retries: { unsafeMethods: true } }),
+    { t },
+  )
+  const unsafe = [await send(optIn.url, 'POST', 'x'), await send(optIn.url, 'POST', 'y')]
+  assert.deepEqual(
+    unsafe.map((r) => r.status),
+    [200, 200],
+  )
+})
+
+test('a 503 is retried for GET and dropped; for POST, and for a status not listed, it is forwarded', async (t) => {
+  const failing = await startFaultOrigin({ t, name: 'failing' })
+  const live = await startFaultOrigin({ t, name: 'live' })
+  await failing.set({ mode: 'error', status: 503 })
+  const gw = await startGateway(resilienceConfig([failing.url, live.url], { retries }), { t })
+  for (let i = 0; i < 4; i++) {
+    const r = await send(gw.url)
+    assert.equal(r.status, 200)
+    assert.equal(r.body, 'live')
+  }
+  assert.equal(failing.stats.errors, 2, 'every other GET went to the failing target first')
+  const posts = [await send(gw.url, 'POST', 'x'), await send(gw.url, 'POST', 'y')]
+  assert.deepEqual(posts.map((r) => `${r.status} ${r.body}`).sort(), ['200 live', '503 failing fault'])
+
+  await failing.set({ mode: 'error', status: 500 })
+  const statuses = [await send(gw.url), await send(gw.url)].map((r) => r.status).sort()
+  assert.deepEqual(statuses, [200, 500], '500 is not in retries.on by default')
+})
+
+test('no retry once response bytes reached the client', async (t) => {
+  const breaking = await startFaultOrigin({ t, name: 'breaking' })
+  await breaking.set('reset') // a 200 head and half its body, then a reset
+  const gw = await startGateway(resilienceConfig([breaking.url], { retries: { ...retries, attempts: 3 } }), {
+    t,
+  })
+  const r = await send(gw.url)
+  assert.equal(r.status, 200)
+  assert.equal(r.broken, true, 'the response is cut, never completed by a second try')
+  assert.equal(breaking.stats.requests, 1)
+})
+
+test('a body within bodyBuffer is sent again whole; a larger one is not retried', async (t) => {
+  const resetting = await startResettingOrigin(t)
+  const received: string[] = []
+  const live = await startOrigin(
+    (req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        received.push(Buffer.concat(chunks).toString('latin1'))
+        res.end('stored')
+      })
+    },
+    { t },
+  )
+  const gw = await startGateway(
+    resilienceConfig([resetting.url, live.url], { retries: { ...retries, bodyBuffer: '16kb' } }),
+    { t },
+  )
+  const small = 'abcdefghij'.repeat(1000) // 10 kB
+  const answers = [await send(gw.url, 'PUT', small), await send(gw.url, 'PUT', small)]
+  assert.deepEqual(
+    answers.map((r) => r.status),
+    [200, 200],
+  )
+  assert.deepEqual(received, [small, small], 'the replayed body arrived whole')
+  assert.equal(resetting.heads(), 1)
+
+  const large = 'x'.repeat(64 * 1024)
+  const big = [await send(gw.url, 'PUT', large), await send(gw.url, 'PUT', large)]
+  assert.deepEqual(
+    big.map((r) => r.status).sort(),
+    [200, 502],
+    'the one sent to the resetting target is not retried',
+  )
+})
+
+test('Retry-After is waited before the retry; one beyond retryAfterMax is forwarded', async (t) => {
+  let calls = 0
+  const origin = await startOrigin(
+    (req, res) => {
+      calls++
+      req.resume()
+      if (calls === 1) res.writeHead(503, { 'retry-after': '1' }).end('busy')
+      else if (calls === 3) res.writeHead(503, { 'retry-after': '30' }).end('later')
+      else res.end('ok')
+    },
+    { t },
+  )
+  const gw = await startGateway(
+    resilienceConfig([origin.url], { retries: { ...retries, retryAfterMax: '2s' } }),
+    { t },
+  )
+  const t0 = performance.now()
+  const r = await send(gw.url)
+  const waited = performance.now() - t0
+  assert.equal(r.status, 200)
+  assert.equal(calls, 2)
+  assert.ok(waited >= 950, `waited ${Math.round(waited)} ms for Retry-After: 1`)
+
+  const late = await send(gw.url)
+  assert.equal(late.status, 503)
+  assert.equal(late.body, 'later')
+  assert.equal(late.headers['retry-after'], '30')
+  assert.equal(calls, 3)
+})
+
+test('per-try timeout moves on to another target; the route timeout bounds all tries', async (t) => {
+  const hanging = await startFaultOrigin({ t, name: 'hanging' })
+  const live = await startFaultOrigin({ t, name: 'live' })
+  await hanging.set('hang')
+  const gw = await startGateway(
+    resilienceConfig([hanging.url, live.url], {
+      retries: { ...retries, on: ['timeout'], perTryTimeout: '150ms' },
+    }),
+    { t },
+  )
+  const answers = [await send(gw.url), await send(gw.url)]
+  assert.deepEqual(
+    answers.map((r) => r.body),
+    ['live', 'live'],
+  )
+  assert.equal(hanging.stats.hung, 1)
+
+  await live.set('hang')
+  const bounded = await startGateway(
+    resilienceConfig(
+      [hanging.url, live.url],
+      { retries: { ...retries, attempts: 5, on: ['timeout'], perTryTimeout: '150ms' } },
+      { timeout: '400ms' },
+    ),
+    { t },
+  )
+  const r = await send(bounded.url)
+  assert.equal(r.status, 504)
+  assert.match(r.body, /UPSTREAM_REQUEST_TIMEOUT/)
+  assert.equal(upstreamOf(bounded).limits.requests, 0)
+})
