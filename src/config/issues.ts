@@ -6,7 +6,7 @@
 import type { z } from 'zod'
 import type { ConfigProblem } from './errors.ts'
 import { describeValue, expectedName, issueMessage, unknownKeyMessage } from './issue-messages.ts'
-import { configSchema } from './schema.ts'
+import { configSchema, nearest } from './schema.ts'
 import { knownKeys } from './schema-keys.ts'
 import type { KeyPath, PointAt } from './yaml-nodes.ts'
 
@@ -39,8 +39,12 @@ export function problemsFromIssues(
     return { ...locate(path, at), message }
   }
   const out: ConfigProblem[] = []
-  for (const issue of issues.flatMap(openUnion)) {
+  const opened = issues.flatMap(openUnion)
+  const misspelt = misspeltKeys(opened)
+  for (const issue of opened) {
     const path = issue.path
+    // `adress:` is one mistake: its "did you mean 'address'" says it, not also "missing address".
+    if (misspelt.has(pathKey(path)) && valueAt(input, path) === undefined) continue
     if (issue.code === 'unrecognized_keys') {
       const valid = knownKeys(configSchema, path)
       if (path.length === 0) valid.push(...LOADER_KEYS)
@@ -61,6 +65,27 @@ export function problemsFromIssues(
     }
   }
   return out
+}
+
+/**
+ * misspeltKeys: the key paths that unknown keys' "did you mean" suggestions
+ * point at (`listen.0.address` for a `listen.0.adress`).
+ */
+function misspeltKeys(issues: readonly Issue[]): Set<string> {
+  const paths = new Set<string>()
+  for (const issue of issues) {
+    if (issue.code !== 'unrecognized_keys') continue
+    const valid = knownKeys(configSchema, issue.path)
+    for (const key of issue.keys) {
+      const hint = nearest(key, valid)
+      if (hint !== undefined) paths.add(pathKey([...issue.path, hint]))
+    }
+  }
+  return paths
+}
+
+function pathKey(path: KeyPath): string {
+  return path.map(String).join('\0')
 }
 
 /**

@@ -5,9 +5,9 @@
  * against the directory of the file that wrote them. Every problem is
  * collected and returned at once, sorted by file and position, never thrown.
  */
-import { accessSync, constants, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { type ConfigProblem, compareProblems, formatProblem } from './errors.ts'
+import { type DirOf, fileProblems } from './file-checks.ts'
 import type { Environment } from './interpolate.ts'
 import { type Locator, problemsFromIssues } from './issues.ts'
 import { mergeSources } from './merge.ts'
@@ -99,14 +99,13 @@ interface Checked {
   problems: ConfigProblem[]
 }
 
-/** dirOf gives the directory relative paths at a key path are resolved against. */
-type DirOf = (path: KeyPath) => string
-
 function check(input: unknown, dirOf: DirOf, locate: Locator): Checked {
   const parsed = configSchema.safeParse(input)
-  if (!parsed.success) return { problems: problemsFromIssues(parsed.error.issues, input, locate) }
-  const config = resolvePaths(parsed.data, dirOf)
-  return { config, problems: unreadableFiles(config, locate) }
+  // Files are checked on the raw input, so a missing certificate shows up with the schema's problems.
+  const files = fileProblems(input, dirOf, locate)
+  if (!parsed.success)
+    return { problems: [...problemsFromIssues(parsed.error.issues, input, locate), ...files] }
+  return { config: resolvePaths(parsed.data, dirOf), problems: files }
 }
 
 /**
@@ -135,7 +134,10 @@ function resolvePaths(config: GatewayConfig, dirOf: DirOf): GatewayConfig {
   const accessLog = toStream
     ? config.accessLog
     : { ...config.accessLog, path: resolve(dirOf(['accessLog']), logPath) }
-  return { ...config, listen, routes, upstreams, accessLog, forward: forwardPaths(config.forward, dirOf) }
+  const logFile = config.log.file
+  const log = logFile === undefined ? config.log : { ...config.log, file: resolve(dirOf(['log']), logFile) }
+  const forward = forwardPaths(config.forward, dirOf)
+  return { ...config, listen, routes, upstreams, accessLog, log, forward }
 }
 
 /** forwardPaths: the CA directory and upstream CA file of `forward.mitm`, relative to their file. */
@@ -145,45 +147,6 @@ function forwardPaths(forward: GatewayConfig['forward'], dirOf: DirOf): GatewayC
   const dir = dirOf(['forward', 'mitm'])
   const upstreamCa = mitm.upstreamCa === undefined ? undefined : resolve(dir, mitm.upstreamCa)
   return { ...forward!, mitm: { ...mitm, caDir: resolve(dir, mitm.caDir), upstreamCa } }
-}
-
-/**
- * unreadableFiles reports TLS files that cannot be read and static roots that
- * are not directories, so `check` catches them before `start` does.
- */
-function unreadableFiles(config: GatewayConfig, locate: Locator): ConfigProblem[] {
-  const problems: ConfigProblem[] = []
-  config.listen.forEach((l, i) => {
-    for (const which of ['cert', 'key'] as const) {
-      const path = l.tls?.[which]
-      const reason = path === undefined ? undefined : unreadable(path)
-      if (reason === undefined) continue
-      problems.push({ ...locate(['listen', i, 'tls', which], 'value'), message: reason })
-    }
-  })
-  config.routes.forEach((r, i) => {
-    const reason = r.static === undefined ? undefined : notADirectory(r.static.root)
-    if (reason !== undefined)
-      problems.push({ ...locate(['routes', i, 'static', 'root'], 'value'), message: reason })
-  })
-  return problems
-}
-
-function notADirectory(path: string): string | undefined {
-  try {
-    return statSync(path).isDirectory() ? undefined : `${path} is not a directory`
-  } catch (err) {
-    return `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`
-  }
-}
-
-function unreadable(path: string): string | undefined {
-  try {
-    accessSync(path, constants.R_OK)
-    return undefined
-  } catch (err) {
-    return `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`
-  }
 }
 
 /**
