@@ -5,7 +5,7 @@
  */
 import { MemoryStore } from './memory.ts'
 import type { RedisStoreOptions } from './redis-options.ts'
-import { RedisStore } from './redis.ts'
+import { DeferredStore } from './deferred.ts'
 import { SharedStore, type MessagePortLike, type SharedStoreHost } from './shared.ts'
 import type { Store, StoreKind } from './store.ts'
 
@@ -77,6 +77,22 @@ export class StoreRegistry {
     return store
   }
 
+  /**
+   * ready resolves once every store created so far is loaded and, for Redis,
+   * connected or past its connect timeout: a gateway starts serving with its
+   * stores up rather than failing its first decisions. Never rejects.
+   */
+  async ready(): Promise<void> {
+    await Promise.all(
+      [...this.#stores.values()].map(async (s) => {
+        if (!(s instanceof DeferredStore)) return
+        const store = await s.ready().catch(() => undefined)
+        if (store !== undefined && 'connect' in store)
+          await (store as { connect(): Promise<boolean> }).connect()
+      }),
+    )
+  }
+
   /** close closes every store created (the host's data stays with the host). */
   async close(): Promise<void> {
     const stores = [...this.#stores.entries()]
@@ -100,7 +116,9 @@ export class StoreRegistry {
       case 'redis': {
         const redis = this.#options.redis
         if (redis === undefined) throw new Error('the redis store is used but stores.redis is not configured')
-        return new RedisStore(redisStoreOptions(redis))
+        // Imported on first use: node-redis is most of the gateway's start-up time otherwise.
+        const load = import('./redis.ts').then((m) => new m.RedisStore(redisStoreOptions(redis)))
+        return new DeferredStore('redis', load)
       }
     }
   }
