@@ -15,6 +15,7 @@ import {
 import { Deadlines } from '../core/deadlines.ts'
 import type { GatewayHooks } from '../core/hooks.ts'
 import { AccessLog } from '../observe/access-log.ts'
+import { tlsHandshakeChannel } from '../observe/channels.ts'
 import { type StoreContext, StoreRegistry } from '../store/registry.ts'
 import { AdminAttachment, type AdminMode } from './admin/local.ts'
 import { type ConnectionHost, DownstreamConnection } from './downstream.ts'
@@ -96,6 +97,8 @@ export interface CloseOptions {
 export interface GatewayStats {
   /** Open client connections. */
   connections: number
+  /** Of those, the ones idle between requests (keep-alive). */
+  idleConnections: number
   /** Objects waiting on a deadline (connections, exchanges, upstream connections). */
   deadlines: number
   /** Per upstream, per target URL: open and idle pooled connections. */
@@ -200,7 +203,10 @@ class GatewayServer implements Gateway, ConnectionHost {
       // allowHalfOpen keeps a socket whose client hung up mid-handshake (e.g.
       // it refused our certificate) open until handshakeTimeout, which also
       // held close() that long.
-      if (secure) socket.allowHalfOpen = true
+      if (secure) {
+        socket.allowHalfOpen = true
+        if (tlsHandshakeChannel.hasSubscribers) tlsHandshakeChannel.publish({ gateway: this, ok: true })
+      }
       this.accept(socket, secure)
     }
     const server = secure
@@ -217,7 +223,11 @@ class GatewayServer implements Gateway, ConnectionHost {
         )
       : // Accepted paused: the connection moves the socket onto its own read buffer (own-read.ts).
         net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, onSocket)
-    if (secure) server.on('tlsClientError', (_err, socket) => socket.destroy())
+    if (secure)
+      server.on('tlsClientError', (_err, socket) => {
+        if (tlsHandshakeChannel.hasSubscribers) tlsHandshakeChannel.publish({ gateway: this, ok: false })
+        socket.destroy()
+      })
     return this.listenOn(server, l.address, secure, false)
   }
 
@@ -295,7 +305,9 @@ class GatewayServer implements Gateway, ConnectionHost {
       for (const t of u.targets) targets[t.url] = { open: t.pool.size, idle: t.pool.idleCount }
       upstreams[name] = targets
     }
-    return { connections: this.connections.size, deadlines: this.deadlines.size, upstreams }
+    let idleConnections = 0
+    for (const c of this.connections) if (c.idle) idleConnections++
+    return { connections: this.connections.size, idleConnections, deadlines: this.deadlines.size, upstreams }
   }
 
   async reload(config: GatewayConfig): Promise<void> {

@@ -71,9 +71,13 @@ export class AdminAttachment {
     return url
   }
 
-  /** onRuntime re-applies the operator's target actions to a new runtime (reload). */
+  /**
+   * onRuntime re-applies the operator's target actions to a new runtime
+   * (reload), and keeps the counters of the upstreams it replaces.
+   */
   onRuntime(upstreams: ReadonlyMap<string, Upstream>): void {
     this.overrides.applyTo(upstreams)
+    this.metrics?.retire(this.host.runtime.upstreams)
   }
 
   async close(): Promise<void> {
