@@ -50,14 +50,6 @@ export interface UpstreamConnectMessage {
 
 export const upstreamConnectChannel = diagnostics.channel('portcullis:upstream:connect')
 
-/** Published when a TLS handshake on a listener ends: `ok` false when it failed (tlsClientError). */
-export interface TlsHandshakeMessage {
-  gateway: object
-  ok: boolean
-}
-
-export const tlsHandshakeChannel = diagnostics.channel('portcullis:tls:handshake')
-
 /**
  * Published when a target's health state changes (src/upstream/health):
  * marked down or up by active checks, ejected or back by passive checks,
