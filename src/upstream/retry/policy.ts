@@ -78,6 +78,8 @@ export function retryAfterMs(value: string | undefined, nowEpochMs: number): num
   if (value === undefined) return undefined
   const v = value.trim()
   if (/^\d+$/.test(v)) return Number(v) * 1000
+  // An HTTP-date names its day and month (IMF-fixdate, RFC 850, asctime); Date.parse alone takes '-5'.
+  if (!/^[A-Za-z]{3}/.test(v)) return undefined
   const at = Date.parse(v)
   if (Number.isNaN(at)) return undefined
   return Math.max(0, at - nowEpochMs)
