@@ -60,6 +60,22 @@ describe('PeakEwma', () => {
     assert.ok(slow < 0.05, `slow target's share ${slow}`)
   })
 
+  it('with unequal weights, shares by weight over latency', () => {
+    let now = 0
+    const b = new PeakEwma<T>(10_000, () => now)
+    const set = targets()
+    set[0]!.weight = 2 // the heaviest, but ten times slower
+    for (const [t, ms] of [
+      [set[0]!, 100],
+      [set[1]!, 10],
+      [set[2]!, 10],
+    ] as const)
+      b.observe(t, 200, ms)
+    // weight / cost: 2/100 against 1/10 and 1/10, so a gets 2/22 ≈ 9%.
+    const slow = share(b, set, 'a', 6000)
+    assert.ok(slow > 0.05 && slow < 0.13, `slow heavy target's share ${slow}`)
+  })
+
   it('jumps to a peak at once and decays with time toward zero', () => {
     let now = 0
     const b = new PeakEwma<T>(1000, () => now)
