@@ -139,7 +139,9 @@ describe('balancing through the gateway', () => {
       const gw = await startGateway(config(origins, { balance }, [3, 1]), { t })
       await load(gw.url, 400, 1)
       const s = shares(origins)
-      console.log(`${balance}, weights 3 / 1, origins answering in 10 ms, 400 requests one at a time: ${pct(s)}`)
+      console.log(
+        `${balance}, weights 3 / 1, origins answering in 10 ms, 400 requests one at a time: ${pct(s)}`,
+      )
       assert.ok(Math.abs(s[0]! - 0.75) < 0.08, `heavy share ${s[0]}`)
     })
   }
