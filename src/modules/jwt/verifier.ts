@@ -6,7 +6,22 @@
  * shared: a cache, not state): a client repeating its token costs a map
  * lookup and a clock check, not a signature verification.
  */
-import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
+import type { JWTPayload, JWTVerifyGetKey } from 'jose'
+
+/**
+ * jose, imported when the first JwtVerifier is made: a gateway without a JWT
+ * route does not pay its start-up (about 50 ms). Everything below that uses
+ * `jose` runs after `loaded` resolved.
+ */
+let jose: typeof import('jose')
+let loading: Promise<unknown> | undefined
+function loadJose(): Promise<unknown> {
+  if (loading === undefined) {
+    loading = import('jose').then((m) => (jose = m))
+    loading.catch(() => {}) // a verifier never used must not crash the process; verify rethrows
+  }
+  return loading
+}
 import { JwksCache } from './jwks.ts'
 import { keySet, lookupKey, publicKeyFrom, secretKey, type VerificationKey } from './keys.ts'
 import { JWT_ALGORITHMS, type JwtAlgorithm, type JwtConfig } from './schema.ts'
@@ -39,6 +54,7 @@ export class JwtVerifier {
   readonly #algorithms: JwtAlgorithm[]
   readonly #cache = new Map<string, Cached>()
   readonly #claimChecks: [string, readonly unknown[]][]
+  readonly #loaded = loadJose()
 
   constructor(cfg: JwtConfig) {
     this.#cfg = cfg
@@ -49,7 +65,7 @@ export class JwtVerifier {
       this.#getKey = async function jwksKey(header) {
         const found = await jwks.key(header.kid)
         if (found === 'unavailable') throw new KeysUnavailable('JWKS unavailable')
-        if (found === 'unknown-kid') throw new errors.JWKSNoMatchingKey()
+        if (found === 'unknown-kid') throw new jose.errors.JWKSNoMatchingKey()
         return checkAlg(found, header.alg)
       }
     } else if (cfg.keys !== undefined) {
@@ -57,7 +73,7 @@ export class JwtVerifier {
       this.#algorithms = [...new Set([...keys.values()].flatMap((k) => k.algorithms))]
       this.#getKey = (header) => {
         const found = lookupKey(keys, header.kid)
-        if (found === undefined) throw new errors.JWKSNoMatchingKey()
+        if (found === undefined) throw new jose.errors.JWKSNoMatchingKey()
         return checkAlg(found, header.alg)
       }
     } else {
@@ -85,7 +101,8 @@ export class JwtVerifier {
     if (hit !== undefined) return hit
     let claims: JWTPayload
     try {
-      claims = (await jwtVerify(token, this.#getKey, this.#options())).payload
+      if (jose === undefined) await this.#loaded
+      claims = (await jose.jwtVerify(token, this.#getKey, this.#options())).payload
     } catch (err) {
       if (err instanceof KeysUnavailable) return { ok: false, status: 503, reason: 'keys unavailable' }
       return { ok: false, status: 401, reason: reasonOf(err) }
@@ -132,16 +149,16 @@ export class JwtVerifier {
 /** checkAlg hands jose the key only for an algorithm of its own type (RFC 8725 §2.1). */
 function checkAlg(key: VerificationKey, alg: string | undefined): VerificationKey['key'] {
   if (!key.algorithms.includes(alg as JwtAlgorithm))
-    throw new errors.JOSEAlgNotAllowed(`alg ${alg} not allowed for this key`)
+    throw new jose.errors.JOSEAlgNotAllowed(`alg ${alg} not allowed for this key`)
   return key.key
 }
 
 /** reasonOf names a failure without echoing the token (RFC 6750 §3.1 error_description). */
 function reasonOf(err: unknown): string {
-  if (err instanceof errors.JWTExpired) return 'token expired'
-  if (err instanceof errors.JWTClaimValidationFailed) return `claim ${err.claim} invalid`
-  if (err instanceof errors.JOSEAlgNotAllowed) return 'algorithm not allowed'
-  if (err instanceof errors.JWSSignatureVerificationFailed) return 'signature invalid'
-  if (err instanceof errors.JWKSNoMatchingKey) return 'unknown key'
+  if (err instanceof jose.errors.JWTExpired) return 'token expired'
+  if (err instanceof jose.errors.JWTClaimValidationFailed) return `claim ${err.claim} invalid`
+  if (err instanceof jose.errors.JOSEAlgNotAllowed) return 'algorithm not allowed'
+  if (err instanceof jose.errors.JWSSignatureVerificationFailed) return 'signature invalid'
+  if (err instanceof jose.errors.JWKSNoMatchingKey) return 'unknown key'
   return 'token invalid'
 }
