@@ -80,7 +80,12 @@ async function createServer(config: GatewayConfig, options: ServeOptions): Promi
   // Loaded lazily so `check` and `--help` never load the server.
   if ((options.workers ?? 1) > 1) {
     const { Supervisor } = await import('../server/workers/supervisor.ts')
-    return new Supervisor({ workers: options.workers!, config, log: printError })
+    return new Supervisor({
+      workers: options.workers!,
+      config,
+      configPath: options.configPath,
+      log: printError,
+    })
   }
   const { createGateway } = await import('../server/gateway.ts')
   return createGateway(config, { configPath: options.configPath })

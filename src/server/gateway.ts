@@ -168,7 +168,7 @@ class GatewayServer implements Gateway, ConnectionHost {
     this.setAccessLog(config)
     this.configPath = options.configPath
     if (config.admin !== undefined)
-      this.admin = new AdminAttachment(this, options.admin ?? 'serve', options.workerLabel)
+      this.admin = new AdminAttachment(this, options.admin, options.workerLabel)
   }
 
   get config(): GatewayConfig {

@@ -6,6 +6,7 @@
  * holds the one admin listener of the instance, supervised.ts), runs the
  * admin listener itself with a LocalInstance.
  */
+import cluster from 'node:cluster'
 import type { GatewayConfig } from '../../config/schema.ts'
 import { apiRoutes } from '../../observe/admin/api.ts'
 import { ServingExtensions } from '../../observe/admin/extensions.ts'
@@ -14,6 +15,7 @@ import { AdminError } from '../../observe/admin/routes.ts'
 import { AdminServer } from '../../observe/admin/server.ts'
 import type { MetricsSnapshot } from '../../observe/metrics/snapshot.ts'
 import type { Upstream } from '../../upstream/upstream.ts'
+import type { AdminAsk, AdminFailure } from './ask.ts'
 import { effectiveRoute } from './effective-route.ts'
 import './extensions.ts'
 import { GatewayMetrics } from './gateway-metrics.ts'
@@ -41,9 +43,14 @@ export class AdminAttachment {
   private readonly host: AdminHost
   private readonly mode: AdminMode
 
-  constructor(host: AdminHost, mode: AdminMode, workerLabel = '0') {
+  /**
+   * `mode` defaults to `worker` in a cluster worker (the Supervisor's) and
+   * `serve` elsewhere; `workerLabel` to the cluster worker id, '0' in one process.
+   */
+  constructor(host: AdminHost, mode?: AdminMode, workerLabel?: string) {
     this.host = host
-    this.mode = mode
+    this.mode = mode ?? (cluster.isWorker ? 'worker' : 'serve')
+    workerLabel ??= String(cluster.worker?.id ?? 0)
     const admin = host.runtime.config.admin!
     this.metrics = admin.metrics ? new GatewayMetrics(host, workerLabel) : undefined
     this.extensions = new ServingExtensions(host)
@@ -62,6 +69,7 @@ export class AdminAttachment {
     })
     await server.listen()
     this.server = server
+    process.stderr.write(`portcullis admin listening on ${adminUrl(server.address())}\n`)
   }
 
   /** act applies a target action to the running runtime and remembers it for the next ones. */
@@ -80,11 +88,45 @@ export class AdminAttachment {
     this.metrics?.retire(this.host.runtime.upstreams)
   }
 
+  /**
+   * answer serves an ask from the supervisor (worker mode): the value, or
+   * the AdminError's parts when it failed.
+   */
+  answer(ask: AdminAsk): { ok: true; value: unknown } | ({ ok: false } & AdminFailure) {
+    try {
+      switch (ask.op) {
+        case 'state':
+          return {
+            ok: true,
+            value: {
+              upstreams: upstreamStates(this.host.runtime.upstreams),
+              connections: this.host.stats().connections,
+            },
+          }
+        case 'metrics':
+          return { ok: true, value: this.metrics?.snapshot() }
+        case 'act':
+          return { ok: true, value: this.act(ask.action) }
+        case 'topic':
+          return { ok: true, value: this.extensions.topic(ask.name) }
+      }
+    } catch (err) {
+      if (err instanceof AdminError)
+        return { ok: false, status: err.status, code: err.code, message: err.message }
+      return { ok: false, status: 500, code: 'INTERNAL_ERROR', message: 'the worker failed to answer' }
+    }
+  }
+
   async close(): Promise<void> {
     await this.server?.close()
     this.metrics?.stop()
     this.extensions.stop()
   }
+}
+
+/** adminUrl is the admin listener's base URL, for the line that says where it listens. */
+export function adminUrl(a: { host: string; port: number }): string {
+  return `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`
 }
 
 /** adminTokens are the configured tokens by name (`token` is `default`). */

@@ -7,6 +7,8 @@
  */
 import type { GatewayConfig } from '../../config/schema.ts'
 import type { BoundAddress } from '../gateway.ts'
+import type { TargetAction } from '../../observe/admin/instance.ts'
+import type { AdminAsk, AdminFailure } from '../admin/ask.ts'
 
 /** One worker's health, sampled every `supervisor.sampleInterval`. */
 export interface WorkerSample {
@@ -21,7 +23,14 @@ export interface WorkerSample {
 /** Supervisor → worker. */
 export type ToWorker =
   /** Build the gateway and listen; `hooks` is a module whose default export is GatewayHooks (or a list). */
-  | { t: 'start'; config: GatewayConfig; hooks?: string; sampleInterval: number }
+  | {
+      t: 'start'
+      config: GatewayConfig
+      hooks?: string
+      sampleInterval: number
+      /** The admin API's target actions so far (drains, weights), applied before listening. */
+      overrides?: TargetAction[]
+    }
   /** Heartbeat: answered with `pong` from the worker's event loop. */
   | { t: 'ping'; seq: number }
   /** Swap in a configuration the supervisor already validated. */
@@ -32,6 +41,8 @@ export type ToWorker =
    * (CloseOptions.idleGrace): 0 on shutdown, a moment when retired under load.
    */
   | { t: 'stop'; drainTimeout: number; idleGrace: number }
+  /** An admin API question (src/server/admin/ask.ts), answered by an `admin` message with the same seq. */
+  | { t: 'admin'; seq: number; ask: AdminAsk }
 
 /** Worker → supervisor. */
 export type FromWorker =
@@ -44,6 +55,8 @@ export type FromWorker =
   | { t: 'sample'; sample: WorkerSample }
   /** A reload applied (`error` absent) or failed in this worker. */
   | { t: 'reloaded'; seq: number; error?: string }
+  /** The answer to an admin ask. */
+  | ({ t: 'admin'; seq: number } & ({ ok: true; value: unknown } | ({ ok: false } & AdminFailure)))
 
 /** isFromWorker tells the supervisor's messages from the store's (which carry `ps`). */
 export function isFromWorker(m: unknown): m is FromWorker {

@@ -18,6 +18,7 @@ import type { BoundAddress, CloseOptions } from '../gateway.ts'
 import { Backoff } from './backoff.ts'
 import { type RestartCause, workerRestartChannel, workerSampleChannel } from './channels.ts'
 import { type FromWorker, isFromWorker } from './messages.ts'
+import { type SupervisedHost, SupervisorAdmin } from '../admin/supervised.ts'
 import { type WorkerExit, WorkerHandle } from './worker-handle.ts'
 
 export interface SupervisorOptions {
@@ -27,6 +28,8 @@ export interface SupervisorOptions {
   config: GatewayConfig
   /** A module whose default export is the workers' GatewayHooks (functions cannot be sent to a process). */
   hooks?: string
+  /** The configuration file, for the admin API's reload action. */
+  configPath?: string
   /** Where restart and lifecycle lines go; default stderr. */
   log?: (line: string) => void
 }
@@ -72,6 +75,8 @@ export class Supervisor {
   private serving = false
   private reloadSeq = 0
   private rolling: Promise<void> = Promise.resolve()
+  /** The instance's one admin listener, when `admin:` is configured (src/server/admin/supervised.ts). */
+  readonly admin: SupervisorAdmin | undefined
 
   constructor(options: SupervisorOptions) {
     this.options = options
@@ -89,6 +94,7 @@ export class Supervisor {
     // Node's flags pass on (the bin's V8 tuning), the test runner's do not.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--test'))
     cluster.setupPrimary({ exec: WORKER_ENTRY, serialization: 'advanced', execArgv })
+    if (options.config.admin !== undefined) this.admin = new SupervisorAdmin(this.adminHost())
   }
 
   /** The configuration in force (the last one every worker accepted). */
@@ -107,6 +113,12 @@ export class Supervisor {
     if (ok.every(Boolean)) {
       this.serving = true
       this.heartbeat = setInterval(() => this.beat(), this.config.supervisor.heartbeatInterval)
+      try {
+        await this.admin?.listen()
+      } catch (err) {
+        await this.close({ drainTimeout: 0 })
+        throw err
+      }
       return
     }
     const failed = started.find((_, i) => !ok[i])!
@@ -179,12 +191,29 @@ export class Supervisor {
   async close(options: CloseOptions = {}): Promise<void> {
     this.closing = true
     clearInterval(this.heartbeat)
+    await this.admin?.close()
     for (const t of this.timers) clearTimeout(t)
     const drainTimeout = options.drainTimeout ?? this.config.timeouts.drain
     const all = [...this.all]
     for (const h of all) h.retire(drainTimeout, 0)
     await Promise.all(all.map((h) => h.exited))
     this.store.close()
+  }
+
+  /** adminHost is the view of this supervisor its admin listener reads. */
+  private adminHost(): SupervisedHost {
+    const self = this
+    return {
+      get current() {
+        return self.config
+      },
+      configPath: this.options.configPath,
+      listening: () => [...this.all].filter((h) => h.state === 'listening'),
+      allServing: () => this.slots.every((h) => h?.state === 'listening'),
+      addresses: () => this.bound,
+      reload: (config) => this.reload(config),
+      log: (line) => this.log(line),
+    }
   }
 
   private fork(slot: number): WorkerHandle {
@@ -206,7 +235,8 @@ export class Supervisor {
       if (h.retired) return h.send({ t: 'stop', drainTimeout: 0, idleGrace: 0 })
       const config = { ...this.config, listen: this.listenConfig }
       const sampleInterval = this.config.supervisor.sampleInterval
-      h.send({ t: 'start', config, hooks: this.options.hooks, sampleInterval })
+      const overrides = this.admin?.overrides.actions()
+      h.send({ t: 'start', config, hooks: this.options.hooks, sampleInterval, overrides })
       return
     }
     h.onMessage(m)

@@ -35,6 +35,7 @@ async function start(m: Extract<ToWorker, { t: 'start' }>): Promise<void> {
     // SharedStoreHost travel on this process's IPC channel (src/store/shared.ts).
     const stores: StoreContext = { sharedPort: ipcPort(process) }
     gateway = await createGateway(m.config, { hooks, stores })
+    for (const action of m.overrides ?? []) gateway.admin?.act(action)
     await gateway.listen()
   } catch (err) {
     send({ t: 'failed', message: err instanceof Error ? err.message : String(err) })
@@ -94,6 +95,16 @@ function onMessage(m: unknown): void {
     case 'reload':
       void reload(m)
       return
+    case 'admin': {
+      const answer = gateway?.admin?.answer(m.ask) ?? {
+        ok: false as const,
+        status: 503,
+        code: 'NO_GATEWAY',
+        message: 'the worker has no gateway with admin: yet',
+      }
+      send({ t: 'admin', seq: m.seq, ...answer })
+      return
+    }
     case 'stop':
       void stop(m.drainTimeout, m.idleGrace)
   }
