@@ -12,7 +12,8 @@ import { startGateway } from '../helpers/gateway.ts'
 import { get } from '../helpers/http-get.ts'
 import { HealthEvents, healthConfig } from './events.ts'
 
-const fast = { interval: '100ms', timeout: '80ms', jitter: '10ms' }
+// Short enough for a quick test, a timeout long enough for a loaded 2-core machine.
+const fast = { interval: '300ms', timeout: '250ms', jitter: '30ms' }
 
 async function bodies(url: string, n: number): Promise<string[]> {
   const out: string[] = []

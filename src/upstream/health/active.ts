@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { ActiveHealthConfig } from '../../config/health-schema.ts'
-import type { HealthHost, VerdictMessage } from './host.ts'
+import { findTarget, type HealthHost, targetKey, type VerdictMessage } from './host.ts'
 import type { Prober, ProbeResult } from './probe.ts'
 
 export class ActiveChecks {
@@ -21,8 +21,8 @@ export class ActiveChecks {
   private readonly me = `${process.pid}.${randomBytes(4).toString('hex')}`
   private readonly jitter: number
   private readonly leaseTtl: number
-  private readonly successes: number[]
-  private readonly failures: number[]
+  /** Successes and failures in a row per target (targetKey), as the last verdict left them. */
+  private readonly streaks = new Map<string, { s: number; f: number }>()
   private timer: NodeJS.Timeout | undefined
   private stopped = false
   private holding = false
@@ -34,9 +34,6 @@ export class ActiveChecks {
     this.jitter = Math.min(config.jitter ?? config.interval / 10, config.interval / 2)
     // Outlives the holder's longest gap between two renewals (interval + jitter, plus a probe's timeout).
     this.leaseTtl = 2 * config.interval + config.timeout
-    const n = host.upstream.targets.length
-    this.successes = new Array<number>(n).fill(0)
-    this.failures = new Array<number>(n).fill(0)
   }
 
   /** start reads the verdicts kept by an earlier holder, then probes soon (within the jitter). */
@@ -59,13 +56,12 @@ export class ActiveChecks {
 
   private async tick(): Promise<void> {
     if (this.stopped) return
-    const { interval } = this.config
-    this.schedule(interval + (Math.random() * 2 - 1) * this.jitter)
+    this.schedule(this.config.interval + (Math.random() * 2 - 1) * this.jitter)
     if (!(await this.lease()) || this.stopped) return
     const targets = this.host.upstream.targets
     const results = await Promise.all(targets.map((t) => this.probe(t)))
     if (this.stopped) return
-    const verdicts = results.map((r, i) => this.verdict(i, r))
+    const verdicts = results.map((r, i) => this.verdict(targetKey(targets[i]!), targets[i]!.healthy, r))
     for (const v of verdicts) {
       this.apply(v)
       this.host.publish(v)
@@ -93,26 +89,30 @@ export class ActiveChecks {
     }
   }
 
-  /** verdict counts a probe result into the target's successes or failures in a row and the thresholds. */
-  private verdict(i: number, r: ProbeResult): VerdictMessage {
-    const was = this.host.upstream.targets[i]!.healthy
+  /** verdict counts a probe result into the target's streak and applies the thresholds. */
+  private verdict(t: string, was: boolean, r: ProbeResult): VerdictMessage {
+    const streak = this.streaks.get(t) ?? { s: 0, f: 0 }
     if (r.ok) {
-      const s = this.successes[i]! + 1
-      return { k: 'a', i, h: was || s >= this.config.healthyThreshold, s, f: 0, r: r.reason }
+      const s = streak.s + 1
+      return { k: 'a', t, h: was || s >= this.config.healthyThreshold, s, f: 0, r: r.reason }
     }
-    const f = this.failures[i]! + 1
-    return { k: 'a', i, h: was && f < this.config.unhealthyThreshold, s: 0, f, r: r.reason }
+    const f = streak.f + 1
+    return { k: 'a', t, h: was && f < this.config.unhealthyThreshold, s: 0, f, r: r.reason }
   }
 
   /** apply takes a verdict (this worker's or another's) as the target's state. */
   apply(m: VerdictMessage): void {
-    const target = this.host.upstream.targets[m.i]
+    const target = findTarget(this.host.upstream, m.t)
     if (target === undefined) return
-    this.successes[m.i] = m.s
-    this.failures[m.i] = m.f
+    this.streaks.set(m.t, { s: m.s, f: m.f })
     if (target.healthy === m.h) return
     target.healthy = m.h
     this.host.changed(target, m.h ? 'up' : 'down', m.r)
+  }
+
+  /** forget drops the streaks of targets DNS removed. */
+  forget(keys: readonly string[]): void {
+    for (const k of keys) this.streaks.delete(k)
   }
 
   /** stop ends the ticks and gives the lease up, so the next checker (a reload's) takes it at once. */

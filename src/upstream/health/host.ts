@@ -26,8 +26,8 @@ export type HealthListener = (event: HealthEvent) => void
 /** A probe verdict shared by the worker that probed (all fields short: one message per target per interval). */
 export interface VerdictMessage {
   k: 'a'
-  /** The target's index in `upstream.targets`. */
-  i: number
+  /** The target (targetKey). */
+  t: string
   /** Healthy after this probe. */
   h: boolean
   /** Successes and failures in a row. */
@@ -40,7 +40,8 @@ export interface VerdictMessage {
 /** An ejection decided by one worker, applied by all. */
 export interface EjectionMessage {
   k: 'e'
-  i: number
+  /** The target (targetKey). */
+  t: string
   /** Ejected until (Date.now() ms). */
   u: number
   /** Ejections in a row. */
@@ -59,4 +60,18 @@ export interface HealthHost {
   publish(message: HealthMessage): void
   /** changed recomputes the upstream's available targets and reports the change (and any panic change). */
   changed(target: Target, event: HealthEvent['event'], reason: string): void
+}
+
+/**
+ * targetKey names a target the same way in every worker: its URL, and the
+ * address it connects to when its host name was resolved into several.
+ */
+export function targetKey(t: Target): string {
+  return t.address === undefined ? t.url : `${t.url}@${t.address}`
+}
+
+/** findTarget is the upstream's current target named `key`, if it still has one. */
+export function findTarget(upstream: Upstream, key: string): Target | undefined {
+  for (const t of upstream.targets) if (targetKey(t) === key) return t
+  return undefined
 }

@@ -11,7 +11,7 @@
  */
 import type { PassiveHealthConfig } from '../../config/health-schema.ts'
 import type { Target, TryObserver } from '../target.ts'
-import type { EjectionMessage, HealthHost } from './host.ts'
+import { type EjectionMessage, findTarget, type HealthHost, targetKey } from './host.ts'
 import { statusTable } from './statuses.ts'
 
 /**
@@ -34,17 +34,14 @@ export class PassiveChecks {
   private readonly host: HealthHost
   private readonly config: PassiveHealthConfig
   private readonly failing: Uint8Array
-  /** When each target last came back from an ejection (Date.now() ms). */
-  private readonly returnedAt: number[]
-  private readonly timers: (NodeJS.Timeout | undefined)[]
+  /** When each target (targetKey) last came back from an ejection (Date.now() ms). */
+  private readonly returnedAt = new Map<string, number>()
+  private readonly timers = new Map<string, NodeJS.Timeout>()
 
   constructor(host: HealthHost, config: PassiveHealthConfig) {
     this.host = host
     this.config = config
     this.failing = statusTable(config.statuses)
-    const n = host.upstream.targets.length
-    this.returnedAt = new Array<number>(n).fill(0)
-    this.timers = new Array<NodeJS.Timeout | undefined>(n).fill(undefined)
   }
 
   /**
@@ -69,18 +66,18 @@ export class PassiveChecks {
 
   private eject(target: Target, last: string): void {
     const targets = this.host.upstream.targets
-    const i = targets.indexOf(target)
     let ejected = 0
     for (const t of targets) if (t.ejectedUntil !== 0) ejected++
     const max = this.config.maxEjectionPercent
     if (max === 0 || (ejected > 0 && (ejected + 1) * 100 > max * targets.length)) return
+    const t = targetKey(target)
     const now = Date.now()
-    const quiet = now - this.returnedAt[i]! >= this.config.maxEjectionTime
+    const quiet = now - (this.returnedAt.get(t) ?? 0) >= this.config.maxEjectionTime
     const n = (quiet ? 0 : target.ejections) + 1
     const until = now + Math.min(this.config.baseEjectionTime * n, this.config.maxEjectionTime)
     const message: EjectionMessage = {
       k: 'e',
-      i,
+      t,
       u: until,
       n,
       r: `${target.consecutiveFailures} failures in a row (last: ${last})`,
@@ -91,24 +88,35 @@ export class PassiveChecks {
 
   /** apply takes an ejection (this worker's or another's); an older or shorter one than the current is ignored. */
   apply(m: EjectionMessage): void {
-    const target = this.host.upstream.targets[m.i]
+    const target = findTarget(this.host.upstream, m.t)
     const now = Date.now()
     if (target === undefined || m.u <= target.ejectedUntil || m.u <= now) return
     target.ejectedUntil = m.u
     target.ejections = m.n
     target.consecutiveFailures = 0
-    clearTimeout(this.timers[m.i])
-    this.timers[m.i] = setTimeout(() => this.returnTarget(m.i), m.u - now)
-    this.timers[m.i]!.unref()
+    clearTimeout(this.timers.get(m.t))
+    const timer = setTimeout(() => this.returnTarget(target, m.t), m.u - now)
+    timer.unref()
+    this.timers.set(m.t, timer)
     this.host.changed(target, 'ejected', m.r)
   }
 
-  private returnTarget(i: number): void {
-    const target = this.host.upstream.targets[i]!
-    this.timers[i] = undefined
+  private returnTarget(target: Target, t: string): void {
+    this.timers.delete(t)
     target.ejectedUntil = 0
-    this.returnedAt[i] = Date.now()
+    this.returnedAt.set(t, Date.now())
     this.host.changed(target, 'returned', 'ejection time over')
+  }
+
+  /** targetsChanged registers the observer on targets DNS added and forgets those it removed. */
+  targetsChanged(added: readonly Target[], removed: readonly Target[]): void {
+    for (const t of added) t.tryObservers.push(this.observe)
+    for (const t of removed) {
+      const key = targetKey(t)
+      clearTimeout(this.timers.get(key))
+      this.timers.delete(key)
+      this.returnedAt.delete(key)
+    }
   }
 
   /** stop removes the observer and the timers. */
@@ -117,6 +125,7 @@ export class PassiveChecks {
       const at = t.tryObservers.indexOf(this.observe)
       if (at >= 0) t.tryObservers.splice(at, 1)
     }
-    for (const timer of this.timers) clearTimeout(timer)
+    for (const timer of this.timers.values()) clearTimeout(timer)
+    this.timers.clear()
   }
 }

@@ -10,7 +10,13 @@ import type { HealthConfig } from '../../config/health-schema.ts'
 import type { Store, Unsubscribe } from '../../store/store.ts'
 import type { Target, Upstream } from '../upstream.ts'
 import { ActiveChecks } from './active.ts'
-import type { HealthEvent, HealthHost, HealthListener, HealthMessage } from './host.ts'
+import {
+  type HealthEvent,
+  type HealthHost,
+  type HealthListener,
+  type HealthMessage,
+  targetKey,
+} from './host.ts'
 import { PassiveChecks } from './passive.ts'
 import { prober } from './probe.ts'
 
@@ -45,8 +51,16 @@ export class UpstreamHealth implements HealthHost {
   /** start registers the passive observers at once, then subscribes and starts probing. */
   start(): void {
     this.passive?.start()
+    this.upstream.targetsListeners.push(this.targetsChanged)
     this.unsubscribe = this.store.subscribe(this.key, (m) => this.receive(m)).catch(() => undefined)
     void this.unsubscribe.then(() => (this.stopped ? undefined : this.active?.start()))
+  }
+
+  /** targetsChanged: DNS re-resolution added or removed targets. */
+  private readonly targetsChanged = (added: readonly Target[], removed: readonly Target[]): void => {
+    if (this.stopped) return
+    this.passive?.targetsChanged(added, removed)
+    this.active?.forget(removed.map(targetKey))
   }
 
   private receive(raw: string): void {
@@ -90,6 +104,8 @@ export class UpstreamHealth implements HealthHost {
   /** stop ends probing and observing; resolves once the lease is given up and the subscription gone. */
   async stop(): Promise<void> {
     this.stopped = true
+    const listeners = this.upstream.targetsListeners
+    if (listeners.includes(this.targetsChanged)) listeners.splice(listeners.indexOf(this.targetsChanged), 1)
     this.passive?.stop()
     await this.active?.stop()
     const unsubscribe = await this.unsubscribe
