@@ -1,0 +1,87 @@
+/**
+ * Active health checks with `portcullis start` and 2 worker processes: one
+ * probe per target per interval for the whole instance (the lease in the
+ * shared store), not one per worker, counted at the origin; and a verdict
+ * reached by the probing worker is applied by both (every request, spread
+ * over both workers, avoids the target marked down).
+ */
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { startCli, withTempDir } from '../cli/run-cli.ts'
+import { startFaultOrigin } from '../helpers/fault-origin.ts'
+
+const LISTENING = /portcullis listening on http:\/\/127\.0\.0\.1:(\d+)\n/
+const INTERVAL = 200
+
+/** bodies fetches `n` times on new connections, so the supervisor's round-robin reaches both workers. */
+async function bodies(port: number, n: number): Promise<string[]> {
+  const out: string[] = []
+  for (let i = 0; i < n; i++) {
+    const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } })
+    out.push(await r.text())
+  }
+  return out
+}
+
+test(
+  '2 workers: one probe per target per interval for the instance, verdicts applied by both',
+  { timeout: 60_000 },
+  async (t) => {
+    const a = await startFaultOrigin({ t, name: 'a' })
+    const b = await startFaultOrigin({ t, name: 'b' })
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'gateway.yaml')
+      await writeFile(
+        file,
+        [
+          'workers: 2',
+          'supervisor: { accept: round-robin }',
+          'listen:',
+          '  - address: 127.0.0.1:0',
+          'upstreams:',
+          '  app:',
+          `    targets: [{ url: "${a.url}" }, { url: "${b.url}" }]`,
+          '    health:',
+          `      active: { path: /healthz, interval: ${INTERVAL}ms, timeout: 150ms, jitter: 20ms, unhealthyThreshold: 2, healthyThreshold: 1 }`,
+          'routes:',
+          '  - upstream: app',
+          '',
+        ].join('\n'),
+      )
+      const cli = startCli(['start', '-c', file])
+      t.after(async () => {
+        if (cli.child.exitCode === null && cli.child.signalCode === null) {
+          cli.child.kill('SIGKILL')
+          await cli.exited
+        }
+      })
+      const [, port] = await cli.waitForStderr(LISTENING, 0, 20_000)
+      // Both workers answer (round-robin over new connections) before counting starts.
+      assert.deepEqual((await bodies(Number(port), 4)).sort(), ['a', 'a', 'b', 'b'])
+
+      const startA = a.count('/healthz')
+      const started = performance.now()
+      await new Promise((r) => setTimeout(r, 3000))
+      const probes = a.count('/healthz') - startA
+      const intervals = (performance.now() - started) / INTERVAL
+      t.diagnostic(`${probes} probes of one target in ${intervals.toFixed(1)} intervals with 2 workers`)
+      // One prober: about one probe per interval (fewer when timers run late); a
+      // probe per worker would be about two.
+      assert.ok(probes >= 1 && probes <= intervals * 1.3 + 1, `${probes} probes in ${intervals} intervals`)
+
+      b.setFor('/healthz', { mode: 'error' })
+      // Until both workers took the verdict, some requests may still reach b; bounded.
+      let seen: string[] = []
+      for (let round = 0; round < 40; round++) {
+        seen = await bodies(Number(port), 6)
+        if (seen.every((s) => s === 'a')) break
+        await new Promise((r) => setTimeout(r, INTERVAL))
+      }
+      assert.deepEqual(seen, ['a', 'a', 'a', 'a', 'a', 'a'])
+      cli.child.kill('SIGTERM')
+      assert.equal(await cli.exited, 0)
+    })
+  },
+)
