@@ -44,10 +44,14 @@ export class HealthEvents {
   }
 }
 
-/** healthConfig: one upstream `origin` over `urls` with `health`, one catch-all route, on 127.0.0.1:0. */
-export function healthConfig(urls: readonly string[], health: Record<string, unknown>): GatewayConfigInput {
+/** healthConfig: one upstream `origin` over `urls` with `health` (and other `upstream` keys), one catch-all route. */
+export function healthConfig(
+  urls: readonly string[],
+  health: Record<string, unknown>,
+  upstream: Record<string, unknown> = {},
+): GatewayConfigInput {
   return {
-    upstreams: { origin: { targets: urls.map((url) => ({ url })), health } },
+    upstreams: { origin: { targets: urls.map((url) => ({ url })), health, ...upstream } },
     routes: [{ match: {}, upstream: 'origin' }],
   } as GatewayConfigInput
 }
