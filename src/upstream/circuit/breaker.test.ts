@@ -42,6 +42,11 @@ describe('ErrorRateBreaker', () => {
     assert.equal(b.allow(), false)
     assert.equal(b.takesRequests(), false)
     assert.deepEqual(changes, ['open:0'])
+    const plain = b.toJSON()
+    assert.equal(plain.state, 'open')
+    assert.deepEqual([plain.tries, plain.failures, plain.opened], [5, 4, 1])
+    assert.ok(plain.openUntil > Date.now(), 'openUntil is wall-clock time')
+    assert.doesNotThrow(() => JSON.stringify({ breaker: b }))
     b.stop()
   })
 

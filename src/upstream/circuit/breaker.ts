@@ -87,6 +87,22 @@ export class ErrorRateBreaker implements CircuitBreaker {
     return { tries, failures }
   }
 
+  /**
+   * toJSON is the breaker's state as plain data (the admin API, metrics):
+   * `openUntil` as wall-clock epoch ms, 0 when not open.
+   */
+  toJSON(): {
+    state: CircuitState
+    openUntil: number
+    opened: number
+    probes: number
+    tries: number
+    failures: number
+  } {
+    const openUntil = this.state === 'open' ? Math.round(Date.now() + this.openUntil - this.now()) : 0
+    return { state: this.state, openUntil, opened: this.opened, probes: this.probes, ...this.window() }
+  }
+
   /** stop cancels the open → half-open timer (the upstream was replaced). */
   stop(): void {
     clearTimeout(this.timer)
