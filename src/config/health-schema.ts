@@ -36,9 +36,9 @@ const active = z
     /** `http`: a string the body must contain (the first 64 KiB are read). */
     body: z.string().optional(),
     /** Time between two probes of one target. */
-    interval: duration.default(5000),
-    /** A probe not finished after this fails. */
-    timeout: duration.default(2000),
+    interval: duration.default(5000).refine((ms) => ms >= 10, 'must be at least 10ms'),
+    /** A probe not finished after this fails; default 2 s, or half the interval when that is shorter. */
+    timeout: duration.optional(),
     /** Each interval is moved by a random amount in ±jitter, so instances do not probe in step; default a tenth of `interval`. */
     jitter: duration.optional(),
     /** Successes in a row that mark an unhealthy target healthy. */
@@ -46,10 +46,11 @@ const active = z
     /** Failures in a row that mark a healthy target unhealthy. */
     unhealthyThreshold: z.number().int().min(1).max(100).default(3),
   })
-  .refine((a) => a.timeout > 0 && a.timeout < a.interval, {
-    message: 'timeout must be above 0 and shorter than interval',
+  .refine((a) => a.timeout === undefined || (a.timeout > 0 && a.timeout < a.interval), {
+    message: 'must be above 0 and shorter than interval',
     path: ['timeout'],
   })
+  .transform((a) => ({ ...a, timeout: a.timeout ?? Math.min(2000, Math.floor(a.interval / 2)) }))
 
 /** `health.passive`: outlier detection from the requests the upstream serves. */
 const passive = z.strictObject({
