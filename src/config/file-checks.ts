@@ -6,7 +6,7 @@
  * missing certificate and a misspelt key together.
  */
 import { accessSync, constants, statSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import type { ConfigProblem } from './errors.ts'
 import { type Locator, valueAt } from './issues.ts'
 import type { KeyPath } from './yaml-nodes.ts'
@@ -14,13 +14,13 @@ import type { KeyPath } from './yaml-nodes.ts'
 /** dirOf gives the directory relative paths at a key path are resolved against. */
 export type DirOf = (path: KeyPath) => string
 
-type Need = 'file' | 'directory' | 'parent'
+type Need = 'file' | 'directory'
 
 /**
  * fileProblems checks every path the raw configuration `input` names: TLS
  * certificates and keys of listeners, CA files of upstreams and of the
- * forward proxy's interception, static roots, and the access log's
- * directory. A value that is not a string is left to the schema.
+ * forward proxy's interception, and static roots. A value that is not a
+ * string is left to the schema.
  */
 export function fileProblems(input: unknown, dirOf: DirOf, locate: Locator): ConfigProblem[] {
   const problems: ConfigProblem[] = []
@@ -37,14 +37,12 @@ export function fileProblems(input: unknown, dirOf: DirOf, locate: Locator): Con
   entries(valueAt(input, ['routes'])).forEach(([i]) => need(['routes', i, 'static', 'root'], 'directory'))
   entries(valueAt(input, ['upstreams'])).forEach(([name]) => need(['upstreams', name, 'tls', 'ca'], 'file'))
   need(['forward', 'mitm', 'upstreamCa'], 'file')
-  const log = valueAt(input, ['accessLog', 'path'])
-  if (log !== 'stdout' && log !== 'stderr') need(['accessLog', 'path'], 'parent')
+  // The access log's directory is not checked: the log creates it (pino's mkdir).
   return problems
 }
 
 function problemWith(path: string, what: Need): string | undefined {
-  if (what === 'parent') return directoryProblem(dirname(path), `cannot write ${path}: `)
-  if (what === 'directory') return directoryProblem(path, '')
+  if (what === 'directory') return directoryProblem(path)
   try {
     if (statSync(path).isDirectory()) return `${path} is a directory, not a file`
     accessSync(path, constants.R_OK)
@@ -54,12 +52,11 @@ function problemWith(path: string, what: Need): string | undefined {
   }
 }
 
-function directoryProblem(dir: string, prefix: string): string | undefined {
+function directoryProblem(dir: string): string | undefined {
   try {
-    return statSync(dir).isDirectory() ? undefined : `${prefix}${dir} is not a directory`
+    return statSync(dir).isDirectory() ? undefined : `${dir} is not a directory`
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error'
-    return prefix === '' ? `cannot read ${dir} (${code})` : `${prefix}${dir} (${code})`
+    return `cannot read ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})`
   }
 }
 

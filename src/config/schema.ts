@@ -6,9 +6,9 @@
  */
 import { isIP } from 'node:net'
 import { z } from 'zod'
-import { compressionSchema } from '../modules/compress/schema.ts'
-import { checkPolicySetReferences, policySetsSchema } from '../modules/policy-sets.ts'
-import { checkRateLimitReferences, rateLimitsSchema } from '../modules/rate-limit/schema.ts'
+import { compressionSchema } from './modules/compress.ts'
+import { checkPolicySetReferences, policySetsSchema } from './modules/policy-sets.ts'
+import { checkRateLimitReferences, rateLimitsSchema } from './modules/rate-limit.ts'
 import { adminSchema, checkAdminToken } from './admin-schema.ts'
 import { balanceKeys, checkBalances } from './balance-schema.ts'
 import { forwardSchema } from './forward-schema.ts'
@@ -32,7 +32,12 @@ const address = z
   .transform((v, ctx) => {
     const parsed = parseAddress(addressText(v))
     if (!parsed) {
-      ctx.addIssue({ code: 'custom', message: `invalid address ${JSON.stringify(v)} (use HOST:PORT)` })
+      const port = portOutOfRange(addressText(v))
+      const message =
+        port === undefined
+          ? `invalid address ${JSON.stringify(v)} (use HOST:PORT)`
+          : `port ${port} is out of range (0-65535)`
+      ctx.addIssue({ code: 'custom', message })
       return z.NEVER
     }
     return parsed
@@ -69,17 +74,25 @@ export function parseAddress(text: string): Address | undefined {
   return { host, port }
 }
 
-const httpUrl = z.string().refine(
-  (v) => {
-    try {
-      const u = new URL(v)
-      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== ''
-    } catch {
-      return false
-    }
-  },
-  { message: 'must be an http:// or https:// URL' },
-)
+/** portOutOfRange: the port of `HOST:PORT` or a URL's authority when it is over 65535. */
+function portOutOfRange(text: string): string | undefined {
+  const port =
+    /^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/?#]*:(\d+)(?:[/?#]|$)/i.exec(text)?.[1] ?? /^\d+$/.exec(text)?.[0]
+  return port !== undefined && Number(port) > 65535 ? port : undefined
+}
+
+const httpUrl = z.string().superRefine((v, ctx) => {
+  let ok = false
+  try {
+    const u = new URL(v)
+    ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== ''
+  } catch {}
+  if (ok) return
+  const port = portOutOfRange(v)
+  const message =
+    port === undefined ? 'must be an http:// or https:// URL' : `port ${port} is out of range (1-65535)`
+  ctx.addIssue({ code: 'custom', message })
+})
 
 const METHOD_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
