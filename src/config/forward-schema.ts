@@ -5,8 +5,9 @@
  * unless an `allow` entry names them; `deny` refuses, first.
  */
 import { z } from 'zod'
-import { HASH_FORMAT_MESSAGE, parseHash } from '../modules/basic-auth/hash.ts'
+import { HASH_FORMAT_MESSAGE, parseHash } from './password-hash.ts'
 import { isIpOrCidr } from './ip.ts'
+import { routeSchema } from './route-schema.ts'
 import { duration } from './unit-schemas.ts'
 
 const HOST_PATTERN_RE = /^(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$|^\*$/
@@ -72,6 +73,25 @@ const mitm = z.strictObject({
   spareContexts: z.number().int().min(0).max(10_000).default(128),
 })
 
+const r = routeSchema.shape
+
+/**
+ * Route modules for forward-proxied and intercepted requests, the keys of a
+ * route of the same names: they run on every forward, chained and mitm
+ * Session as on a reverse route's. The top-level `default` policy set applies
+ * only when `policies` names it (a reverse proxy's default auth is rarely
+ * what a forward proxy's clients carry).
+ */
+const forwardRoute = z.strictObject({
+  policies: r.policies,
+  access: r.access,
+  auth: r.auth,
+  rateLimit: r.rateLimit,
+  concurrency: r.concurrency,
+  headers: r.headers,
+  compress: r.compress,
+})
+
 const users = z.record(
   z.string().regex(/^[^:]+$/, 'a user name cannot contain ":"'),
   z.string().refine((h) => parseHash(h) !== undefined, { message: HASH_FORMAT_MESSAGE }),
@@ -91,6 +111,7 @@ export const forwardSchema = z.strictObject({
   /** Upstream HTTP proxies by destination; the first match wins. */
   chain: z.array(chain).default([]),
   mitm: mitm.optional(),
+  route: forwardRoute.optional(),
   timeouts: z
     .strictObject({
       /** TCP connection to a destination (CONNECT and plain). */

@@ -6,13 +6,15 @@
  * (RFC 9112 §3.2.2), and one for requests inside intercepted TLS. Each has
  * a name for logs and metrics: `forward`, `forward-chain-N`, `mitm`.
  */
+import type { GatewayConfig, RouteConfig } from '../config/schema.ts'
 import { routeSchema } from '../config/route-schema.ts'
 import { compileHooks, type GatewayHooks, type HookLists } from '../core/hooks.ts'
+import { type ModuleContext, routeModuleHooks } from '../modules/registry.ts'
 import type { CompiledRoute } from '../routing/router.ts'
 import { authorityOf } from './authority.ts'
 
-/** forwardRoute builds a route outside the table named `name` with these hooks. */
-export function forwardRoute(name: string, hooks: HookLists): CompiledRoute {
+/** forwardRoute builds a route outside the table named `name` with these hooks (and `forward.route`'s keys). */
+export function forwardRoute(name: string, hooks: HookLists, fragment?: object): CompiledRoute {
   return {
     index: -1,
     name,
@@ -22,9 +24,28 @@ export function forwardRoute(name: string, hooks: HookLists): CompiledRoute {
     specificity: 0,
     methods: undefined,
     conditions: undefined,
-    config: routeSchema.parse({ name, match: {}, upstream: name }),
+    config: forwardRouteConfig(name, fragment),
     hooks,
   }
+}
+
+/** forwardRouteConfig: a route named `name` with `forward.route`'s keys (already validated) and its sets opted into. */
+function forwardRouteConfig(name: string, fragment: object | undefined): RouteConfig {
+  const base = routeSchema.parse({ name, match: {}, upstream: name })
+  if (fragment === undefined) return base
+  const f = fragment as Partial<RouteConfig>
+  return { ...base, ...f, policies: f.policies ?? [] }
+}
+
+/**
+ * forwardModules: the route modules (auth, rate limit, access, headers…)
+ * `forward.route` asks for, made once per runtime like a reverse route's
+ * (modules/registry.ts), for every forward, chained and mitm Session.
+ */
+export function forwardModules(config: GatewayConfig, context: ModuleContext): GatewayHooks[] {
+  const fragment = config.forward?.route
+  if (fragment === undefined) return []
+  return routeModuleHooks(forwardRouteConfig('forward', fragment), config, context)
 }
 
 /**

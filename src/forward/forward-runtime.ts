@@ -18,7 +18,7 @@
  * for the forward proxy.
  */
 import { GatewayError, toGatewayError } from '../core/errors.ts'
-import { type HookLists, type HookResult, runRequestHooks } from '../core/hooks.ts'
+import { compileHooks, type HookLists, type HookResult, runRequestHooks } from '../core/hooks.ts'
 import type { Destination, Session } from '../core/session.ts'
 import type { ForwardConfig } from '../config/schema.ts'
 import type { Deadlines } from '../core/deadlines.ts'
@@ -50,6 +50,8 @@ export interface ForwardOptions {
   deadlines: Deadlines
   /** The ports this process listens on (a request to one of them on this machine is a loop). */
   ownPorts: () => readonly number[]
+  /** The route modules `forward.route` asks for (forward-routes.ts forwardModules), ahead of the user's hooks. */
+  modules?: readonly GatewayHooks[]
 }
 
 interface Chain {
@@ -79,11 +81,15 @@ export class ForwardRuntime {
     const cfg = (this.config = o.config)
     this.policy = { ...o.policy, preserveHost: true, forwardedHeaders: false }
     this.hooks = o.hooks
-    this.route = forwardRoute('forward', o.hooks)
-    this.insideRoute = forwardRoute('mitm', o.hooks)
+    // The route modules run before the user's hooks, as on a reverse route (runtime.ts).
+    const modules = (o.modules ?? []) as GatewayHooks<never>[]
+    const routeHooks = modules.length === 0 ? o.hooks : compileHooks([...modules, ...o.userHooks])
+    this.route = forwardRoute('forward', routeHooks, cfg.route)
+    this.insideRoute = forwardRoute('mitm', routeHooks, cfg.route)
     this.chains = cfg.chain.map((c, i) => {
       const proxy = new URL(c.proxy)
-      const route = forwardRoute(`forward-chain-${i}`, hooksWith(chainHooks(proxy), o.userHooks))
+      const hooks = hooksWith(chainHooks(proxy), [...modules, ...o.userHooks])
+      const route = forwardRoute(`forward-chain-${i}`, hooks, cfg.route)
       return { matches: compilePatterns(c.match), proxy, route }
     })
     this.rules = new DestinationRules(cfg, o.ownPorts)
@@ -290,9 +296,10 @@ export class ForwardRuntime {
     client.proxy(session, route, upstream)
   }
 
-  /** runHooks runs the global onRequestHead then onRequest hooks; `next` continues the request. */
+  /** runHooks runs the global onRequestHead then the route's onRequest hooks (modules, then the user's); `next` continues. */
   private runHooks(client: ForwardClient, session: Session, next: () => void): void {
-    const { onRequestHead, onRequest } = this.hooks
+    const onRequestHead = this.hooks.onRequestHead
+    const onRequest = this.route.hooks.onRequest // the same lists as insideRoute's
     if (onRequestHead.length === 0 && onRequest.length === 0) return next()
     const all = [...onRequestHead, ...onRequest] as Parameters<typeof runRequestHooks>[0]
     runRequestHooks(all, session, (err: unknown, result: HookResult | undefined) => {

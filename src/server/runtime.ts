@@ -9,10 +9,11 @@ import type { Deadlines } from '../core/deadlines.ts'
 import { compileHooks, type GatewayHooks, type HookLists } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
 import { ForwardRuntime } from '../forward/forward-runtime.ts'
+import { forwardModules } from '../forward/forward-routes.ts'
 import type { ReaderLimits } from '../http1/request-reader.ts'
 import { type ModuleContext, routeAction, routeModuleHooks } from '../modules/registry.ts'
 import { requestEndChannel, upstreamHealthChannel } from '../observe/channels.ts'
-import { type ForwardingPolicy, trustList } from '../proxy/forwarding.ts'
+import { type ForwardingPolicy, type TraceparentSource, trustList } from '../proxy/forwarding.ts'
 import { type CompiledRoute, Router } from '../routing/router.ts'
 import { StoreRegistry } from '../store/registry.ts'
 import { type HealthChecks, startHealth } from '../upstream/health/upstream-health.ts'
@@ -45,6 +46,7 @@ export class Runtime {
     owner: object,
     stores: StoreRegistry = new StoreRegistry(config.stores),
     ownPorts: () => readonly number[] = () => [],
+    tracing?: TraceparentSource,
   ) {
     this.config = config
     const context: ModuleContext = { stores, trusts: trustList(config.proxy.trustedProxies) }
@@ -79,6 +81,7 @@ export class Runtime {
       trusts: trustList(p.trustedProxies),
       underscoresInHeaders: p.underscoresInHeaders,
       upgrades: new Set(p.upgrades),
+      ...(tracing === undefined ? {} : { tracing }),
     }
     // A route's own preserveHost and upgrades are compiled once here, not looked up per request.
     for (const route of this.router.routes) {
@@ -100,6 +103,7 @@ export class Runtime {
             userHooks,
             deadlines,
             ownPorts,
+            modules: forwardModules(config, context),
           })
     for (const route of this.forward?.routes ?? []) this.routePolicies.set(route, this.forward!.policy)
     this.uploadLimits = {

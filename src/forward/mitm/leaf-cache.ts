@@ -97,8 +97,10 @@ export class LeafCache {
     const now = Date.now()
     const notAfter = now + LEAF_DAYS * 86400_000
     const der = await leafDerAsync(t.template, name, new Date(now - 3600_000), new Date(notAfter))
-    // The chain sent: the leaf, then the CA (clients that trust the CA need no more).
-    const chain = `${pem('CERTIFICATE', der)}${this.ca.certPem}\n`
+    // The leaf alone: the CA is a trust anchor the client has, which a
+    // server need not send (RFC 8446 §4.4.2); one certificate less to parse
+    // here and to send in every handshake.
+    const chain = pem('CERTIFICATE', der)
     const spare = this.spares.pop()
     this.refill()
     const native = (spare as { context?: NativeContext } | undefined)?.context
@@ -106,7 +108,7 @@ export class LeafCache {
       native.setCert(chain)
       return { context: spare, notAfter }
     }
-    return { context: tls.createSecureContext({ cert: chain, key: t.keyPem }), notAfter }
+    return { context: tls.createSecureContext({ cert: chain, key: t.keyPem, ca: this.ca.certPem }), notAfter }
   }
 
   /**
@@ -125,7 +127,8 @@ export class LeafCache {
       void this.leafTemplate().then(
         (t) => {
           if (this.closed) return
-          this.spares.push(tls.createSecureContext({ key: t.keyPem }))
+          // `ca`: the store where the leaf's issuer is looked up when its certificate is set (not the system roots).
+          this.spares.push(tls.createSecureContext({ key: t.keyPem, ca: this.ca.certPem }))
           setImmediate(one).unref()
         },
         () => (this.refilling = false),
