@@ -119,6 +119,8 @@ export async function createGateway<Ctx extends object = Record<string, unknown>
     const r = await loadConfig(config)
     if (!r.ok) throw new Error(`invalid configuration:\n${formatProblems(r.problems)}`)
     resolved = r.config
+    // The admin API's reload action reads the file again.
+    options = { configPath: r.file, ...options }
   } else {
     const r = configSchema.safeParse(config)
     if (!r.success) {
