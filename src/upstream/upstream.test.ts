@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { performance } from 'node:perf_hooks'
 import { configSchema, type UpstreamConfig } from '../config/schema.ts'
 import { RequestHead } from '../core/request-head.ts'
 import { Session } from '../core/session.ts'
@@ -80,6 +81,35 @@ describe('Upstream balancing', () => {
     assert.ok(a!.weight < 4 * 0.15, `ramping: ${a!.weight}`) // 10% at first
     assert.equal(a!.configuredWeight, 4)
     u.close()
+  })
+
+  it('gives a ramping target a small share at first and its full weight after the window', () => {
+    for (const balance of ['round-robin', 'least-request', 'random', 'peak-ewma']) {
+      const u = new Upstream(
+        'u',
+        upstreamConfig({
+          targets: [{ url: 'http://127.0.0.1:1' }, { url: 'http://127.0.0.1:2' }],
+          balance,
+          slowStart: '10s',
+        }),
+        deadlines,
+      )
+      const [a] = u.targets
+      a!.drained = true
+      u.refresh()
+      a!.drained = false
+      u.refresh()
+      let picked = 0
+      for (let i = 0; i < 1000; i++) if (u.pick(session(`s${i}`)) === a) picked++
+      // At 10% of its weight: about 1 in 11 (a little more as the ramp goes on).
+      assert.ok(picked < 250, `${balance}: ramping target took ${picked} of 1000`)
+      // Halfway through a ramp, half the weight; past its end, the full weight (no sleeping).
+      a!.becameAvailable(performance.now() - 5000, 10_000)
+      assert.ok(Math.abs(a!.weight - 0.5) < 0.05, `${a!.weight}`)
+      a!.becameAvailable(performance.now() - 10_001, 10_000)
+      assert.equal(a!.weight, 1)
+      u.close()
+    }
   })
 
   it('rebuilds the ring when a weight changes, and keeps it otherwise', () => {
