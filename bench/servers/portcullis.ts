@@ -9,6 +9,9 @@ import { createGateway } from '../../src/index.ts'
 import { contestantConfig } from './portcullis-config.ts'
 
 const [port, originPort] = process.argv.slice(2).map(Number)
-const gateway = await createGateway(contestantConfig(port!, originPort!))
+const config = contestantConfig(port!, originPort!)
+// B_ENV=PORTCULLIS_BENCH_ADMIN=1 bench/ab-cpu.sh: metrics on (the admin listener on a free loopback port).
+if (process.env.PORTCULLIS_BENCH_ADMIN !== undefined) Object.assign(config, { admin: { address: '127.0.0.1:0' } })
+const gateway = await createGateway(config)
 await gateway.listen()
 process.on('SIGTERM', () => process.exit(0))
