@@ -6,9 +6,14 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import tls from 'node:tls'
+import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { withTempDir } from '../cli/run-cli.ts'
 import { startGateway, startOrigin } from '../helpers/gateway.ts'
 import { get } from '../helpers/http-get.ts'
 import { scrapeUntil, value } from './prom.ts'
+
+const noOpenssl = (await hasOpenssl()) ? false : 'openssl is needed to make a test certificate'
 
 describe('admin /metrics (one process)', () => {
   it('counts known traffic exactly', { timeout: 30_000 }, async (t) => {
@@ -101,5 +106,37 @@ describe('admin /metrics (one process)', () => {
     )
     await admin.close()
     assert.deepEqual(count(), withoutAdmin)
+  })
+
+  it('counts TLS handshakes: 3 that complete, 2 a client refuses', { skip: noOpenssl }, async (t) => {
+    await withTempDir(async (dir) => {
+      const cert = await makeSelfSigned(dir)
+      const gw = await startGateway(
+        {
+          listen: [{ address: '127.0.0.1:0', tls: { cert: cert.certPath, key: cert.keyPath } }],
+          admin: { address: '127.0.0.1:0' },
+          routes: [{ respond: { body: 'ok' } }],
+        },
+        { t },
+      )
+      const handshake = (ca: string | undefined) =>
+        new Promise<boolean>((resolve) => {
+          const s = tls.connect({ host: '127.0.0.1', port: gw.port, servername: 'localhost', ca }, () => {
+            s.end()
+            resolve(true)
+          })
+          s.on('error', () => resolve(false))
+        })
+      for (let i = 0; i < 3; i++) assert.equal(await handshake(cert.cert), true)
+      // Without the CA the client refuses the certificate and aborts the handshake.
+      for (let i = 0; i < 2; i++) assert.equal(await handshake(undefined), false)
+      const admin = `http://127.0.0.1:${gw.gw.admin!.server!.address().port}`
+      const s = await scrapeUntil(
+        admin,
+        (s) => value(s, 'portcullis_tls_handshakes_total', { result: 'failed' }) === 2,
+      )
+      assert.equal(value(s, 'portcullis_tls_handshakes_total', { result: 'ok' }), 3)
+      assert.equal(value(s, 'portcullis_tls_handshakes_total', { result: 'failed' }), 2)
+    })
   })
 })
