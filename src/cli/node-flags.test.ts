@@ -7,9 +7,11 @@ const root = new URL('../../', import.meta.url)
 const flags = PORTCULLIS_NODE_FLAGS.join(' ')
 
 describe('PORTCULLIS_NODE_FLAGS', () => {
-  it('is what the bin runs with', () => {
-    const shebang = readFileSync(new URL('bin/portcullis.ts', root), 'utf8').split('\n')[0]
-    assert.equal(shebang, `#!/usr/bin/env -S node ${flags}`)
+  it('is what the bin runs with (the sources, and the published JavaScript one)', () => {
+    for (const bin of ['bin/portcullis.ts', 'bin/portcullis.js']) {
+      const shebang = readFileSync(new URL(bin, root), 'utf8').split('\n')[0]
+      assert.equal(shebang, `#!/usr/bin/env -S node ${flags}`, bin)
+    }
   })
 
   it('is what npm start runs with', () => {

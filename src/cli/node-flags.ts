@@ -1,6 +1,7 @@
 /**
- * The Node/V8 flags Portcullis runs with: bin/portcullis.ts's shebang, the
- * npm scripts and the benchmark use the same list.
+ * The Node/V8 flags Portcullis runs with: the shebangs of bin/portcullis.ts
+ * and bin/portcullis.js (the published bin), the npm scripts and the
+ * benchmark use the same list.
  *
  * --max-semi-space-size=2 (MB): a small young generation. Every socket read
  * allocates a Buffer whose memory lives outside the JS heap; it is freed when

@@ -30,8 +30,8 @@ export interface SupervisorOptions {
   hooks?: string
   /** The configuration file, for the admin API's reload action. */
   configPath?: string
-  /** Where restart and lifecycle lines go; default stderr. */
-  log?: (line: string) => void
+  /** Where restart and lifecycle lines go, with their level (default info); default stderr. */
+  log?: (line: string, level?: 'info' | 'warn' | 'error') => void
 }
 
 /** One worker as the supervisor reports it. */
@@ -42,7 +42,11 @@ export interface WorkerInfo {
   state: WorkerHandle['state']
 }
 
-const WORKER_ENTRY = fileURLToPath(new URL('./worker.ts', import.meta.url))
+// The worker sits beside this file: worker.ts when run from the sources,
+// worker.js in the built package (dist/), which tsc does not rewrite in a URL.
+const WORKER_ENTRY = fileURLToPath(
+  new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url),
+)
 /** A worker that has not listened by then is killed (and, after the first start, restarted). */
 const START_TIMEOUT_MS = 30_000
 /**
@@ -60,7 +64,7 @@ export class Supervisor {
   /** Listeners are bound once: a new `listen:` takes effect on a full restart, as in one process. */
   private readonly listenConfig: ListenConfig[]
   private readonly options: SupervisorOptions
-  private readonly log: (line: string) => void
+  private readonly log: (line: string, level?: 'info' | 'warn' | 'error') => void
   /** The worker serving each of the N places. */
   private readonly slots: (WorkerHandle | undefined)[]
   private readonly backoffs: Backoff[]
@@ -187,6 +191,11 @@ export class Supervisor {
     return this.rolling
   }
 
+  /** reopenLogs asks every worker to reopen its log files (SIGUSR1 reached this process). */
+  reopenLogs(): void {
+    for (const h of this.all) h.send({ t: 'reopen' })
+  }
+
   /** close drains every worker (stop accepting, finish in-flight requests up to the drain timeout) and waits for them to exit. */
   async close(options: CloseOptions = {}): Promise<void> {
     this.closing = true
@@ -272,7 +281,7 @@ export class Supervisor {
     if (this.replacing.has(h.slot)) return
     const delay = this.backoffs[h.slot]!.next(performance.now() - h.startedAt)
     const detail = h.killCause ?? describeExit(exit)
-    this.log(`portcullis: worker ${h.id} (pid ${h.pid}) ${detail}; restarting it in ${delay} ms`)
+    this.log(`portcullis: worker ${h.id} (pid ${h.pid}) ${detail}; restarting it in ${delay} ms`, 'error')
     this.published(h, h.killCode, detail, delay)
     this.respawnLater(h.slot, delay)
   }
@@ -294,7 +303,10 @@ export class Supervisor {
     const old = this.slots[slot]
     if (old === undefined || this.replacing.has(slot) || this.closing) return false
     this.replacing.add(slot)
-    this.log(`portcullis: replacing worker ${old.id} (pid ${old.pid}): ${detail}`)
+    this.log(
+      `portcullis: replacing worker ${old.id} (pid ${old.pid}): ${detail}`,
+      cause === 'ROLLING_RESTART' ? 'info' : 'warn',
+    )
     const fresh = this.fork(slot)
     const ok = await fresh.ready
     this.replacing.delete(slot)
@@ -302,6 +314,7 @@ export class Supervisor {
       fresh.kill('replacement failed to start')
       this.log(
         `portcullis: worker ${old.id} not replaced: ${fresh.failure ?? fresh.killCause ?? 'the new worker exited'}`,
+        'error',
       )
       if (this.slots[slot] === undefined) this.respawnLater(slot, this.backoffs[slot]!.next(0))
       return false
