@@ -14,7 +14,8 @@
  *
  * Counting starts after W seconds of warm-up on the same connections. A
  * connection that fails is opened again (counted in `errors`). Prints one
- * JSON line: { mode, connections, seconds, requests, rps, errors }.
+ * JSON line: { mode, connections, seconds, requests, rps, errors, all }
+ * (`all`: responses including the warm-up's, for CPU per request).
  *
  * Usage: node bench/forward/connect-load.ts MODE PROXY_PORT HOST TARGET_PORT C S [W=1]
  * (PROXY_PORT is ignored in the direct modes.)
@@ -40,6 +41,7 @@ const REQUEST = Buffer.from(
 let counting = false
 let running = true
 let requests = 0
+let answered = 0
 let errors = 0
 
 /** open resolves with a socket ready for requests, per the mode. */
@@ -103,6 +105,7 @@ async function drive(): Promise<void> {
     }
     await new Promise<void>((done) => {
       const reader = new ResponseReader((status) => {
+        answered++
         if (counting) {
           if (status === 200) requests++
           else errors++
@@ -129,7 +132,15 @@ await new Promise((r) => setTimeout(r, S * 1000))
 counting = false
 const seconds = (performance.now() - t0) / 1000
 running = false
-const result = { mode, connections: C, seconds, requests, rps: Math.round(requests / seconds), errors }
+const result = {
+  mode,
+  connections: C,
+  seconds,
+  requests,
+  rps: Math.round(requests / seconds),
+  errors,
+  all: answered,
+}
 console.log(JSON.stringify(result))
 // Connections waiting for an answer that will not come are not waited for.
 await Promise.race([Promise.all(all), new Promise((r) => setTimeout(r, 2000))])

@@ -5,6 +5,7 @@
  * Loopback is allowed here only because the origin is local.
  *
  * Usage: node bench/forward/servers/portcullis-mitm.ts PORT CA_DIR ORIGIN_CA [ALLOW=127.0.0.1,localhost]
+ * (ORIGIN_CA `-`: the system store only, e.g. with NODE_EXTRA_CA_CERTS naming the origin's certificate.)
  */
 import { createGateway } from '../../../src/index.ts'
 
@@ -15,7 +16,7 @@ const gateway = await createGateway({
   forward: {
     address: { host: '127.0.0.1', port: Number(port) },
     allow: allow.split(','),
-    mitm: { caDir: caDir!, hosts: ['*'], upstreamCa: upstreamCa! },
+    mitm: { caDir: caDir!, hosts: ['*'], ...(upstreamCa === '-' ? {} : { upstreamCa }) },
   },
 })
 await gateway.listen()
