@@ -32,6 +32,6 @@ export { rewriteBody, type WholeBodyOptions } from './forward/whole-body.ts'
 export { HarRecorder, type HarOptions } from './forward/har.ts'
 export type { Destination, SessionSource } from './core/session.ts'
 // Policies (src/modules): configured per route; these help from TypeScript.
-export { hashPassword } from './modules/basic-auth/hash.ts'
+export { hashPassword } from './config/password-hash.ts'
 export { rateLimitFailureChannel, type RateLimitFailureMessage } from './modules/rate-limit/index.ts'
 export { jwksErrorChannel, type JwksErrorMessage } from './modules/jwt/jwks.ts'

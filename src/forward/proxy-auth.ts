@@ -8,7 +8,7 @@
  * logged, and the field is never forwarded (forward-runtime.ts removes it).
  */
 import { createHmac, randomBytes } from 'node:crypto'
-import { dummyLike, parseHash, type PasswordHash, verifyPassword } from '../modules/basic-auth/hash.ts'
+import { dummyLike, parseHash, type PasswordHash, verifyPassword } from '../config/password-hash.ts'
 
 const REMEMBER_MS = 60_000
 const REMEMBER_MAX = 10_000

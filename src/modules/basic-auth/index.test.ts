@@ -11,7 +11,7 @@ import { proxyConfig, startGateway, startOrigin } from '../../../test/helpers/ga
 import { get } from '../../../test/helpers/http-get.ts'
 import { configSchema } from '../../config/schema.ts'
 import type { Session } from '../../core/session.ts'
-import { hashPassword } from './hash.ts'
+import { hashPassword } from '../../config/password-hash.ts'
 
 const basic = (user: string, password: string) => ({
   authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,

@@ -15,7 +15,7 @@ import type { Session } from '../../core/session.ts'
 import { policyError } from '../policy-response.ts'
 import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
-import { dummyLike, parseHash, verifyPassword } from './hash.ts'
+import { dummyLike, parseHash, verifyPassword } from '../../config/password-hash.ts'
 
 const REMEMBER_MS = 60_000
 const REMEMBER_MAX = 10_000

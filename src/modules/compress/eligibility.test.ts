@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { HeaderList } from '../../core/header-list.ts'
 import { contentLength, skipReason } from './eligibility.ts'
 import { mediaType, TypeMatcher } from './media-types.ts'
-import { DEFAULT_TYPES } from './schema.ts'
+import { DEFAULT_TYPES } from '../../config/modules/compress.ts'
 
 const policy = { types: new TypeMatcher(DEFAULT_TYPES), minSize: 1024 }
 

@@ -4,7 +4,7 @@ import type { Transform } from 'node:stream'
 import { describe, it } from 'node:test'
 import zlib from 'node:zlib'
 import { availableEncodings, createEncoder, zstdAvailable } from './encoders.ts'
-import type { Encoding } from './schema.ts'
+import type { Encoding } from '../../config/modules/compress.ts'
 
 const LEVEL = { gzip: 6, brotli: 4, zstd: 3 }
 const decode: Record<Encoding, (b: Buffer) => Buffer> = {

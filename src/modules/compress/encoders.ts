@@ -6,7 +6,7 @@
  */
 import type { Transform } from 'node:stream'
 import zlib from 'node:zlib'
-import type { CompressionConfig, Encoding } from './schema.ts'
+import type { CompressionConfig, Encoding } from '../../config/modules/compress.ts'
 
 const C = zlib.constants
 

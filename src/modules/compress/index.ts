@@ -13,7 +13,7 @@ import { contentLength, type EligibilityPolicy, skipReason } from './eligibility
 import { availableEncodings, createEncoder } from './encoders.ts'
 import { EVENT_STREAM, mediaType, TypeMatcher } from './media-types.ts'
 import { negotiate } from './negotiate.ts'
-import { type CompressionConfig, type Encoding, effectiveCompression } from './schema.ts'
+import { type CompressionConfig, type Encoding, effectiveCompression } from '../../config/modules/compress.ts'
 import { trimOws } from '../../http1/fields.ts'
 
 /**

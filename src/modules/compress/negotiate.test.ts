@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { negotiate, parseWeights } from './negotiate.ts'
-import type { Encoding } from './schema.ts'
+import type { Encoding } from '../../config/modules/compress.ts'
 
 const ALL: Encoding[] = ['br', 'zstd', 'gzip']
 

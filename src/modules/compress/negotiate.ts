@@ -15,7 +15,7 @@
  *   even if the client said `identity;q=0`: §12.5.3 allows a 415, but a
  *   gateway that refused would break more clients than it helps.
  */
-import type { Encoding } from './schema.ts'
+import type { Encoding } from '../../config/modules/compress.ts'
 import { trimOws } from '../../http1/fields.ts'
 
 /** Weight of a coding the client did not list (and no `*` covered). */

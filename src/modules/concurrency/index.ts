@@ -15,7 +15,7 @@ import type { Session } from '../../core/session.ts'
 import { policyError } from '../policy-response.ts'
 import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
-import type { ConcurrencyConfig } from './schema.ts'
+import type { ConcurrencyConfig } from '../../config/modules/concurrency.ts'
 
 interface Waiter {
   session: Session

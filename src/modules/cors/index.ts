@@ -15,7 +15,7 @@ import type { Session } from '../../core/session.ts'
 import { addPolicyFields, applyPolicyFields } from '../policy-response.ts'
 import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
-import type { CorsConfig } from './schema.ts'
+import type { CorsConfig } from '../../config/modules/cors.ts'
 
 /** compileOrigins returns a predicate for the configured origins (exact, or `*.` a subdomain). */
 export function compileOrigins(origins: CorsConfig['origins']): (origin: string) => boolean {

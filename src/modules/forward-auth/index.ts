@@ -17,7 +17,7 @@ import { realClientAddress, type TrustCheck } from '../client-address.ts'
 import { policyError } from '../policy-response.ts'
 import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
-import type { ForwardAuthConfig } from './schema.ts'
+import type { ForwardAuthConfig } from '../../config/modules/forward-auth.ts'
 
 /** A decision: the service's status and, for a pass, the headers to copy (flat), for a 401 its challenge. */
 interface Decision {

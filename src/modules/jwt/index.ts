@@ -13,7 +13,7 @@ import type { Session } from '../../core/session.ts'
 import { policyError } from '../policy-response.ts'
 import { policyOf } from '../policy-sets.ts'
 import type { RouteModule } from '../registry.ts'
-import type { JwtConfig } from './schema.ts'
+import type { JwtConfig } from '../../config/modules/jwt.ts'
 import { compileSources } from './token.ts'
 import { JwtVerifier, type Verdict } from './verifier.ts'
 

@@ -10,8 +10,8 @@
  * No timer runs: a reloaded configuration's old cache is simply dropped.
  */
 import diagnostics from 'node:diagnostics_channel'
-import { keySet, lookupKey, type VerificationKey } from './keys.ts'
-import type { JwtAlgorithm } from './schema.ts'
+import { keySet, lookupKey, type VerificationKey } from '../../config/jwt-keys.ts'
+import type { JwtAlgorithm } from '../../config/modules/jwt.ts'
 
 /** Published when a JWKS fetch fails (the old keys stay in use). */
 export interface JwksErrorMessage {

@@ -23,8 +23,8 @@ function loadJose(): Promise<unknown> {
   return loading
 }
 import { JwksCache } from './jwks.ts'
-import { keySet, lookupKey, publicKeyFrom, secretKey, type VerificationKey } from './keys.ts'
-import { JWT_ALGORITHMS, type JwtAlgorithm, type JwtConfig } from './schema.ts'
+import { keySet, lookupKey, publicKeyFrom, secretKey, type VerificationKey } from '../../config/jwt-keys.ts'
+import { JWT_ALGORITHMS, type JwtAlgorithm, type JwtConfig } from '../../config/modules/jwt.ts'
 
 /** The result of checking a token. */
 export type Verdict =

@@ -24,7 +24,7 @@ import { type Decision, gcra, slidingWindow } from './algorithms.ts'
 import { FailureCounter } from './failures.ts'
 import { addFields, type LimitFacts, policyItem, retryAfterSeconds } from './fields.ts'
 import { compileKey, type KeyPart, storeKey } from './keys.ts'
-import type { LimitConfig } from './schema.ts'
+import type { LimitConfig } from '../../config/modules/rate-limit.ts'
 
 export { rateLimitFailureChannel, type RateLimitFailureMessage, setRateLimitLog } from './failures.ts'
 

@@ -6,7 +6,7 @@ import { Session } from '../../core/session.ts'
 import { RequestHead } from '../../http1/request-head.ts'
 import { Router } from '../../routing/router.ts'
 import { redirectModule, withQuery } from './index.ts'
-import { redirectTargetProblem, sameSiteGuard } from './target.ts'
+import { redirectTargetProblem, sameSiteGuard } from '../../config/redirect-target.ts'
 
 /** answer routes `target` through a one-route table and returns the redirect the module makes. */
 function answer(route: object, target: string, opts: { host?: string; tls?: boolean } = {}): GatewayResponse {

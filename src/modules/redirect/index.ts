@@ -9,7 +9,7 @@ import { type GatewayHooks, type HookResult, respond } from '../../core/hooks.ts
 import { compileTemplate } from '../../core/placeholders.ts'
 import type { Session } from '../../core/session.ts'
 import type { RouteModule } from '../registry.ts'
-import { sameSiteGuard } from './target.ts'
+import { sameSiteGuard } from '../../config/redirect-target.ts'
 
 /** Templates that already carry the query: then keepQuery defaults to false. */
 const CARRIES_QUERY_RE = /\{request\.(query|uri)\}/

@@ -24,7 +24,7 @@ import { contentType } from './mime.ts'
 import { acceptedCodings, isCompressedName, openPrecompressed } from './precompressed.ts'
 import { belowPrefix, directoryLocation, parseRequestPath } from './resolve.ts'
 import { fileResponse, type Representation, textResponse } from './response.ts'
-import type { StaticConfig } from './schema.ts'
+import type { StaticConfig } from '../../config/modules/static.ts'
 
 /** staticFiles is the route module of the `static` action; undefined for other routes. */
 export const staticFiles: RouteModule = function staticFiles(route) {

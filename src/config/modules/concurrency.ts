@@ -3,7 +3,7 @@
  * "Concurrency limits").
  */
 import { z } from 'zod'
-import { parseDuration } from '../../config/units.ts'
+import { parseDuration } from '../units.ts'
 
 export const concurrencySchema = z.strictObject({
   /** Requests of this route in progress at once, per worker. */

@@ -2,7 +2,7 @@
  * The schema of `auth.forward` (docs/configuration.md, "auth.forward").
  */
 import { z } from 'zod'
-import { duration } from '../../config/unit-schemas.ts'
+import { duration } from '../unit-schemas.ts'
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 

@@ -3,10 +3,10 @@
  * (docs/configuration.md, "Authentication").
  */
 import { z } from 'zod'
-import { apiKeySchema } from './api-key/schema.ts'
-import { basicSchema } from './basic-auth/schema.ts'
-import { forwardAuthSchema } from './forward-auth/schema.ts'
-import { jwtSchema } from './jwt/schema.ts'
+import { apiKeySchema } from './api-key.ts'
+import { basicSchema } from './basic-auth.ts'
+import { forwardAuthSchema } from './forward-auth.ts'
+import { jwtSchema } from './jwt.ts'
 
 const METHODS = ['jwt', 'apiKey', 'basic', 'forward'] as const
 

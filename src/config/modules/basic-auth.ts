@@ -3,7 +3,7 @@
  * (never plain passwords; hash.ts says how to make one).
  */
 import { z } from 'zod'
-import { HASH_FORMAT_MESSAGE, parseHash } from './hash.ts'
+import { HASH_FORMAT_MESSAGE, parseHash } from '../password-hash.ts'
 
 export const basicSchema = z.strictObject({
   /** user name → an argon2 PHC string or `scrypt:N:r:p:SALT:HASH`. */

@@ -14,7 +14,16 @@
  * password is checked: scrypt N below 2^14, argon2 memory below 19 MiB with
  * one pass or below 7 MiB at all (RFC 9106 §4 and OWASP's minimums).
  */
-import { argon2, argon2Sync, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto'
+import * as crypto from 'node:crypto'
+import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto'
+
+/**
+ * node:crypto has argon2 from Node 24.7; on an older Node (the package
+ * supports 22.19+) argon2 hashes are refused when the configuration is read.
+ * A namespace import, since a named import of a missing export fails to link.
+ */
+const argon2 = (crypto as Partial<typeof crypto>).argon2
+const argon2Sync = (crypto as Partial<typeof crypto>).argon2Sync
 
 const SCRYPT_RE = /^scrypt:(\d+):(\d+):(\d+):([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$/
 const ARGON2_RE =
@@ -37,7 +46,7 @@ export type PasswordHash =
 
 /** The message the configuration shows for a hash parseHash refuses. */
 export const HASH_FORMAT_MESSAGE =
-  'must be an argon2 PHC string ($argon2id$v=19$m=…,t=…,p=…$SALT$HASH, m >= 19456 or t >= 2 with m >= 7168) or scrypt:N:r:p:SALT:HASH with N >= 16384'
+  'must be an argon2 PHC string ($argon2id$v=19$m=…,t=…,p=…$SALT$HASH, m >= 19456 or t >= 2 with m >= 7168; Node >= 24.7) or scrypt:N:r:p:SALT:HASH with N >= 16384'
 
 /** parseHash reads an argon2 PHC string or `scrypt:N:r:p:SALT:HASH`; undefined when malformed or too weak. */
 export function parseHash(text: string): PasswordHash | undefined {
@@ -47,7 +56,16 @@ export function parseHash(text: string): PasswordHash | undefined {
     const salt = Buffer.from(a[5]!, 'base64')
     const hash = Buffer.from(a[6]!, 'base64')
     const strongEnough = m >= 19456 || (t >= 2 && m >= 7168)
-    if (!strongEnough || t < 1 || p < 1 || p > 255 || m < 8 * p || salt.length < 8 || hash.length < 16)
+    if (
+      argon2 === undefined ||
+      !strongEnough ||
+      t < 1 ||
+      p < 1 ||
+      p > 255 ||
+      m < 8 * p ||
+      salt.length < 8 ||
+      hash.length < 16
+    )
       return undefined
     return { kind: a[1] as 'argon2id', m, t, p, salt, hash }
   }
@@ -67,6 +85,7 @@ export function parseHash(text: string): PasswordHash | undefined {
 export function hashPassword(password: string, kind: 'scrypt' | 'argon2id' = 'scrypt'): string {
   const salt = randomBytes(16)
   if (kind === 'argon2id') {
+    if (argon2Sync === undefined) throw new Error(`argon2 needs Node >= 24.7 (this is ${process.version})`)
     const hash = argon2Sync('argon2id', {
       message: password,
       nonce: salt,
@@ -99,7 +118,7 @@ export function verifyPassword(password: string, h: PasswordHash): Promise<boole
       parallelism: h.p,
       tagLength: h.hash.length,
     }
-    argon2(h.kind, parameters, done)
+    argon2!(h.kind, parameters, done) // parseHash made no argon2 hash without it
   })
 }
 

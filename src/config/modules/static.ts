@@ -3,7 +3,7 @@
  * `root` is resolved against the configuration file's directory by the loader.
  */
 import { z } from 'zod'
-import { parseDuration } from '../../config/units.ts'
+import { parseDuration } from '../units.ts'
 
 export const staticSchema = z.strictObject({
   /** The directory files are served from. Nothing outside it is ever served (symlinks included). */

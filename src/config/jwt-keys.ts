@@ -8,7 +8,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { JwtAlgorithm } from './schema.ts'
+import type { JwtAlgorithm } from './modules/jwt.ts'
 
 /** A key and the algorithms it may verify. */
 export interface VerificationKey {

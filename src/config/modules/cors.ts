@@ -2,7 +2,7 @@
  * The schema of a route's `cors` (docs/configuration.md, "CORS").
  */
 import { z } from 'zod'
-import { parseDuration } from '../../config/units.ts'
+import { parseDuration } from '../units.ts'
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 

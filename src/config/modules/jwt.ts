@@ -4,8 +4,8 @@
  * hold, where the token is read and what is forwarded upstream.
  */
 import { z } from 'zod'
-import { keySet, publicKeyFrom } from './keys.ts'
-import { duration } from '../../config/unit-schemas.ts'
+import { keySet, publicKeyFrom } from '../jwt-keys.ts'
+import { duration } from '../unit-schemas.ts'
 
 /** The algorithms Portcullis verifies (RFC 7518 §3.1, RFC 8037 for EdDSA). `none` is never one. */
 export const JWT_ALGORITHMS = [

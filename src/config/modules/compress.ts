@@ -6,7 +6,7 @@
  * upstream may already compress, so an operator turns it on knowingly.
  */
 import { z } from 'zod'
-import { size } from '../../config/unit-schemas.ts'
+import { size } from '../unit-schemas.ts'
 
 /** The content codings Portcullis can produce, in its default preference order. */
 export const ENCODINGS = ['br', 'zstd', 'gzip'] as const

@@ -3,7 +3,7 @@
  * CIDR, IPv4 and IPv6 (docs/configuration.md, "Access lists").
  */
 import { z } from 'zod'
-import { isIpOrCidr } from '../../config/ip.ts'
+import { isIpOrCidr } from '../ip.ts'
 
 const cidrList = z
   .array(
