@@ -116,4 +116,6 @@ export const routeResilienceKeys = {
   retries: routeRetriesSchema.optional(),
   /** The whole request's limit across tries and waits, until the response head; 504 UPSTREAM_REQUEST_TIMEOUT. */
   timeout: duration.optional(),
+  /** Hedging: a second try on another target when the first has no response head after `delay`; the loser is cancelled. */
+  hedge: z.strictObject({ delay: duration }).optional(),
 }

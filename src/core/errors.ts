@@ -17,6 +17,8 @@ interface ErrorKind {
 export const ERROR_KINDS = {
   // The client sent something we will not forward (RFC 9112 framing, limits).
   MALFORMED_REQUEST: { status: 400, source: 'downstream', retryable: false },
+  // Plain HTTP sent to a TLS listener (nginx: "The plain HTTP request was sent to HTTPS port").
+  PLAIN_HTTP_ON_TLS: { status: 400, source: 'downstream', retryable: false },
   TARGET_TOO_LONG: { status: 414, source: 'downstream', retryable: false },
   HEAD_TOO_LARGE: { status: 431, source: 'downstream', retryable: false },
   TOO_MANY_HEADERS: { status: 431, source: 'downstream', retryable: false },
@@ -49,6 +51,8 @@ export const ERROR_KINDS = {
   CIRCUIT_OPEN: { status: 503, source: 'upstream', retryable: false },
   UPSTREAM_TRY_TIMEOUT: { status: 504, source: 'upstream', retryable: false },
   UPSTREAM_REQUEST_TIMEOUT: { status: 504, source: 'upstream', retryable: false },
+  // A hedged try that lost the race (reported to observers and channels, never to a client).
+  UPSTREAM_TRY_CANCELLED: { status: 499, source: 'internal', retryable: false },
   // Policies (src/modules): authentication, access, rate and concurrency limits.
   UNAUTHENTICATED: { status: 401, source: 'downstream', retryable: false },
   FORBIDDEN: { status: 403, source: 'downstream', retryable: false },

@@ -87,8 +87,12 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
   abstract onUpstreamError(err: GatewayError): void
   /** setDeadline sets the phase's deadline `ms` from now (within the try's and the request's). */
   protected abstract setDeadline(ms: number): void
-  /** retryStatus: the response head's status is retried (the response is dropped); false forwards it. */
-  protected abstract retryStatus(head: ResponseHead): boolean
+  /**
+   * headArrived (for requests with retries, hedging or a timeout): a
+   * racing hedge loses; true when the status is retried (the response is
+   * dropped), false to forward it.
+   */
+  protected abstract headArrived(head: ResponseHead): boolean
   /** closeTry reports the end of the current try. */
   protected abstract closeTry(err: GatewayError | undefined): void
   /** release returns the connection to its pool after a complete response. */
@@ -168,7 +172,7 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
     const s = this.session
     s.timings.upstreamHead = performance.now() - s.t0
     this.tryStatus = head.status
-    if (this.rs !== null && head.status >= 400 && this.retryStatus(head)) return
+    if (this.rs !== null && this.headArrived(head)) return
     this.phase = P_RECEIVING
     this.deadline = this.rt.deadlines.at(this.upstream.config.timeouts.idle)
     if (head.status === 101) {

@@ -22,6 +22,7 @@ import { mayReplay } from './replay.ts'
 import { retryPolicyFor } from './retry-policies.ts'
 import { RetryState, type TryFailure } from './retry-state.ts'
 import { endTry, noTargetError } from './try-report.ts'
+import { type HedgeOwner, HedgeTry } from './hedge.ts'
 
 /** What a try that the client abandoned reports: not the target's fault. */
 const CLIENT_ABORTED = new GatewayError('CLIENT_ABORTED', 'the client left during the try')
@@ -30,6 +31,14 @@ const CLIENT_ABORTED = new GatewayError('CLIENT_ABORTED', 'the client left durin
 function retryNow(ex: ProxyExchange): void {
   ex.retryNow()
 }
+
+/** The hedge timer's callback. */
+function hedgeNow(ex: ProxyExchange): void {
+  ex.launchHedge()
+}
+
+/** What a hedged try that lost the race reports. */
+const HEDGE_LOST = new GatewayError('UPSTREAM_TRY_CANCELLED', 'the other hedged try answered first')
 
 /** admits asks the target's breaker, if any, to let a try through (a half-open one counts it as a probe). */
 function admits(t: Target): boolean {
@@ -42,7 +51,7 @@ function retryAfterField(raw: readonly string[]): string | undefined {
   return undefined
 }
 
-export class ProxyExchange extends ExchangeStreams implements PoolWaiter {
+export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeOwner {
   /** The stale-connection replay (replay.ts) was used. */
   private retried = false
   /** When the current try's target was picked (performance.now()); -1 when no try is open. */
@@ -60,9 +69,10 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter {
     }
     limits.requests++
     const policy = retryPolicyFor(this.route, this.upstream)
-    const overall = this.route.config.timeout
-    if (policy !== null || overall !== undefined) {
-      this.rs = new RetryState(policy, this.session, this.req.framing)
+    const { timeout: overall, hedge } = this.route.config
+    if (policy !== null || overall !== undefined || hedge !== undefined) {
+      const hedgeDelay = hedge === undefined || this.hooks.onUpstreamRequest.length > 0 ? 0 : hedge.delay
+      this.rs = new RetryState(policy, this.session, this.req.framing, hedgeDelay)
       if (overall !== undefined) this.rs.overallAt = this.rt.deadlines.at(overall)
     }
     this.rt.deadlines.add(this)
@@ -107,6 +117,8 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter {
     this.phase = P_QUEUE
     this.setDeadline(this.upstream.config.pool.queueTimeout)
     pool.acquire(this)
+    if (rs !== null && rs.hedgeDelay > 0 && this.session.attempts === 1)
+      rs.hedgeTimer = setTimeout(hedgeNow, rs.hedgeDelay, this)
   }
 
   /** pickTarget asks selectUpstream hooks first, then the balancer. */
@@ -237,14 +249,87 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter {
    * the policy, the body, the budget and the deadline allow it, else failed.
    */
   private tryFailed(err: GatewayError, why: TryFailure): void {
-    if (this.rs === null || !this.retryLater(err, why, undefined)) this.fail(err)
+    const rs = this.rs
+    if (rs !== null && rs.hedge !== null) {
+      if (this.tryT0 >= 0) return this.leaveToHedge(err)
+      this.dropHedge(err) // waiting for the hedge alone timed out
+    }
+    if (rs === null || !this.retryLater(err, why, undefined)) this.fail(err)
   }
 
-  /** retryStatus retries a response whose status the policy retries; false forwards it. */
-  protected retryStatus(head: ResponseHead): boolean {
-    const policy = this.rs!.policy
-    if (policy === null || !policy.statuses.has(head.status)) return false
+  protected headArrived(head: ResponseHead): boolean {
+    const rs = this.rs!
+    if (rs.hedge !== null) this.dropHedge(HEDGE_LOST)
+    if (rs.policy === null || !rs.policy.statuses.has(head.status)) return false
     return this.retryLater(undefined, head.status, retryAfterField(head.rawHeaders))
+  }
+
+  // --- hedging (hedge.ts) ---
+
+  /** launchHedge sends the hedged second try, when the first still has no response head. */
+  launchHedge(): void {
+    const rs = this.rs!
+    rs.hedgeTimer = undefined
+    if (this.done || this.tryT0 < 0 || this.phase > P_WAITING) return
+    const target = this.upstream.pick(this.session, this.target)
+    if (target === undefined || !rs.takeSlot(this.upstream.limits) || !admits(target)) return
+    const headers = upstreamHeaders(this.session, this.rt.policyFor(this.route), target.hostHeader, 'none')
+    const head = serializeRequestHead(
+      this.session.method,
+      target.basePath + this.session.head.target,
+      headers,
+    )
+    this.session.attempts++
+    target.tryStarted()
+    const hedge = (rs.hedge = new HedgeTry(this, target, head, this.session.method))
+    target.pool.acquire(hedge)
+  }
+
+  hedgeWon(hedge: HedgeTry, head: ResponseHead): void {
+    this.rs!.hedge = null
+    if (this.tryT0 >= 0) {
+      if (this.phase === P_QUEUE) this.target!.pool.cancel(this)
+      this.leaveQueue()
+      this.closeTry(HEDGE_LOST)
+      this.up?.destroy()
+    }
+    this.target = hedge.target
+    this.session.target = hedge.target.origin
+    this.tryT0 = hedge.t0
+    this.head = hedge.head
+    this.up = hedge.conn
+    this.up!.handOver(this)
+    this.req.headSent = true
+    this.requestSent = true
+    this.phase = P_WAITING
+    this.onUpstreamBatchStart()
+    this.onUpstreamHead(head)
+  }
+
+  hedgeFailed(hedge: HedgeTry, err: GatewayError, why: TryFailure): void {
+    this.rs!.hedge = null
+    endTry(this.rt, this.session, this.upstream, hedge.target, hedge.t0, 0, err)
+    if (this.tryT0 < 0 && !this.done) this.tryFailed(err, why) // the first try had failed already
+  }
+
+  /** leaveToHedge: the first try failed while a hedge races it; the hedge goes on alone. */
+  private leaveToHedge(err: GatewayError): void {
+    if (this.phase === P_QUEUE) this.target!.pool.cancel(this)
+    this.leaveQueue()
+    this.closeTry(err)
+    this.up?.destroy()
+    this.up = null
+    this.phase = P_WAITING
+    this.rs!.tryAt = 0
+    this.setDeadline(this.upstream.config.timeouts.response)
+  }
+
+  /** dropHedge cancels the racing hedge and reports its try's end. */
+  private dropHedge(err: GatewayError): void {
+    const hedge = this.rs!.hedge!
+    this.rs!.hedge = null
+    hedge.cancel()
+    endTry(this.rt, this.session, this.upstream, hedge.target, hedge.t0, 0, err)
   }
 
   /**
@@ -316,6 +401,8 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter {
       if (rs !== null) {
         if (rs.holdsSlot) limits.retries--
         clearTimeout(rs.timer)
+        clearTimeout(rs.hedgeTimer)
+        if (rs.hedge !== null) this.dropHedge(HEDGE_LOST)
       }
     }
     this.req.flush()

@@ -7,6 +7,7 @@
  */
 import type { Session } from '../core/session.ts'
 import type { ResourceLimits } from '../upstream/circuit/limits.ts'
+import type { HedgeTry } from './hedge.ts'
 import { backoffDelay, isIdempotent, retryAfterMs, type RetryPolicy } from '../upstream/retry/policy.ts'
 
 /**
@@ -62,10 +63,28 @@ export class RetryState {
   readonly body: ReplayBody | null
   /** The request has a body. */
   private readonly hasBody: boolean
+  /** A route's `hedge.delay` when this request may be hedged, else 0. */
+  readonly hedgeDelay: number
+  hedgeTimer: NodeJS.Timeout | undefined = undefined
+  /** The hedged second try while it races the first. */
+  hedge: HedgeTry | null = null
 
-  constructor(policy: RetryPolicy | null, session: Session, framing: 'none' | 'length' | 'chunked') {
+  constructor(
+    policy: RetryPolicy | null,
+    session: Session,
+    framing: 'none' | 'length' | 'chunked',
+    hedgeDelay: number,
+  ) {
     this.policy = policy
     this.hasBody = framing !== 'none'
+    // The same head goes out twice: only without a body, for a method safe to repeat, never an upgrade.
+    this.hedgeDelay =
+      hedgeDelay > 0 &&
+      framing === 'none' &&
+      isIdempotent(session.method) &&
+      session.head.upgradeProtocol === undefined
+        ? hedgeDelay
+        : 0
     const head = session.head
     this.body =
       policy !== null &&
@@ -112,12 +131,17 @@ export class RetryState {
       delay = Math.max(delay, after)
     }
     if (this.overallAt !== 0 && now + delay >= this.overallAt) return -1
-    if (!this.holdsSlot) {
-      if (!limits.mayStartRetry(p.budget)) return -1
-      limits.retries++
-      this.holdsSlot = true
-    }
+    if (!this.takeSlot(limits)) return -1
     this.tries++
     return delay
+  }
+
+  /** takeSlot holds one of the upstream's retry slots for this request (budget, maxRetries); false when refused. */
+  takeSlot(limits: ResourceLimits): boolean {
+    if (this.holdsSlot) return true
+    if (!limits.mayStartRetry(this.policy?.budget)) return false
+    limits.retries++
+    this.holdsSlot = true
+    return true
   }
 }

@@ -169,6 +169,14 @@ export class UpstreamConnection implements Expirable, ChunkSink {
     this.reusable = false
   }
 
+  /**
+   * handOver gives the response being read to another user, parse state
+   * untouched: a hedged try that won passes its connection to its exchange.
+   */
+  handOver(user: UpstreamUser): void {
+    this.user = user
+  }
+
   /** detachIdle returns the connection to idle after a complete exchange. */
   detachIdle(): void {
     this.user = null

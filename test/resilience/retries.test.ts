@@ -6,9 +6,10 @@
  * larger ones are not retried; Retry-After is waited within its bound.
  */
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import { test } from 'node:test'
 import { startFaultOrigin } from '../helpers/fault-origin.ts'
-import { startGateway, startOrigin } from '../helpers/gateway.ts'
+import { startGateway, startOrigin, startRawOrigin, waitFor } from '../helpers/gateway.ts'
 import { resilienceConfig, send, startResettingOrigin, TryCounter, upstreamOf } from './helpers.ts'
 
 const retries = { attempts: 2, backoff: { base: '1ms', max: '5ms' } }
@@ -198,4 +199,72 @@ test('per-try timeout moves on to another target; the route timeout bounds all t
   assert.equal(r.status, 504)
   assert.match(r.body, /UPSTREAM_REQUEST_TIMEOUT/)
   assert.equal(upstreamOf(bounded).limits.requests, 0)
+})
+
+test('hedging: a second try after the delay; the first answer wins, the loser is cancelled; POST is not hedged', async (t) => {
+  const slow = await startFaultOrigin({ t, name: 'slow' })
+  const fast = await startFaultOrigin({ t, name: 'fast' })
+  await slow.set({ mode: 'slow', delayMs: 1500 })
+  const tries = new TryCounter(t)
+  const gw = await startGateway(resilienceConfig([slow.url, fast.url], {}, { hedge: { delay: '100ms' } }), {
+    t,
+  })
+  const hedged = await send(gw.url) // round-robin sends it to slow first
+  assert.equal(hedged.status, 200)
+  assert.equal(hedged.body, 'fast')
+  const mine = tries.tries.filter((m) => m.gateway === gw.gw)
+  assert.deepEqual(
+    mine.map((m) => `${m.target === slow.url ? 'slow' : 'fast'} ${m.code ?? m.status}`).sort(),
+    ['fast 200', 'slow UPSTREAM_TRY_CANCELLED'],
+  )
+  assert.equal(slow.stats.requests, 1)
+  assert.equal((await send(gw.url)).body, 'fast', 'a fast first try is not hedged')
+  assert.equal(slow.stats.requests, 1)
+
+  const post = await send(gw.url, 'POST', 'x') // to slow again, and never hedged
+  assert.equal(post.body, 'slow')
+  assert.equal(fast.stats.requests, 2)
+  const { limits } = upstreamOf(gw)
+  assert.deepEqual([limits.requests, limits.retries, limits.pending], [0, 0, 0])
+})
+
+test('hedging: a hedge that fails leaves the first try alone; a first try that fails leaves the hedge to answer', async (t) => {
+  const slow = await startFaultOrigin({ t, name: 'slow' })
+  const dead = await startFaultOrigin({ t, name: 'dead' })
+  await slow.set({ mode: 'slow', delayMs: 600 })
+  await dead.set('refuse')
+  const route = { hedge: { delay: '100ms' } }
+  const gw = await startGateway(resilienceConfig([slow.url, dead.url], {}, route), { t })
+  assert.equal((await send(gw.url)).body, 'slow', 'the hedge to dead was refused; the first try answered')
+
+  // The first try is reset 300 ms in, while the hedge (sent at 100 ms) is still waiting for slow.
+  const resetLater = await startRawOrigin(
+    (conn) => {
+      if (conn.data.includes('\r\n\r\n')) setTimeout(() => conn.socket.resetAndDestroy(), 300).unref()
+    },
+    { t },
+  )
+  const gw2 = await startGateway(resilienceConfig([resetLater.url, slow.url], {}, route), { t })
+  const r = await send(gw2.url)
+  assert.equal(r.status, 200)
+  assert.equal(r.body, 'slow')
+  assert.equal(upstreamOf(gw2).limits.requests, 0)
+})
+
+test('hedging: a client leaving during the race ends both tries', async (t) => {
+  const a = await startFaultOrigin({ t, name: 'a' })
+  const b = await startFaultOrigin({ t, name: 'b' })
+  await a.set('hang')
+  await b.set('hang')
+  const gw = await startGateway(resilienceConfig([a.url, b.url], {}, { hedge: { delay: '50ms' } }), { t })
+  const client = net.connect(gw.port, '127.0.0.1')
+  client.on('error', () => {})
+  client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  await waitFor(() => a.stats.hung + b.stats.hung === 2, 'both tries reached their origins')
+  client.destroy()
+  const upstream = upstreamOf(gw)
+  await waitFor(
+    () => upstream.limits.requests === 0 && upstream.targets.every((x) => x.inflight === 0),
+    'no request or try left in flight',
+  )
 })

@@ -17,6 +17,7 @@ const circuitChannel = diagnostics.channel('portcullis:upstream:circuit')
 /** Error codes that say nothing about the target's health (the client left, our own queue or limits). */
 const NOT_THE_TARGET: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CLIENT_ABORTED',
+  'UPSTREAM_TRY_CANCELLED',
   'UPSTREAM_QUEUE_TIMEOUT',
   'UPSTREAM_OVERFLOW_PENDING',
   'UPSTREAM_OVERFLOW_REQUESTS',
