@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util'
 import { validateConfig } from '../config/load.ts'
 import { type Command, EXIT_USAGE, parseOrUsage, printError } from './command.ts'
+import { LOG_LEVEL_HELP, parseLogLevel } from './log-level.ts'
 import { serve } from './serve.ts'
 
 const HELP = `Usage: portcullis forward [--listen HOST:PORT] [--mitm] [--ca-dir DIR] [--allow HOST[:PORT]]...
@@ -27,6 +28,7 @@ Options:
       --allow HOST[:PORT]  permit a destination the defaults refuse (a host,
                            *.domain, an IP or CIDR); repeat the flag
       --access-log         write an access log line per request to stdout
+${LOG_LEVEL_HELP}
   -h, --help               show this help
 
 Example:
@@ -52,10 +54,12 @@ async function runForward(args: string[]): Promise<number> {
         'ca-dir': { type: 'string', default: './ca' },
         allow: { type: 'string', multiple: true, default: [] },
         'access-log': { type: 'boolean', default: false },
+        'log-level': { type: 'string' },
       },
       strict: true,
     }),
   )
+  const logLevel = parseLogLevel('forward', values['log-level'])
   const result = validateConfig({
     listen: [],
     forward: {
@@ -70,7 +74,7 @@ async function runForward(args: string[]): Promise<number> {
       printError(`portcullis forward: ${flagFor(p.path, values)}: ${p.message}`)
     return EXIT_USAGE
   }
-  return serve(result.config)
+  return serve(result.config, { logLevel })
 }
 
 /** flagFor names the flag (and value) a configuration problem came from. */

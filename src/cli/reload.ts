@@ -10,7 +10,7 @@ import { statSync } from 'node:fs'
 import { type ConfigInputs, formatProblems, type LoadResult } from '../config/load.ts'
 import type { GatewayConfig } from '../config/schema.ts'
 import { type ConfigWatcher, watchConfig } from '../config/watch.ts'
-import { printError } from './command.ts'
+import { announce } from './announce.ts'
 
 /** The part of the gateway a reload drives. */
 export interface Reloadable {
@@ -93,7 +93,7 @@ export class Reloader {
     const unchanged = result.inputs.digest === this.digest
     this.digest = result.inputs.digest
     if (cause === 'change' && unchanged) return
-    if (cause === 'change') printError('portcullis: configuration files changed; reloading')
+    if (cause === 'change') announce('info', 'portcullis: configuration files changed; reloading')
     if (result.ok) await this.apply(result.config, result.inputs)
     else this.refuse(formatProblems(result.problems), result.inputs)
   }
@@ -122,17 +122,21 @@ export class Reloader {
       return
     }
     if (JSON.stringify(config.listen) !== JSON.stringify(this.config.listen)) {
-      printError('portcullis: note: changed listen addresses take effect on restart')
+      announce('warn', 'portcullis: note: changed listen addresses take effect on restart')
     }
     this.config = config
     this.inputs = inputs
-    printError('configuration reloaded')
+    announce('info', 'configuration reloaded', { event: 'reload', outcome: 'ok' })
     this.rearm()
   }
 
   private refuse(why: string, inputs: ConfigInputs): void {
-    printError(why)
-    printError('reload refused; keeping the running configuration')
+    announce(
+      'error',
+      'reload refused; keeping the running configuration',
+      { event: 'reload', outcome: 'refused' },
+      why,
+    )
     // Keep watching what the running configuration came from, and also what
     // the refused one read, so fixing any of them is noticed.
     this.watcher?.update(union(this.inputs, inputs), this.config.reload.debounce)
@@ -147,11 +151,14 @@ export class Reloader {
     else if (want) {
       this.watcher = watchConfig(this.inputs, debounce, () => this.onChange())
       const n = this.inputs.files.length
-      printError(`portcullis: watching the configuration for changes (${n} ${n === 1 ? 'file' : 'files'})`)
+      announce(
+        'info',
+        `portcullis: watching the configuration for changes (${n} ${n === 1 ? 'file' : 'files'})`,
+      )
     } else if (this.watcher) {
       this.watcher.close()
       this.watcher = undefined
-      printError('portcullis: stopped watching the configuration')
+      announce('info', 'portcullis: stopped watching the configuration')
     }
   }
 }
@@ -170,5 +177,8 @@ function union(a: ConfigInputs, b: ConfigInputs): ConfigInputs {
 }
 
 function reportUnexpected(err: unknown): void {
-  printError(`portcullis: reload failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+  announce(
+    'error',
+    `portcullis: reload failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+  )
 }

@@ -6,9 +6,10 @@ import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { formatProblems, loadConfig } from '../config/load.ts'
 import { type Command, EXIT_USAGE, parseOrUsage, printError, UsageError } from './command.ts'
+import { LOG_LEVEL_HELP, parseLogLevel } from './log-level.ts'
 import { serve } from './serve.ts'
 
-const HELP = `Usage: portcullis start --config FILE [--watch] [--workers N|auto] [--pid-file FILE]
+const HELP = `Usage: portcullis start --config FILE [--watch] [--workers N|auto] [--pid-file FILE] [--log-level LEVEL]
 
 Start the gateway described by a configuration file (YAML or JSON) and serve
 until stopped. Prints one line per listening address.
@@ -21,6 +22,7 @@ Signals:
                     logged, and the running configuration keeps serving
   SIGUSR2           with workers: rolling restart onto the code on disk
                     (each new worker listens before the old one drains)
+  SIGUSR1           reopen log files (after logrotate moved them)
 
 Options:
   -c, --config FILE      the configuration file
@@ -32,6 +34,7 @@ Options:
                          worker that crashes or stops answering
       --pid-file FILE    write the process id to FILE while running (for
                          'portcullis reload --pid-file FILE')
+${LOG_LEVEL_HELP}
   -h, --help             show this help
 
 Exit status: 0 after a clean shutdown, 1 for an invalid configuration or
@@ -54,6 +57,7 @@ async function runStart(args: string[]): Promise<number> {
         watch: { type: 'boolean' },
         workers: { type: 'string', short: 'w' },
         'pid-file': { type: 'string' },
+        'log-level': { type: 'string' },
       },
       strict: true,
     }),
@@ -61,6 +65,7 @@ async function runStart(args: string[]): Promise<number> {
   const configPath = values.config
   if (configPath === undefined) throw new UsageError('start', 'missing --config FILE')
   const flag = parseWorkers(values.workers)
+  const logLevel = parseLogLevel('start', values['log-level'])
   const result = await loadConfig(configPath)
   if (!result.ok) {
     printError(formatProblems(result.problems))
@@ -76,6 +81,7 @@ async function runStart(args: string[]): Promise<number> {
       inputs: result.inputs,
       watch: values.watch ?? false,
       workers,
+      logLevel,
     })
   } finally {
     if (pidFile !== undefined) rmSync(pidFile, { force: true })

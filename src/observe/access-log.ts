@@ -2,22 +2,32 @@
  * The access log: one JSON line per request, written by pino through an
  * asynchronous destination. It subscribes to the request-end diagnostics
  * channel, so a gateway without an access log pays nothing for it.
+ *
+ * Lines are held until `buffer` bytes wait (one write for many lines under
+ * load) or the oldest has waited `flushInterval`, whichever comes first: a
+ * quiet gateway's line arrives within that interval, a busy one pays one
+ * timer per interval. What is held is flushed on close and, synchronously,
+ * when the process exits (log-files.ts); files reopen on SIGUSR1.
  */
 import pino from 'pino'
+import type { AccessLogConfig } from '../config/log-schema.ts'
 import type { Session } from '../core/session.ts'
 import { type RequestEndMessage, requestEndChannel } from './channels.ts'
+import { closeLogDestination, type LogDestination, openLogDestination } from './log-files.ts'
 
 export class AccessLog {
-  private readonly path: string
-  private readonly destination: pino.DestinationStream & { flushSync?: () => void; end?: () => void }
+  private readonly config: AccessLogConfig
+  private readonly destination: LogDestination
   private readonly logger: pino.Logger
   private readonly listener: (message: unknown) => void
+  /** Set while lines wait for the interval flush. */
+  private timer: NodeJS.Timeout | undefined = undefined
+  private readonly flushHeld = (): void => this.flushNow()
 
-  /** Logs requests of `gateway` to `path` (`stdout`, `stderr` or a file). */
-  constructor(gateway: object, path: string) {
-    this.path = path
-    const dest = path === 'stdout' ? 1 : path === 'stderr' ? 2 : path
-    this.destination = pino.destination({ dest, sync: false, mkdir: true, minLength: 4096 })
+  /** Logs requests of `gateway` as `config` says (`path`: `stdout`, `stderr` or a file). */
+  constructor(gateway: object, config: AccessLogConfig) {
+    this.config = config
+    this.destination = openLogDestination(config.path, config.buffer)
     this.logger = pino(
       {
         base: null,
@@ -27,28 +37,42 @@ export class AccessLog {
       },
       this.destination,
     )
+    const holds = config.buffer > 0
     this.listener = (message) => {
       const m = message as RequestEndMessage
-      if (m.gateway === gateway) this.logger.info(accessRecord(m.session))
+      if (m.gateway !== gateway) return
+      this.logger.info(accessRecord(m.session))
+      if (holds && this.timer === undefined && this.destination._len > 0)
+        this.timer = setTimeout(this.flushHeld, this.config.flushInterval).unref()
     }
     requestEndChannel.subscribe(this.listener)
   }
 
-  sameAs(config: { enabled: boolean; path: string }): boolean {
-    return config.enabled && config.path === this.path
+  sameAs(config: AccessLogConfig): boolean {
+    const c = this.config
+    return (
+      config.enabled &&
+      config.path === c.path &&
+      config.buffer === c.buffer &&
+      config.flushInterval === c.flushInterval
+    )
+  }
+
+  /** flushNow writes what is held; a write in flight is let finish and the rest written just after. */
+  private flushNow(): void {
+    this.timer = undefined
+    const d = this.destination
+    if (d._len === 0) return
+    if (d._writing) this.timer = setTimeout(this.flushHeld, 10).unref()
+    else d.flush()
   }
 
   /** close unsubscribes and flushes what is buffered. */
   async close(): Promise<void> {
     requestEndChannel.unsubscribe(this.listener)
-    await new Promise<void>((resolve) => {
-      const d = this.destination as unknown as { flush(cb: (err?: Error) => void): void }
-      try {
-        d.flush(() => resolve())
-      } catch {
-        resolve()
-      }
-    })
+    clearTimeout(this.timer)
+    this.timer = undefined
+    await closeLogDestination(this.destination)
   }
 }
 

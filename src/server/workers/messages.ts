@@ -43,6 +43,8 @@ export type ToWorker =
   | { t: 'stop'; drainTimeout: number; idleGrace: number }
   /** An admin API question (src/server/admin/ask.ts), answered by an `admin` message with the same seq. */
   | { t: 'admin'; seq: number; ask: AdminAsk }
+  /** Reopen log files (the supervisor got SIGUSR1: logrotate moved them). */
+  | { t: 'reopen' }
 
 /** Worker → supervisor. */
 export type FromWorker =

@@ -11,6 +11,8 @@ import cluster from 'node:cluster'
 import { isAbsolute } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { GatewayHooks } from '../../core/hooks.ts'
+import { ErrorLog } from '../../observe/error-log.ts'
+import { reopenLogFiles } from '../../observe/log-files.ts'
 import { ipcPort } from '../../store/shared.ts'
 import type { StoreContext } from '../../store/registry.ts'
 import { createGateway, type Gateway } from '../gateway.ts'
@@ -19,6 +21,7 @@ import { type FromWorker, isToWorker, type ToWorker } from './messages.ts'
 import { Sampler } from './sampler.ts'
 
 let gateway: Gateway | undefined
+let log: ErrorLog | undefined
 let sampler: Sampler | undefined
 let stopping = false
 
@@ -34,7 +37,8 @@ async function start(m: Extract<ToWorker, { t: 'start' }>): Promise<void> {
     // The seam of the `shared` store: requests to the supervisor's
     // SharedStoreHost travel on this process's IPC channel (src/store/shared.ts).
     const stores: StoreContext = { sharedPort: ipcPort(process) }
-    gateway = await createGateway(m.config, { hooks, stores })
+    log = new ErrorLog(m.config.log, { worker: id(), pid: process.pid })
+    gateway = await createGateway(m.config, { hooks, stores, log })
     for (const action of m.overrides ?? []) gateway.admin?.act(action)
     await gateway.listen()
   } catch (err) {
@@ -73,6 +77,7 @@ async function stop(drainTimeout: number, idleGrace: number): Promise<void> {
   stopping = true
   sampler?.stop()
   await gateway?.close({ drainTimeout, idleGrace }).catch(() => {})
+  await log?.close()
   // Exit naturally so buffered output (access logs) is flushed; a handle
   // someone forgot to close must not keep a stopped worker alive.
   setTimeout(() => process.exit(), 2000).unref()
@@ -107,6 +112,9 @@ function onMessage(m: unknown): void {
     }
     case 'stop':
       void stop(m.drainTimeout, m.idleGrace)
+      return
+    case 'reopen':
+      reopenLogFiles()
   }
 }
 
@@ -116,4 +124,11 @@ process.on('message', onMessage)
 send({ t: 'hello' })
 for (const signal of ['SIGINT', 'SIGHUP', 'SIGUSR2'] as const) process.on(signal, () => {})
 // SIGTERM sent to this worker alone (by an operator or a process manager) drains it.
+// SIGUSR1 reopens log files, as in the supervisor (a listener also keeps it
+// from opening Node's inspector, its default).
+process.on('SIGUSR1', reopenLogFiles)
+// A crash leaves its reason in the error log (then Node exits as usual; 'exit' flushes the logs).
+process.on('uncaughtExceptionMonitor', (err, origin) => {
+  log?.log('fatal', `worker crashed: ${origin}`, { stack: err instanceof Error ? err.stack : String(err) })
+})
 process.on('SIGTERM', () => void stop(gateway?.config.timeouts.drain ?? 0, 0))
