@@ -16,10 +16,14 @@ import { Deadlines } from '../core/deadlines.ts'
 import type { GatewayHooks } from '../core/hooks.ts'
 import { AccessLog } from '../observe/access-log.ts'
 import { tlsHandshakeChannel } from '../observe/channels.ts'
+import { ErrorLog } from '../observe/error-log.ts'
+import { Tracer } from '../observe/tracing/tracer.ts'
 import { type StoreContext, StoreRegistry } from '../store/registry.ts'
 import { AdminAttachment, type AdminMode } from './admin/local.ts'
 import { type ConnectionHost, DownstreamConnection } from './downstream.ts'
+import { watchEvents } from './event-log.ts'
 import { DoorHost, forwardEntry, forwardServer, Interception } from './forward-door.ts'
+import { answerPlainHttp } from './plain-http-on-tls.ts'
 import { Runtime, shortestTimeout } from './runtime.ts'
 
 export interface GatewayOptions<Ctx extends object = Record<string, unknown>> {
@@ -40,6 +44,12 @@ export interface GatewayOptions<Ctx extends object = Record<string, unknown>> {
    * Default: none; with one event loop `shared` is a memory store.
    */
   stores?: StoreContext
+  /**
+   * The error log (upstream failures with their cause, policy and store
+   * failures, drain). Default: one built from `config.log` (stderr), closed
+   * with the gateway; one passed here is the caller's to close.
+   */
+  log?: ErrorLog
   /**
    * With `admin:` configured: `serve` (default) runs the admin listener in
    * this process; `worker` only collects metrics and answers the supervisor,
@@ -152,25 +162,46 @@ class GatewayServer implements Gateway, ConnectionHost {
   private readonly forwardHost = new DoorHost(this, forwardEntry)
   private readonly interception = new Interception()
   private readonly ownPorts = (): number[] => this.addresses().map((a) => a.port)
+  /** The error log, and whether this gateway made it (and so closes it). */
+  readonly log: ErrorLog
+  private readonly ownLog: boolean
+  private readonly unwatch: () => void
+  /** Spans to an OTLP collector, when `tracing:` is configured (src/observe/tracing). */
+  private tracer: Tracer | undefined
   /** The configuration file, for the admin API's reload action. */
   readonly configPath: string | undefined
   readonly admin: AdminAttachment | undefined
 
-  constructor(
-    config: GatewayConfig,
-    hooks: readonly GatewayHooks<never>[],
-    options: GatewayOptions<never>,
-  ) {
+  constructor(config: GatewayConfig, hooks: readonly GatewayHooks<never>[], options: GatewayOptions<never>) {
     this.hooks = hooks
+    // First, so its request-end subscriber sets session.traceId before the logs' run.
+    this.tracer = this.tracerFor(config)
+    this.ownLog = options.log === undefined
+    this.log = options.log ?? new ErrorLog(config.log)
+    this.unwatch = watchEvents(this, this.log)
     this.reusePort = options.reusePort ?? false
     this.stores = options.stores ?? {}
     this.deadlines = new Deadlines(Deadlines.tickFor(shortestTimeout(config)))
     this.storeRegistry = new StoreRegistry(config.stores, this.stores)
-    this.runtime = new Runtime(config, hooks, this.deadlines, this, this.storeRegistry, this.ownPorts)
+    this.runtime = new Runtime(
+      config,
+      hooks,
+      this.deadlines,
+      this,
+      this.storeRegistry,
+      this.ownPorts,
+      this.tracer,
+    )
     this.setAccessLog(config)
     this.configPath = options.configPath
     if (config.admin !== undefined)
       this.admin = new AdminAttachment(this, options.admin, options.workerLabel)
+  }
+
+  /** tracerFor keeps the tracer when `tracing:` did not change, else makes the one it asks for. */
+  private tracerFor(config: GatewayConfig): Tracer | undefined {
+    if (config.tracing === undefined) return undefined
+    return this.tracer?.sameAs(config.tracing) ? this.tracer : new Tracer(this, config.tracing)
   }
 
   get config(): GatewayConfig {
@@ -178,6 +209,7 @@ class GatewayServer implements Gateway, ConnectionHost {
   }
 
   async listen(): Promise<void> {
+    await this.storeRegistry.ready()
     try {
       for (const l of this.runtime.config.listen) await this.bind(l)
       const forward = this.runtime.config.forward
@@ -226,9 +258,9 @@ class GatewayServer implements Gateway, ConnectionHost {
       : // Accepted paused: the connection moves the socket onto its own read buffer (own-read.ts).
         net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, onSocket)
     if (secure)
-      server.on('tlsClientError', (_err, socket) => {
+      server.on('tlsClientError', (err, socket) => {
         if (tlsHandshakeChannel.hasSubscribers) tlsHandshakeChannel.publish({ gateway: this, ok: false })
-        socket.destroy()
+        if (!answerPlainHttp(err, socket)) socket.destroy()
       })
     return this.listenOn(server, l.address, secure, false)
   }
@@ -314,11 +346,23 @@ class GatewayServer implements Gateway, ConnectionHost {
 
   async reload(config: GatewayConfig): Promise<void> {
     const old = this.runtime
-    const next = new Runtime(config, this.hooks, this.deadlines, this, this.storeRegistry, this.ownPorts)
+    const tracer = this.tracerFor(config)
+    const next = new Runtime(
+      config,
+      this.hooks,
+      this.deadlines,
+      this,
+      this.storeRegistry,
+      this.ownPorts,
+      tracer,
+    )
     await this.interception.attach(next, this)
     this.admin?.onRuntime(next.upstreams)
     this.runtime = next
+    if (tracer !== this.tracer) void this.tracer?.close()
+    this.tracer = tracer
     this.setAccessLog(config)
+    this.log.configure(config.log)
     // Idle pooled connections of the old runtime close now; busy ones when their exchange ends.
     old.close()
   }
@@ -334,12 +378,19 @@ class GatewayServer implements Gateway, ConnectionHost {
     await this.untilDrained(Math.min(options.idleGrace ?? 0, drainTimeout))
     for (const c of this.connections) c.closeIfIdle()
     await this.untilDrained(end - performance.now())
+    if (this.connections.size > 0)
+      this.log.warn(`drain timeout: closing ${this.connections.size} connections still busy`, {
+        drainTimeoutMs: drainTimeout,
+      })
     for (const c of this.connections) c.destroy()
     await Promise.all(stopped)
     this.runtime.close()
     this.deadlines.stop()
     await this.storeRegistry.close()
     await this.accessLog?.close()
+    await this.tracer?.close()
+    this.unwatch()
+    if (this.ownLog) await this.log.close()
   }
 
   /** untilDrained resolves once no connection is left, or after `ms`. */
@@ -361,7 +412,7 @@ class GatewayServer implements Gateway, ConnectionHost {
     const want = config.accessLog
     if (this.accessLog?.sameAs(want)) return
     const old = this.accessLog
-    this.accessLog = want.enabled ? new AccessLog(this, want.path) : undefined
+    this.accessLog = want.enabled ? new AccessLog(this, want) : undefined
     void old?.close()
   }
 }
