@@ -36,6 +36,8 @@ export class Target {
    * available from the start. Slow start ramps the weight from here.
    */
   availableSince = 0
+  /** The latency-aware balancer's moving average of try durations (peak-EWMA), ms, as of the last try; 0 otherwise. */
+  latencyMs = 0
   /** The weight set by the configuration or the admin API (see `weight`). */
   private baseWeight = 1
   /** performance.now() when slow start ends; 0 when not ramping. */

