@@ -79,7 +79,12 @@ export function describeCause(err: GatewayError, target: string, ms: number): Fa
   const code = typeof root.code === 'string' ? root.code : undefined
   const message = root.message
   if (code !== undefined && VERIFY_CODES.has(code))
-    return tagged('certificate verify failed', `${code} / ${message} for ${hostPort(target)}`, code)
+    // Node's hint after ';' (--use-system-ca) is about its own client, not the gateway's upstreams.tls.ca.
+    return tagged(
+      'certificate verify failed',
+      `${code} / ${message.split(';')[0]} for ${hostPort(target)}`,
+      code,
+    )
   if (code !== undefined && DNS_CODES.has(code))
     return tagged('DNS lookup failed', `${code} ${root.hostname ?? hostPort(target)}`, code)
   if (code?.startsWith('ERR_SSL_') || code?.startsWith('ERR_TLS_'))
