@@ -57,6 +57,8 @@ installCleanup(() => {})
 pinSelf(placement.loadCpu)
 // PRIORITY=1: nice -10 for this client and all it starts (as `npm run bench -- --priority`).
 if (process.env.PRIORITY === '1') usePriority(-10)
+/** When each probe's steps ended, ms after it began. */
+const phases = { connect: [] as number[], tls: [] as number[] }
 const dir = await mkdtemp(join(tmpdir(), 'portcullis-bench-newhost-'))
 
 /** host n: a distinct loopback literal; probes in 127.200/16 and idle hosts in 127.201/16, which the origin's certificate names. */
@@ -147,7 +149,7 @@ try {
     await sleep(300)
   }
   console.log(
-    `new host    ${ROUNDS} rounds of ${BURST} new hosts + ${PROBES} probes: probe request (CONNECT + TLS + GET, new upstream) ${stats(probes)}; the burst's ${BURST} CONNECT 200s took ${stats(bursts)}`,
+    `new host    ${ROUNDS} rounds of ${BURST} new hosts + ${PROBES} probes: probe request (CONNECT + TLS + GET, new upstream) ${stats(probes)}; the burst's ${BURST} CONNECT 200s took ${stats(bursts)}; the probe's 200 came at ${stats(phases.connect)}, its handshake ended at ${stats(phases.tls)}`,
   )
 
   const full: number[] = []
@@ -283,8 +285,12 @@ function request(proxyPort: number, host: string, port: number, ca: string): Pro
   return connectOnly(proxyPort, host, port).then(
     (raw) =>
       new Promise((resolve, reject) => {
+        phases.connect.push(performance.now() - t0)
         const s = tls.connect({ socket: raw, ca, host })
-        s.once('secureConnect', () => s.write(`GET /small HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`))
+        s.once('secureConnect', () => {
+          phases.tls.push(performance.now() - t0)
+          s.write(`GET /small HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`)
+        })
         let text = ''
         s.on('data', (d: Buffer) => {
           text += d.toString('latin1')

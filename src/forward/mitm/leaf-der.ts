@@ -82,25 +82,6 @@ export function leafDer(t: LeafTemplate, host: string, notBefore: Date, notAfter
   return signedLeaf(t, tbs, sign('sha256', tbs, { key: t.caKey, dsaEncoding: 'der' }))
 }
 
-/**
- * leafDerAsync is leafDer with the ECDSA signature computed on libuv's
- * thread pool (`crypto.sign` with a callback), so a burst of new hosts does
- * not hold the event loop for their signatures.
- */
-export function leafDerAsync(
-  t: LeafTemplate,
-  host: string,
-  notBefore: Date,
-  notAfter: Date,
-): Promise<Buffer> {
-  const tbs = leafTbs(t, host, notBefore, notAfter)
-  return new Promise((resolve, reject) =>
-    sign('sha256', tbs, { key: t.caKey, dsaEncoding: 'der' }, (err, signature) =>
-      err ? reject(err) : resolve(signedLeaf(t, tbs, signature)),
-    ),
-  )
-}
-
 /** leafTbs writes the TBSCertificate of a leaf for `host` (RFC 5280 §4.1). */
 function leafTbs(t: LeafTemplate, host: string, notBefore: Date, notAfter: Date): Buffer {
   const serial = randomBytes(16)
