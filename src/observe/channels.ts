@@ -103,3 +103,18 @@ export interface TlsHandshakeMessage {
 }
 
 export const tlsHandshakeChannel = diagnostics.channel('portcullis:tls:handshake')
+
+/**
+ * Published when an upstream's resource limit refuses something
+ * (src/upstream/circuit/limits.ts): a request beyond `limits.maxPending` or
+ * `limits.maxRequests` (answered 503), or a retry beyond `limits.maxRetries`
+ * or the retry budget (the failure is answered instead).
+ */
+export interface UpstreamOverflowMessage {
+  upstream: string
+  limit: 'pending' | 'requests' | 'retries'
+  /** The limit's overflow counter after this one. */
+  count: number
+}
+
+export const upstreamOverflowChannel = diagnostics.channel('portcullis:upstream:overflow')

@@ -62,7 +62,7 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeO
   start(): void {
     const limits = this.upstream.limits
     if (limits.requests >= limits.maxRequests) {
-      limits.overflow.requests++
+      limits.refused('requests')
       this.done = true // never counted in limits.requests
       this.client.respondError(new GatewayError('UPSTREAM_OVERFLOW_REQUESTS', 'upstream limits.maxRequests'))
       return
@@ -100,7 +100,7 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeO
       const limits = this.upstream.limits
       limits.overflow.connections++
       if (limits.pending >= limits.maxPending) {
-        limits.overflow.pending++
+        limits.refused('pending')
         target.breaker?.release()
         return this.fail(new GatewayError('UPSTREAM_OVERFLOW_PENDING', 'upstream limits.maxPending'))
       }

@@ -80,6 +80,10 @@ async function slowFirst(url: string, seen: () => number) {
 test('limits.maxRequests: one more request gets 503 UPSTREAM_OVERFLOW_REQUESTS at once', async (t) => {
   const a = await startFaultOrigin({ t, name: 'a' })
   await a.set({ mode: 'slow', delayMs: 1500 })
+  const overflows: unknown[] = []
+  const onOverflow = (m: unknown) => void overflows.push(m)
+  diagnostics.subscribe('portcullis:upstream:overflow', onOverflow)
+  t.after(() => diagnostics.unsubscribe('portcullis:upstream:overflow', onOverflow))
   const gw = await startGateway(resilienceConfig([a.url], { limits: { maxRequests: 1 } }), { t })
   const first = await slowFirst(gw.url, () => a.stats.requests)
   const r = await send(gw.url)
@@ -89,6 +93,7 @@ test('limits.maxRequests: one more request gets 503 UPSTREAM_OVERFLOW_REQUESTS a
   assert.equal((await first.pending).status, 200)
   assert.equal(upstreamOf(gw).limits.overflow.requests, 1)
   assert.equal(upstreamOf(gw).limits.requests, 0)
+  assert.deepEqual(overflows, [{ upstream: 'origin', limit: 'requests', count: 1 }])
 })
 
 test('limits.maxPending: a request that would wait beyond it gets 503 UPSTREAM_OVERFLOW_PENDING at once', async (t) => {

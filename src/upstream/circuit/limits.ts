@@ -7,7 +7,11 @@
  * their own timeouts. The counters are plain fields for the admin API and
  * metrics. Connections are limited per target by `pool.maxConnections`.
  */
+import diagnostics from 'node:diagnostics_channel'
 import type { UpstreamLimitsConfig } from '../../config/resilience-schema.ts'
+
+/** `portcullis:upstream:overflow` (message type in observe/channels.ts), looked up by name: upstream/ does not import observe/. */
+const overflowChannel = diagnostics.channel('portcullis:upstream:overflow')
 
 /** Times each limit refused something (monotonic; Envoy's `*_overflow` counters). */
 export interface OverflowCounters {
@@ -33,8 +37,11 @@ export class ResourceLimits {
   /** Requests in progress that are being retried now (one each, however many tries). */
   retries = 0
   readonly overflow: OverflowCounters = { connections: 0, pending: 0, requests: 0, retries: 0 }
+  /** The upstream's name, for the overflow channel. */
+  private readonly upstream: string
 
-  constructor(config: UpstreamLimitsConfig | undefined) {
+  constructor(config: UpstreamLimitsConfig | undefined, upstream = '') {
+    this.upstream = upstream
     this.maxPending = config?.maxPending ?? Infinity
     this.maxRequests = config?.maxRequests ?? Infinity
     this.maxRetries = config?.maxRetries ?? Infinity
@@ -50,7 +57,18 @@ export class ResourceLimits {
     if (budget !== undefined)
       cap = Math.min(cap, Math.max(budget.min, Math.floor((budget.percent * this.requests) / 100)))
     if (this.retries < cap) return true
-    this.overflow.retries++
+    this.refused('retries')
     return false
+  }
+
+  /**
+   * refused counts a refusal by a limit (not `connections`, a wait) and
+   * publishes it on `portcullis:upstream:overflow` when someone listens: a
+   * degraded mode leaves a metric and, through a subscriber, a log line.
+   */
+  refused(limit: 'pending' | 'requests' | 'retries'): void {
+    this.overflow[limit]++
+    if (overflowChannel.hasSubscribers)
+      overflowChannel.publish({ upstream: this.upstream, limit, count: this.overflow[limit] })
   }
 }
