@@ -26,11 +26,18 @@ The local certificate authority used for TLS interception
   init   create the CA in DIR: ca.pem (the certificate clients trust) and
          ca-key.pem (its private key, mode 0600). Refuses to overwrite.
   show   print the CA certificate, its SHA-256 fingerprint and how to trust
-         it (curl, Chromium/NSS, the system store)
+         it (curl, Node, Chromium/NSS, Firefox, the Debian/Ubuntu,
+         Fedora/RHEL and macOS system stores)
+
+'init' also prints what 'show' does. The private key is never printed.
 
 Options:
   -d, --dir DIR   the CA directory (default ./ca)
-  -h, --help      show this help`
+  -h, --help      show this help
+
+Example:
+  portcullis ca init --dir ./ca
+  portcullis forward --mitm --ca-dir ./ca`
 
 /** The `ca` command. */
 export const ca: Command = {

@@ -31,6 +31,10 @@ Options:
 ${LOG_LEVEL_HELP}
   -h, --help               show this help
 
+More (proxy authentication, deny rules, a parent proxy, which hosts to
+intercept, policies per destination) is configured in a file's forward:
+section and run with 'portcullis start -c FILE'.
+
 Example:
   portcullis ca init --dir ./ca
   portcullis forward --listen 127.0.0.1:3128 --mitm --ca-dir ./ca
