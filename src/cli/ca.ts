@@ -1,7 +1,7 @@
 /**
  * `portcullis ca init|show [--dir DIR]`: the local certificate authority
  * TLS interception signs its leaves with (src/forward/mitm/ca.ts). `init`
- * makes it (ECDSA P-256, key file 0600) and refuses to replace an existing
+ * makes it (ECDSA P-256, or RSA 2048 with --rsa; key file 0600) and refuses to replace an existing
  * one; `show` prints the certificate, its SHA-256 fingerprint, and how to
  * trust it for curl, Chromium (NSS) and the system store. The private key
  * is never printed.
@@ -18,7 +18,7 @@ import {
   UsageError,
 } from './command.ts'
 
-const HELP = `Usage: portcullis ca init|show [--dir DIR]
+const HELP = `Usage: portcullis ca init|show [--dir DIR] [--rsa]
 
 The local certificate authority used for TLS interception
 ('portcullis forward --mitm', forward.mitm in a configuration file).
@@ -33,6 +33,8 @@ The local certificate authority used for TLS interception
 
 Options:
   -d, --dir DIR   the CA directory (default ./ca)
+      --rsa       init: an RSA 2048 CA instead of ECDSA P-256 (for clients
+                  that only accept RSA roots; leaves keep P-256 keys)
   -h, --help      show this help
 
 Example:
@@ -51,7 +53,10 @@ async function runCa(args: string[]): Promise<number> {
   const { values, positionals } = parseOrUsage('ca', () =>
     parseArgs({
       args,
-      options: { dir: { type: 'string', short: 'd', default: './ca' } },
+      options: {
+        dir: { type: 'string', short: 'd', default: './ca' },
+        rsa: { type: 'boolean', default: false },
+      },
       allowPositionals: true,
       strict: true,
     }),
@@ -64,7 +69,7 @@ async function runCa(args: string[]): Promise<number> {
   const mitm = await import('../forward/mitm/ca.ts')
   if (action === 'init') {
     try {
-      await mitm.createCa(dir)
+      await mitm.createCa(dir, undefined, { rsa: values.rsa })
     } catch (err) {
       const e = err as NodeJS.ErrnoException
       if (e.code === 'EEXIST') printError(`portcullis ca: a CA already exists in ${dir}; not replaced`)

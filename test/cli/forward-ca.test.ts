@@ -5,7 +5,8 @@
  * curl until SIGTERM.
  */
 import assert from 'node:assert/strict'
-import { stat } from 'node:fs/promises'
+import { X509Certificate } from 'node:crypto'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { startOrigin } from '../helpers/gateway.ts'
@@ -30,6 +31,19 @@ describe('portcullis ca', () => {
       assert.match(show.stdout, /curl --cacert .*ca\.pem/)
       assert.match(show.stdout, /certutil -d sql:\$HOME\/\.pki\/nssdb -A -t "C,,"/)
       assert.match(show.stdout, /update-ca-certificates/)
+    })
+  })
+
+  it('init --rsa makes an RSA 2048 CA', async () => {
+    await withTempDir(async (dir) => {
+      const caDir = join(dir, 'ca')
+      const init = await runCli(['ca', 'init', '--rsa', '--dir', caDir])
+      assert.equal(init.code, 0, init.stderr)
+      const cert = new X509Certificate(await readFile(join(caDir, 'ca.pem')))
+      assert.equal(cert.publicKey.asymmetricKeyType, 'rsa')
+      assert.equal(cert.publicKey.asymmetricKeyDetails?.modulusLength, 2048)
+      assert.ok(cert.ca)
+      assert.equal((await stat(join(caDir, 'ca-key.pem'))).mode & 0o777, 0o600)
     })
   })
 

@@ -1,6 +1,7 @@
 /**
  * The local certificate authority used for TLS interception: an ECDSA P-256
- * key and a self-signed CA certificate made with @peculiar/x509 over Node's
+ * key (or RSA 2048 on request, for clients that want an RSA root) and a
+ * self-signed CA certificate made with @peculiar/x509 over Node's
  * WebCrypto (no OpenSSL command, no key math in JavaScript). `ca.pem` is the
  * certificate clients are told to trust; `ca-key.pem` is the private key,
  * written with mode 0600 and never printed.
@@ -15,6 +16,14 @@ x509.cryptoProvider.set(webcrypto as never)
 
 /** ECDSA P-256 with SHA-256: small keys, fast signatures, accepted by every current client. */
 export const EC_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const
+
+/** RSA 2048 with SHA-256 (PKCS #1 v1.5, RFC 8017): `ca init --rsa`. Leaves keep their P-256 key either way. */
+export const RSA_ALGORITHM = {
+  name: 'RSASSA-PKCS1-v1_5',
+  hash: 'SHA-256',
+  modulusLength: 2048,
+  publicExponent: new Uint8Array([1, 0, 1]),
+} as const
 
 export const CA_CERT_FILE = 'ca.pem'
 export const CA_KEY_FILE = 'ca-key.pem'
@@ -35,13 +44,18 @@ export function caPaths(dir: string): { cert: string; key: string } {
 
 /**
  * createCa makes a new CA in `dir` (created 0700 if missing), valid ten
- * years. Refuses to overwrite an existing one: a CA users already trust
- * must not silently change.
+ * years, ECDSA P-256 unless `rsa`. Refuses to overwrite an existing one: a
+ * CA users already trust must not silently change.
  */
-export async function createCa(dir: string, name = 'Portcullis local CA'): Promise<LocalCa> {
+export async function createCa(
+  dir: string,
+  name = 'Portcullis local CA',
+  options: { rsa?: boolean } = {},
+): Promise<LocalCa> {
   await mkdir(dir, { recursive: true, mode: 0o700 })
   const paths = caPaths(dir)
-  const keys = (await webcrypto.subtle.generateKey(EC_ALGORITHM, true, [
+  const algorithm = options.rsa ? RSA_ALGORITHM : EC_ALGORITHM
+  const keys = (await webcrypto.subtle.generateKey(algorithm, true, [
     'sign',
     'verify',
   ])) as webcrypto.CryptoKeyPair
@@ -51,7 +65,7 @@ export async function createCa(dir: string, name = 'Portcullis local CA'): Promi
     name: `CN=${name}, O=Portcullis`,
     notBefore: new Date(now - 3600_000),
     notAfter: new Date(now + 10 * 365 * 86400_000),
-    signingAlgorithm: EC_ALGORITHM,
+    signingAlgorithm: algorithm,
     keys,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
@@ -68,19 +82,16 @@ export async function createCa(dir: string, name = 'Portcullis local CA'): Promi
   return { certPem, cert, key: keys.privateKey, signer: createPrivateKey(keyPem) }
 }
 
-/** loadCa reads a CA made by createCa (or any ECDSA P-256 CA in PKCS#8 PEM). */
+/** loadCa reads a CA made by createCa (or any ECDSA P-256 or RSA CA with its key in PKCS#8 PEM). */
 export async function loadCa(dir: string): Promise<LocalCa> {
   const paths = caPaths(dir)
   const certPem = (await readFile(paths.cert, 'latin1')).trim()
   const keyPem = await readFile(paths.key, 'latin1')
+  const signer = createPrivateKey(keyPem)
   const der = Buffer.from(keyPem.replace(/-----[^-]+-----|\s/g, ''), 'base64')
-  const key = await webcrypto.subtle.importKey('pkcs8', der, EC_ALGORITHM, false, ['sign'])
-  return {
-    certPem,
-    cert: new x509.X509Certificate(certPem),
-    key: key as webcrypto.CryptoKey,
-    signer: createPrivateKey(keyPem),
-  }
+  const algorithm = signer.asymmetricKeyType === 'rsa' ? RSA_ALGORITHM : EC_ALGORITHM
+  const key = await webcrypto.subtle.importKey('pkcs8', der, algorithm, false, ['sign'])
+  return { certPem, cert: new x509.X509Certificate(certPem), key: key as webcrypto.CryptoKey, signer }
 }
 
 /** fingerprint is the SHA-256 fingerprint of a PEM certificate, `AB:CD:…` as browsers show it. */

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import net from 'node:net'
 import tls from 'node:tls'
-import { createCa } from './ca.ts'
+import { createCa, loadCa } from './ca.ts'
 import { LeafCache } from './leaf-cache.ts'
 
 for (const spares of [0, 2])
@@ -54,3 +54,33 @@ for (const spares of [0, 2])
     // Spares are made again in idle turns after being used.
     await spareReady()
   })
+
+test('an RSA CA (ca init --rsa) signs leaves that verify (sha256WithRSAEncryption, P-256 leaf key)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-leaf-rsa-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  await createCa(join(dir, 'ca'), undefined, { rsa: true })
+  const ca = await loadCa(join(dir, 'ca'))
+  assert.equal(ca.signer.asymmetricKeyType, 'rsa')
+  const cache = new LeafCache(ca, 10, 1)
+  t.after(() => cache.close())
+  const secureContext = await cache.contextFor('rsa.example')
+  const server = net.createServer((raw) => {
+    const s = new tls.TLSSocket(raw, { isServer: true, secureContext })
+    s.on('error', () => {})
+    s.on('secure', () => s.end())
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.after(() => server.close())
+  const port = (server.address() as { port: number }).port
+  const peer = await new Promise<X509Certificate>((resolve, reject) => {
+    const c = tls.connect({ host: '127.0.0.1', port, servername: 'rsa.example', ca: ca.certPem }, () => {
+      resolve(c.getPeerX509Certificate()!)
+      c.destroy()
+    })
+    c.on('error', reject)
+  })
+  assert.equal(peer.subjectAltName, 'DNS:rsa.example')
+  assert.ok(peer.checkIssued(new X509Certificate(ca.certPem)))
+  assert.ok(peer.verify(new X509Certificate(ca.certPem).publicKey))
+  assert.equal(peer.publicKey.asymmetricKeyType, 'ec')
+})
