@@ -6,7 +6,9 @@
  * (gzip, deflate, br), hands it to `rewrite`, and sends what that returns
  * unencoded: Content-Encoding, Content-Length and ETag are removed (the
  * exchange re-frames the body as chunked, RFC 9112 §7.1), so the fields
- * always describe the bytes sent. A body over the cap, or one that does not
+ * always describe the bytes sent. With `reencode`, the result is encoded
+ * again in the origin's coding and Content-Encoding kept (RFC 9110 §8.4):
+ * a client that was sent a compressed body still is. A body over the cap, or one that does not
  * decode, fails the response (the connection closes: never a truncated or
  * mislabelled success).
  *
@@ -32,10 +34,19 @@ const DECODERS: Record<string, (b: Buffer, o: zlib.ZlibOptions) => Promise<Buffe
   br: promisify(zlib.brotliDecompress) as never,
 }
 
+const ENCODERS: Record<string, (b: Buffer) => Promise<Buffer>> = {
+  gzip: promisify(zlib.gzip) as never,
+  'x-gzip': promisify(zlib.gzip) as never,
+  deflate: promisify(zlib.deflate) as never,
+  br: promisify(zlib.brotliCompress) as never,
+}
+
 /** Options of rewriteBody. */
 export interface WholeBodyOptions {
   /** Largest body (encoded, and decoded) handed to the hook; default 10 MiB. */
   maxSize?: number
+  /** Encode the result again in the origin's Content-Encoding (default: sent unencoded). */
+  reencode?: boolean
 }
 
 /**
@@ -52,7 +63,10 @@ export function rewriteBody(
   const decode = Object.hasOwn(DECODERS, coding) ? DECODERS[coding]! : undefined
   if (decode === undefined) return false
   const max = options.maxSize ?? 10 * 1024 * 1024
-  for (const name of ['content-encoding', 'content-length', 'etag']) res.headers.delete(name)
+  const encode = options.reencode && Object.hasOwn(ENCODERS, coding) ? ENCODERS[coding]! : undefined
+  // The body changes: its length and validator no longer hold; its coding only if it is re-applied.
+  for (const name of ['content-length', 'etag']) res.headers.delete(name)
+  if (encode === undefined) res.headers.delete('content-encoding')
   const chunks: Buffer[] = []
   let size = 0
   res.bodyTransform = new Transform({
@@ -65,7 +79,9 @@ export function rewriteBody(
     flush(done) {
       decode(Buffer.concat(chunks), { maxOutputLength: max })
         .then((body) => rewrite(body))
-        .then((out) => done(null, typeof out === 'string' ? Buffer.from(out) : out), done)
+        .then((out) => (typeof out === 'string' ? Buffer.from(out) : out))
+        .then((out) => (encode === undefined ? out : encode(out)))
+        .then((out) => done(null, out), done)
     },
   })
   return true

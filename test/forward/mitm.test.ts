@@ -197,7 +197,7 @@ test('an onConnect hook decides per CONNECT, over mitm.hosts', { skip }, async (
 })
 
 test(
-  'whole-body hook: a gzip response decoded, rewritten, sent unencoded; over the cap closes',
+  'whole-body hook: a gzip response decoded, rewritten, sent unencoded or gzip again (reencode); over the cap closes',
   { skip },
   async (t) => {
     const { gzipSync } = await import('node:zlib')
@@ -219,7 +219,10 @@ test(
         hooks: {
           onResponse: (session, res) => {
             if (session.source === 'mitm')
-              rewriteBody(res, (body) => body.toString().toUpperCase(), { maxSize: 10_000 })
+              rewriteBody(res, (body) => body.toString().toUpperCase(), {
+                maxSize: 10_000,
+                reencode: session.head.target === '/again',
+              })
           },
         },
       },
@@ -233,6 +236,21 @@ test(
     assert.ok(inner.endsWith('\r\n\r\n<P>HELLO FROM THE ORIGIN</P>'), inner)
     const big = await curl(['--cacert', s.caPem, '-x', fwd.proxy, `https://localhost:${port}/big`])
     assert.notEqual(big.code, 0, 'never a truncated success')
+    // reencode: gzip again, Content-Encoding kept; curl --compressed decodes it.
+    const again = await curl(['--cacert', s.caPem, '-x', fwd.proxy, '-i', `https://localhost:${port}/again`])
+    assert.equal(again.code, 0, again.stderr)
+    const raw = again.stdout.slice(again.stdout.indexOf('\r\n\r\n') + 4)
+    assert.match(raw, /content-encoding: gzip/i)
+    assert.doesNotMatch(raw, /etag|content-length/i)
+    const decoded = await curl([
+      '--compressed',
+      '--cacert',
+      s.caPem,
+      '-x',
+      fwd.proxy,
+      `https://localhost:${port}/again`,
+    ])
+    assert.equal(decoded.stdout, '<P>HELLO FROM THE ORIGIN</P>')
   },
 )
 
