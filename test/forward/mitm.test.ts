@@ -293,6 +293,57 @@ test('HAR capture of intercepted requests, credentials redacted', { skip }, asyn
   assert.equal(header('cookie'), '[redacted]')
   assert.equal(e.response.status, 200)
   assert.equal(e.response.content.mimeType, 'text/plain')
+  // The body, bounded: the origin answers `secure GET /p?q=1&r=two host=…`.
+  assert.match(e.response.content.text, /^secure GET \/p\?q=1&r=two host=localhost:\d+$/)
+  assert.equal(e.response.content.size, Buffer.byteLength(e.response.content.text))
   assert.ok(e.time > 0 && !Number.isNaN(Date.parse(e.startedDateTime)))
   assert.doesNotMatch(JSON.stringify(doc), /secret/)
+})
+
+test('HAR bodies: cut at maxBodySize and said so; gzip decoded; off with 0', { skip }, async (t) => {
+  const { HarRecorder } = await import('../../src/forward/har.ts')
+  const { gzipSync } = await import('node:zlib')
+  const s = await setup(t)
+  const cert = await makeSelfSigned(s.dir, 'harbody')
+  const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    if (req.url === '/gz') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' })
+      res.end(gzipSync('{"a":1}'))
+    } else res.end('y'.repeat(1000))
+  })
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
+  t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
+  const port = (origin.address() as net.AddressInfo).port
+  const cut = new HarRecorder({ maxBodySize: 100 })
+  const none = new HarRecorder({ maxBodySize: 0 })
+  const fwd = await startForward(
+    { allow: ['127.0.0.1'], mitm: { caDir: s.caDir, hosts: ['localhost'], upstreamCa: cert.certPath } },
+    { t, hooks: [cut.hooks, none.hooks] },
+  )
+  for (const path of ['/long', '/gz']) {
+    const r = await curl([
+      '--compressed',
+      '--cacert',
+      s.caPem,
+      '-x',
+      fwd.proxy,
+      `https://localhost:${port}${path}`,
+    ])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, path === '/gz' ? '{"a":1}' : 'y'.repeat(1000), 'the client gets the whole body')
+  }
+  type Doc = { log: { entries: { response: { content: Record<string, unknown> } }[] } }
+  assert.ok(await waitFor(() => (cut.toJSON() as Doc).log.entries.length === 2))
+  const [long, gz] = (cut.toJSON() as Doc).log.entries.map((e) => e.response.content)
+  assert.equal(long!.size, 1000)
+  assert.equal(long!.comment, 'body cut at 100 of 1000 bytes')
+  assert.equal(long!.encoding, 'base64', 'no content-type: not known to be text')
+  assert.equal(Buffer.from(long!.text as string, 'base64').toString(), 'y'.repeat(100))
+  assert.equal(gz!.text, '{"a":1}')
+  assert.equal(gz!.mimeType, 'application/json')
+  const off = (none.toJSON() as Doc).log.entries.map((e) => e.response.content)
+  assert.deepEqual(
+    off.map((c) => c.text),
+    [undefined, undefined],
+  )
 })
