@@ -36,7 +36,9 @@ let exitHookInstalled = false
 export function openLogDestination(path: string, minLength: number): LogDestination {
   const file = path === 'stdout' || path === 'stderr' ? undefined : path
   const dest = file ?? (path === 'stdout' ? 1 : 2)
-  const boom = pino.destination({ dest, sync: false, mkdir: true, minLength })
+  // SonicBoom refuses a minLength not below maxWrite (its largest single write, 16 KiB by default).
+  const maxWrite = Math.max(16 * 1024, minLength * 2)
+  const boom = pino.destination({ dest, sync: false, mkdir: true, minLength, maxWrite })
   // A failed open or write (permissions, disk full, a closed pipe) must not
   // crash the gateway; it is said once on stderr, the last place left to say it.
   let said = false
