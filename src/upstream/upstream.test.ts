@@ -112,6 +112,32 @@ describe('Upstream balancing', () => {
     }
   })
 
+  it('a retry avoiding the failed target goes to one other target, the same every time', () => {
+    const u = new Upstream(
+      'u',
+      upstreamConfig({
+        targets: [
+          { url: 'http://127.0.0.1:1' },
+          { url: 'http://127.0.0.1:2' },
+          { url: 'http://127.0.0.1:3' },
+        ],
+        balance: 'consistent-hash',
+        hash: { key: 'header:x-user' },
+      }),
+      deadlines,
+    )
+    for (const user of ['ann', 'bob', 'cy']) {
+      const first = u.pick(session(user))!
+      const retry = u.pick(session(user), first)!
+      assert.notEqual(retry, first)
+      for (let i = 0; i < 3; i++) {
+        assert.equal(u.pick(session(user), first), retry)
+        assert.equal(u.pick(session(user)), first)
+      }
+    }
+    u.close()
+  })
+
   it('rebuilds the ring when a weight changes, and keeps it otherwise', () => {
     const u = new Upstream(
       'u',

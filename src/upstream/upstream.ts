@@ -49,6 +49,9 @@ export class Upstream {
   private readonly slowStart: number
   /** Each available target's configured weight when `available` was last set (consistent-hash rebuilds on change). */
   private weightsSeen: number[] = []
+  /** The last `without` result (see there). */
+  private lastWithout: { from: readonly Target[]; exclude: Target; rest: readonly Target[] } | undefined =
+    undefined
 
   /**
    * `address`: where every target connects, see Target (the forward proxy's
@@ -171,10 +174,20 @@ export class Upstream {
     const available = this.available
     if (exclude === undefined || available.length < 2 || !available.includes(exclude))
       return this.balancer.pick(available, session)
-    return this.balancer.pick(
-      available.filter((t) => t !== exclude),
-      session,
-    )
+    return this.balancer.pick(this.without(available, exclude), session)
+  }
+
+  /**
+   * without is `available` less `exclude`, the same array for as long as
+   * both stay the same: a retry's balancer then keeps what it derived from
+   * it (a hash ring is not rebuilt for every retry).
+   */
+  private without(available: readonly Target[], exclude: Target): readonly Target[] {
+    const w = this.lastWithout
+    if (w !== undefined && w.from === available && w.exclude === exclude) return w.rest
+    const rest = available.filter((t) => t !== exclude)
+    this.lastWithout = { from: available, exclude, rest }
+    return rest
   }
 
   /**
