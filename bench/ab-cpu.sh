@@ -11,7 +11,10 @@
 #   REV defaults to HEAD, ROUNDS to 7, PATH to /small (see servers/node-origin.ts);
 #   BODY=16384 sends POSTs of that many bytes to /post instead;
 #   B_FLAGS="--some-v8-flag" runs B with extra Node flags (with REV=HEAD and a
-#   clean tree, that compares a flag alone).
+#   clean tree, that compares a flag alone); B_ENV="NAME=VALUE …" sets
+#   environment variables for B only (bench/tracing-cost.sh);
+#   SERVER=bench/servers/X.ts runs that script of the working tree on both
+#   sides, each in its own tree (e.g. portcullis-access-log.ts: access log on).
 # Pins the servers to core 1 and the origin and load to core 0 (2 cores).
 set -euo pipefail
 rev=${1:-HEAD} rounds=${2:-7} path=${3:-/small}
@@ -34,10 +37,12 @@ ln -s "$root/node_modules" "$tmp/a/node_modules"
 port() { "$node" -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 op=$(port) pa=$(port) pb=$(port)
 taskset -c 0 "$node" "$root/bench/servers/node-origin.ts" "$op" & pids+=($!)
-(cd "$tmp/a" && exec taskset -c 1 "$node" "${flags[@]}" bench/servers/portcullis.ts "$pa" "$op") & pids+=($!)
+server_a=bench/servers/portcullis.ts server_b=$server_a
+if [[ -n ${SERVER:-} ]]; then server_a="$root/$SERVER" server_b="$root/$SERVER"; fi
+(cd "$tmp/a" && exec taskset -c 1 "$node" "${flags[@]}" "$server_a" "$pa" "$op") & pids+=($!)
 ia=$!
 # shellcheck disable=SC2086 # B_FLAGS is a list of flags
-(cd "$root" && exec taskset -c 1 "$node" "${flags[@]}" ${B_FLAGS:-} bench/servers/portcullis.ts "$pb" "$op") & pids+=($!)
+(cd "$root" && exec env ${B_ENV:-} taskset -c 1 "$node" "${flags[@]}" ${B_FLAGS:-} "$server_b" "$pb" "$op") & pids+=($!)
 ib=$!
 # Wait until both gateways answer (a fixed sleep was too short once start-up
 # grew past it on a loaded machine, and wrk then failed to connect).

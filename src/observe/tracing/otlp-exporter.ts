@@ -12,7 +12,8 @@ import http from 'node:http'
 import https from 'node:https'
 import { gzip } from 'node:zlib'
 import type { TracingConfig } from '../../config/tracing-schema.ts'
-import { encodeAttributes, exportRequest } from './otlp-json.ts'
+import { encodeAttributes, REQUEST_SUFFIX, requestPrefix } from './otlp-json.ts'
+import { SpanBatch } from './span-batch.ts'
 
 /** Published when an export fails for good (dropped) or will be retried; for the error log and metrics. */
 export interface TracingExportMessage {
@@ -38,7 +39,14 @@ const MAX_ATTEMPTS = 5
 
 export class OtlpExporter {
   readonly stats: ExporterStats = { exported: 0, dropped: 0, failedExports: 0 }
-  private queue: string[] = []
+  /** Full batches waiting to be sent, oldest first. */
+  private readonly full: SpanBatch[] = []
+  /** The batch spans are added to. */
+  private current: SpanBatch | undefined = undefined
+  /** Spans in `full` and `current`. */
+  private queued = 0
+  private readonly prefix: Buffer
+  private readonly suffix = Buffer.from(REQUEST_SUFFIX)
   private timer: NodeJS.Timeout | undefined = undefined
   private sending: Promise<void> | undefined = undefined
   private closed = false
@@ -56,6 +64,7 @@ export class OtlpExporter {
     attributes.push('telemetry.sdk.name', 'portcullis', 'telemetry.sdk.language', 'nodejs')
     this.resource = encodeAttributes(attributes)
     this.scope = JSON.stringify({ name: 'portcullis', version })
+    this.prefix = Buffer.from(requestPrefix(this.resource, this.scope))
     const Agent = this.url.protocol === 'https:' ? https.Agent : http.Agent
     this.agent = new Agent({ keepAlive: true, maxSockets: 1 })
   }
@@ -65,21 +74,35 @@ export class OtlpExporter {
     return this.url.href
   }
 
-  /** add queues one encoded span. */
-  add(span: string): void {
-    if (this.closed || this.queue.length >= this.config.batch.maxQueue) {
-      this.stats.dropped++
-      return
-    }
-    this.queue.push(span)
-    if (this.sending !== undefined) return
-    if (this.queue.length >= this.config.batch.maxSize) this.sendSoon()
-    else this.timer ??= setTimeout(() => this.sendSoon(), this.config.batch.delay).unref()
+  /**
+   * accepts tells whether a span would be queued now; when not, it counts the
+   * drop, so the caller skips encoding a span that would be thrown away.
+   */
+  accepts(): boolean {
+    if (!this.closed && this.queued < this.config.batch.maxQueue) return true
+    this.stats.dropped++
+    return false
+  }
+
+  /** writer is the batch the next span is written into (after accepts() said yes); then call added(). */
+  writer(): SpanBatch {
+    return (this.current ??= new SpanBatch(this.prefix, 64 * 1024))
+  }
+
+  /** added counts the span just written and sends the batch once it is full. */
+  added(): void {
+    const batch = this.current!
+    this.queued++
+    if (batch.count >= this.config.batch.maxSize) {
+      this.full.push(batch)
+      this.current = undefined
+      this.sendSoon()
+    } else this.timer ??= setTimeout(() => this.sendSoon(), this.config.batch.delay).unref()
   }
 
   /** flush sends everything queued now; resolves when it was sent or given up. */
   async flush(): Promise<void> {
-    while (this.sending !== undefined || this.queue.length > 0) {
+    while (this.sending !== undefined || this.queued > 0) {
       if (this.sending === undefined) this.sendSoon()
       await this.sending
     }
@@ -96,24 +119,31 @@ export class OtlpExporter {
   private sendSoon(): void {
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
-    if (this.sending !== undefined || this.queue.length === 0) return
-    const batch = this.queue.splice(0, this.config.batch.maxSize)
-    this.sending = this.sendBatch(batch).finally(() => {
+    if (this.sending !== undefined) return
+    let batch = this.full.shift()
+    if (batch === undefined) {
+      batch = this.current
+      this.current = undefined
+    }
+    if (batch === undefined) return
+    const spans = batch.count
+    this.sending = this.sendBatch(batch.body(this.suffix), spans).finally(() => {
       this.sending = undefined
+      this.queued -= spans
       if (this.closed) return
-      if (this.queue.length >= this.config.batch.maxSize) this.sendSoon()
-      else if (this.queue.length > 0)
+      if (this.full.length > 0) this.sendSoon()
+      else if (this.current !== undefined)
         this.timer ??= setTimeout(() => this.sendSoon(), this.config.batch.delay).unref()
     })
   }
 
-  private async sendBatch(batch: string[]): Promise<void> {
-    let body: Buffer = Buffer.from(exportRequest(this.resource, this.scope, batch))
+  private async sendBatch(json: Buffer, spans: number): Promise<void> {
+    let body = json
     if (this.config.compression === 'gzip') body = await gzipped(body)
     for (let attempt = 1; ; attempt++) {
       const r = await this.post(body)
       if (r.status >= 200 && r.status < 300) {
-        this.stats.exported += batch.length
+        this.stats.exported += spans
         return
       }
       const retry = (r.status === 0 || RETRYABLE.has(r.status)) && attempt < MAX_ATTEMPTS && !this.closed
@@ -121,13 +151,13 @@ export class OtlpExporter {
       if (tracingExportChannel.hasSubscribers)
         tracingExportChannel.publish({
           endpoint: this.url.href,
-          spans: batch.length,
+          spans: spans,
           status: r.status,
           retrying: retry,
           error: r.error,
         } satisfies TracingExportMessage)
       if (!retry) {
-        this.stats.dropped += batch.length
+        this.stats.dropped += spans
         return
       }
       // Exponential backoff with jitter, or the collector's Retry-After, capped at 30 s.

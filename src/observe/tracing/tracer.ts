@@ -24,7 +24,7 @@ import {
   upstreamTryChannel,
 } from '../channels.ts'
 import { OtlpExporter } from './otlp-exporter.ts'
-import { encodeSpan, SPAN_KIND_CLIENT, SPAN_KIND_SERVER } from './otlp-json.ts'
+import { SPAN_KIND_CLIENT, SPAN_KIND_SERVER } from './otlp-json.ts'
 import { findTraceparent, newSpanId, newTraceId, parseTraceparent, ratioSampled } from './trace-context.ts'
 
 /** The trace context of one request. */
@@ -99,82 +99,68 @@ export class Tracer {
     if (m.gateway !== this.gateway) return
     const s = m.session
     const t = this.traceOf(s)
-    if (!t.sampled) return
+    if (!t.sampled || !this.exporter.accepts()) return
     const endMs = s.startedAt + (performance.now() - s.t0)
     const [host, port] = originHostPort(m.target)
+    const w = this.exporter.writer()
+    w.beginSpan(t.traceId, newSpanId(), t.spanId, s.method, SPAN_KIND_CLIENT, endMs - m.ms, endMs)
+    w.attr('http.request.method', s.method)
+    w.attr('server.address', host)
+    w.int('server.port', port)
+    w.attr('url.full', m.target + s.path)
+    if (m.status > 0) w.int('http.response.status_code', m.status)
+    // HTTP semantic conventions: error.type is the error's code, or the status of a 4xx/5xx answer.
+    w.attr('error.type', m.code ?? (m.status >= 400 ? String(m.status) : undefined))
+    if (m.attempt > 1) w.int('http.request.resend_count', m.attempt - 1)
+    w.attr('portcullis.upstream', m.upstream)
+    w.attr('portcullis.error.cause', causeOf(m.error))
     let error: string | undefined
     if (m.code !== undefined) error = m.error?.message ?? m.code
     else if (m.status >= 400) error = `HTTP ${m.status}`
-    this.exporter.add(
-      encodeSpan({
-        traceId: t.traceId,
-        spanId: newSpanId(),
-        parentSpanId: t.spanId,
-        name: s.method,
-        kind: SPAN_KIND_CLIENT,
-        startMs: endMs - m.ms,
-        endMs,
-        // prettier-ignore
-        attributes: [
-          'http.request.method', s.method,
-          'server.address', host,
-          'server.port', port,
-          'url.full', m.target + s.path,
-          'http.response.status_code', m.status > 0 ? m.status : undefined,
-          // OpenTelemetry HTTP semantic conventions: the error code, or the status of a 4xx/5xx.
-          'error.type', m.code ?? (m.status >= 400 ? String(m.status) : undefined),
-          'http.request.resend_count', m.attempt > 1 ? m.attempt - 1 : undefined,
-          'portcullis.upstream', m.upstream,
-          'portcullis.error.cause', causeOf(m.error),
-        ],
-        error,
-      }),
-    )
+    w.endSpan(error)
+    this.exporter.added()
   }
 
   private requestSpan(m: RequestEndMessage): void {
     if (m.gateway !== this.gateway) return
     const s = m.session
     const t = this.traceOf(s)
-    if (!t.sampled) return
+    if (!t.sampled || !this.exporter.accepts()) return
     const duration = s.timings.end > 0 ? s.timings.end : performance.now() - s.t0
     const [host, port] = hostPort(s.host)
     const code = s.error?.code
-    // A server span is an error on 5xx only: a 4xx is the client's doing (HTTP semantic conventions).
-    const failed = code !== undefined ? s.status >= 500 || s.status === 0 : s.status >= 500
-    this.exporter.add(
-      encodeSpan({
-        traceId: t.traceId,
-        spanId: t.spanId,
-        parentSpanId: t.parentSpanId,
-        name: s.method,
-        kind: SPAN_KIND_SERVER,
-        startMs: s.startedAt,
-        endMs: s.startedAt + duration,
-        // prettier-ignore
-        attributes: [
-          'http.request.method', s.method,
-          'url.scheme', s.destination?.scheme ?? (s.tls ? 'https' : 'http'),
-          'url.path', s.path,
-          'server.address', host,
-          'server.port', port,
-          'client.address', s.clientAddress,
-          'client.port', s.clientPort,
-          'network.protocol.version', s.head.minor === 0 ? '1.0' : '1.1',
-          'user_agent.original', s.header('user-agent'),
-          'http.response.status_code', s.status > 0 ? s.status : undefined,
-          'error.type', code ?? (s.status >= 500 ? String(s.status) : undefined),
-          'portcullis.request_id', s.id,
-          'portcullis.route', s.route?.name,
-          'portcullis.source', s.source,
-          'portcullis.upstream.target', s.target,
-          'portcullis.attempts', s.attempts > 0 ? s.attempts : undefined,
-          'portcullis.bytes_in', s.bytesIn,
-          'portcullis.bytes_out', s.bytesOut,
-        ],
-        error: failed ? (code ?? `HTTP ${s.status}`) : undefined,
-      }),
+    const w = this.exporter.writer()
+    w.beginSpan(
+      t.traceId,
+      t.spanId,
+      t.parentSpanId,
+      s.method,
+      SPAN_KIND_SERVER,
+      s.startedAt,
+      s.startedAt + duration,
     )
+    w.attr('http.request.method', s.method)
+    w.attr('url.scheme', s.destination?.scheme ?? (s.tls ? 'https' : 'http'))
+    w.attr('url.path', s.path)
+    w.attr('server.address', host)
+    w.int('server.port', port)
+    w.attr('client.address', s.clientAddress)
+    w.int('client.port', s.clientPort)
+    w.attr('network.protocol.version', s.head.minor === 0 ? '1.0' : '1.1')
+    w.attr('user_agent.original', s.header('user-agent'))
+    if (s.status > 0) w.int('http.response.status_code', s.status)
+    w.attr('error.type', code ?? (s.status >= 500 ? String(s.status) : undefined))
+    w.attr('portcullis.request_id', s.id)
+    w.attr('portcullis.route', s.route?.name)
+    w.attr('portcullis.source', s.source)
+    w.attr('portcullis.upstream.target', s.target)
+    if (s.attempts > 0) w.int('portcullis.attempts', s.attempts)
+    w.int('portcullis.bytes_in', s.bytesIn)
+    w.int('portcullis.bytes_out', s.bytesOut)
+    // A server span is an error on 5xx (or no answer) only: a 4xx is the client's doing (HTTP semantic conventions).
+    const failed = s.status >= 500 || (s.status === 0 && code !== undefined)
+    w.endSpan(failed ? (code ?? `HTTP ${s.status}`) : undefined)
+    this.exporter.added()
   }
 }
 
