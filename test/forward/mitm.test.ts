@@ -104,12 +104,12 @@ test('hosts not listed in mitm.hosts are tunnelled untouched', { skip }, async (
 })
 
 test(
-  'garbage instead of TLS, and a client leaving mid-handshake: closed, nothing leaks',
+  'garbage instead of TLS, a client leaving mid-handshake or right after CONNECT: closed, nothing leaks',
   { skip },
   async (t) => {
     const s = await setup(t)
     const fwd = await startForward(
-      { allow: ['127.0.0.1'], mitm: { caDir: s.caDir, hosts: ['localhost'] } },
+      { allow: ['127.0.0.0/8'], mitm: { caDir: s.caDir, hosts: ['localhost', '127.0.0.0/8'] } },
       { t },
     )
     const connectThen = async (after: (socket: net.Socket) => void): Promise<boolean> => {
@@ -128,6 +128,18 @@ test(
         const client = tls.connect({ socket: sock, servername: 'localhost', rejectUnauthorized: false })
         client.on('error', () => {})
         setImmediate(() => sock.destroy())
+      }),
+    )
+    // Clients gone right after their CONNECT, while their hosts' leaves are still being made.
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const sock = net.connect(fwd.port, '127.0.0.1')
+        sock.on('error', () => {})
+        await new Promise((r) => sock.once('connect', r))
+        // 127.0.0.N: an intercepted host whose leaf is not made yet.
+        sock.write(`CONNECT 127.0.0.${i + 2}:${s.port} HTTP/1.1\r\nHost: 127.0.0.${i + 2}:${s.port}\r\n\r\n`)
+        await new Promise((r) => setTimeout(r, 1))
+        sock.destroy()
       }),
     )
     assert.ok(await waitFor(() => fwd.gw.stats().connections === 0), 'no connection left')
