@@ -69,6 +69,8 @@ function terminate(
     secureContext: context,
     ALPNProtocols: ['http/1.1'],
     SNICallback: function leafForSni(servername, done) {
+      // Most clients name the CONNECT host: its context is the one already set, no lookup.
+      if (servername.toLowerCase() === dest.host.toLowerCase()) return done(null, context)
       leaves.contextFor(servername).then(
         (ctx) => done(null, ctx),
         (err: Error) => done(err),
