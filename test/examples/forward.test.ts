@@ -36,7 +36,10 @@ test('examples/forward.yaml: reverse and forward in one process, allow and deny 
   assert.equal((await curl([`http://127.0.0.1:${reverse!.port}/healthz`])).stdout, 'ok\n')
   assert.equal((await curl(['-x', proxy, `${origin.url}/`])).stdout, 'ok')
   // forward.route: the header module answers on forward requests too.
-  assert.match((await curl(['-x', proxy, '-i', `${origin.url}/`])).stdout, /\r\nx-proxied-by: portcullis\r\n/i)
+  assert.match(
+    (await curl(['-x', proxy, '-i', `${origin.url}/`])).stdout,
+    /\r\nx-proxied-by: portcullis\r\n/i,
+  )
   assert.match((await curl(['-x', proxy, '-i', `http://[::1]:${origin.port}/`])).stdout, /^HTTP\/1\.1 403/)
   const denied = await curl(['-x', proxy, '-i', 'http://tracker.ads.example/'])
   assert.match(denied.stdout, /^HTTP\/1\.1 403/)
