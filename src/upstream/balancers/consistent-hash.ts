@@ -28,7 +28,7 @@
  */
 import type { Session } from '../../core/session.ts'
 import type { Balancer, Weighted } from './balancer.ts'
-import { type HashKey, hashString } from './hash-key.ts'
+import { fmix32, type HashKey, hashString } from './hash-key.ts'
 
 const POINTS_PER_WEIGHT = 1024
 const MAX_POINTS = 131_072
@@ -114,26 +114,23 @@ function buildRing<T extends Weighted>(targets: readonly T[], idOf: (t: T) => st
   let total = 0
   for (let i = 0; i < targets.length; i++) total += weights[i] = targets[i]!.weight
   const perWeight = Math.max(1, Math.min(POINTS_PER_WEIGHT, Math.floor(MAX_POINTS / total)))
-  // Each point is packed as hash × 2^16 + owner (exact in a double: under 2^48) so a plain
-  // typed-array sort orders them, with no comparator and no object per point.
   let count = 0
   const counts = new Uint32Array(targets.length)
   for (let i = 0; i < targets.length; i++)
     count += counts[i] = Math.max(1, Math.round(weights[i]! * perWeight))
-  const packed = new Float64Array(count)
-  let k = 0
-  for (let i = 0; i < targets.length; i++) {
-    const id = idOf(targets[i]!)
-    for (let j = 0; j < counts[i]!; j++) packed[k++] = hashString(`${id}#${j}`) * 65_536 + i
-  }
-  packed.sort()
   const points = new Uint32Array(count)
   const owners = new Uint32Array(count)
-  for (let p = 0; p < count; p++) {
-    const v = packed[p]!
-    owners[p] = v % 65_536
-    points[p] = (v - owners[p]!) / 65_536
+  let k = 0
+  for (let i = 0; i < targets.length; i++) {
+    // A point's place is fmix32(hash(id) + j × golden ratio): distinct for one target (fmix32 is a
+    // bijection), independent of the other targets, and no string per point.
+    const seed = hashString(idOf(targets[i]!))
+    for (let j = 0; j < counts[i]!; j++) {
+      points[k] = fmix32((seed + Math.imul(j, 0x9e3779b9)) | 0)
+      owners[k++] = i
+    }
   }
+  radixSort(points, owners)
   return { targets, points, owners, weights, totalWeight: total }
 }
 
@@ -147,4 +144,35 @@ function search(points: Uint32Array, h: number): number {
     else hi = mid
   }
   return lo === points.length ? 0 : lo
+}
+
+/**
+ * radixSort sorts `keys` ascending and moves `values` along: four stable
+ * passes on 8-bit digits. A few ms for the largest ring (131 072 points),
+ * where Float64Array's sort of packed pairs took 100 ms.
+ */
+function radixSort(keys: Uint32Array, values: Uint32Array): void {
+  const n = keys.length
+  let k: Uint32Array = keys
+  let v: Uint32Array = values
+  let k2: Uint32Array = new Uint32Array(n)
+  let v2: Uint32Array = new Uint32Array(n)
+  const counts = new Uint32Array(257)
+  for (let shift = 0; shift < 32; shift += 8) {
+    counts.fill(0)
+    for (let i = 0; i < n; i++) counts[((k[i]! >>> shift) & 0xff) + 1]!++
+    for (let d = 1; d <= 256; d++) counts[d]! += counts[d - 1]!
+    for (let i = 0; i < n; i++) {
+      const at = counts[(k[i]! >>> shift) & 0xff]!++
+      k2[at] = k[i]!
+      v2[at] = v[i]!
+    }
+    const tk = k
+    k = k2
+    k2 = tk
+    const tv = v
+    v = v2
+    v2 = tv
+  }
+  // An even number of passes: the sorted data is back in the arrays passed in.
 }

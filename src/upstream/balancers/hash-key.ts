@@ -29,6 +29,12 @@ export function compileHashKey(spec: string): HashKey {
 export function hashString(s: string, start = 0, end = s.length): number {
   let h = 0x811c9dc5
   for (let i = start; i < end; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return fmix32(h)
+}
+
+/** fmix32 is murmur3's finaliser: a bijection on 32-bit integers that spreads every input bit. */
+export function fmix32(x: number): number {
+  let h = x
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
@@ -54,11 +60,20 @@ function headerKey(lower: string): HashKey {
   return function hashHeader(s) {
     const raw = s.head.rawHeaders
     for (let i = 0; i < raw.length; i += 2) {
-      const n = raw[i]!
-      if (n.length === lower.length && n.toLowerCase() === lower) return hashString(raw[i + 1]!)
+      if (sameLower(raw[i]!, lower)) return hashString(raw[i + 1]!)
     }
     return -1
   }
+}
+
+/** sameLower compares a field name with a lowercase one, ignoring ASCII case, without a lowercased copy. */
+function sameLower(name: string, lower: string): boolean {
+  if (name.length !== lower.length) return false
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i)
+    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== lower.charCodeAt(i)) return false
+  }
+  return true
 }
 
 /** A cookie's value from the Cookie fields (RFC 6265 §4.2.1: `name=value` pairs separated by `; `). */
@@ -66,7 +81,7 @@ function cookieKey(name: string): HashKey {
   return function hashCookie(s) {
     const raw = s.head.rawHeaders
     for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i]!.length !== 6 || raw[i]!.toLowerCase() !== 'cookie') continue
+      if (!sameLower(raw[i]!, 'cookie')) continue
       const h = hashPair(raw[i + 1]!, 0, name, ';')
       if (h !== -1) return h
     }
