@@ -13,9 +13,9 @@
  * a target's points do not depend on the others and remapping stays minimal
  * (fewer per weight unit when the total weight passes 128, to bound the ring
  * at 131 072 points). With 1024 points a target's share of the ring is
- * within about 2% of its weighted share (160, ketama's count, gives 4-5%,
- * and up to 20% off for unlucky names). The ring is built once per
- * `available` array.
+ * off its weighted share by 2% in the median, 6% at worst over 30 sets of
+ * three names (160, ketama's count: 4% and 18%). The ring is built once
+ * per `available` array.
  *
  * Bounded load (Mirrokni, Thorup, Zadimoghaddam, "Consistent Hashing with
  * Bounded Loads", 2016): with `boundedLoad: c`, no target takes a request
