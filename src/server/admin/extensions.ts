@@ -5,4 +5,4 @@
  * the admin listener's and each worker's. Add one import line per module
  * (e.g. the dashboard: `import '../../observe/dashboard/index.ts'`).
  */
-export {}
+import '../../observe/dashboard/index.ts'
