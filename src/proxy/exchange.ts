@@ -20,9 +20,9 @@ import { ExchangeStreams, P_BACKOFF, P_QUEUE, P_RECEIVING, P_WAITING } from './e
 import { serializeRequestHead, upstreamHeaders } from './forwarding.ts'
 import { mayReplay } from './replay.ts'
 import { retryPolicyFor } from './retry-policies.ts'
-import { RetryState, type TryFailure } from './retry-state.ts'
+import { RetryState, retryAfterField, type TryFailure } from './retry-state.ts'
 import { endTry, noTargetError } from './try-report.ts'
-import { type HedgeOwner, HedgeTry } from './hedge.ts'
+import { HEDGE_LOST, type HedgeOwner, HedgeTry } from './hedge.ts'
 
 /** What a try that the client abandoned reports: not the target's fault. */
 const CLIENT_ABORTED = new GatewayError('CLIENT_ABORTED', 'the client left during the try')
@@ -37,18 +37,9 @@ function hedgeNow(ex: ProxyExchange): void {
   ex.launchHedge()
 }
 
-/** What a hedged try that lost the race reports. */
-const HEDGE_LOST = new GatewayError('UPSTREAM_TRY_CANCELLED', 'the other hedged try answered first')
-
 /** admits asks the target's breaker, if any, to let a try through (a half-open one counts it as a probe). */
 function admits(t: Target): boolean {
   return t.breaker === null || t.breaker.allow()
-}
-
-/** retryAfterField finds the Retry-After value of a response head's fields. */
-function retryAfterField(raw: readonly string[]): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'retry-after') return raw[i + 1]
-  return undefined
 }
 
 export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeOwner {
@@ -68,15 +59,28 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeO
       return
     }
     limits.requests++
-    const policy = retryPolicyFor(this.route, this.upstream)
-    const { timeout: overall, hedge } = this.route.config
-    if (policy !== null || overall !== undefined || hedge !== undefined) {
-      const hedgeDelay = hedge === undefined || this.hooks.onUpstreamRequest.length > 0 ? 0 : hedge.delay
-      this.rs = new RetryState(policy, this.session, this.req.framing, hedgeDelay)
-      if (overall !== undefined) this.rs.overallAt = this.rt.deadlines.at(overall)
-    }
+    const route = this.route.config
+    // Property checks only: the resilience state is made for the routes and upstreams that configure it.
+    if (
+      this.upstream.config.retries !== undefined ||
+      route.retries !== undefined ||
+      route.timeout !== undefined ||
+      route.hedge !== undefined
+    )
+      this.rs = this.resilience()
     this.rt.deadlines.add(this)
     this.startTry(undefined)
+  }
+
+  /** resilience makes the request's retry, hedging and timeout state from its route and upstream. */
+  private resilience(): RetryState | null {
+    const policy = retryPolicyFor(this.route, this.upstream)
+    const { timeout, hedge } = this.route.config
+    if (policy === null && timeout === undefined && hedge === undefined) return null // retries: false
+    const hedgeDelay = hedge === undefined || this.hooks.onUpstreamRequest.length > 0 ? 0 : hedge.delay
+    const rs = new RetryState(policy, this.session, this.req.framing, hedgeDelay)
+    if (timeout !== undefined) rs.overallAt = this.rt.deadlines.at(timeout)
+    return rs
   }
 
   /** startTry picks a target (not `failed` when another may take the request) and asks its pool for a connection. */
@@ -96,17 +100,7 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeO
     if (target !== this.target) this.head = undefined // Host and base path are the target's
     this.target = target
     const pool = target.pool
-    if (pool.mustWait()) {
-      const limits = this.upstream.limits
-      limits.overflow.connections++
-      if (limits.pending >= limits.maxPending) {
-        limits.refused('pending')
-        target.breaker?.release()
-        return this.fail(new GatewayError('UPSTREAM_OVERFLOW_PENDING', 'upstream limits.maxPending'))
-      }
-      limits.pending++
-      this.queued = true
-    }
+    if (pool.mustWait() && !this.enterQueue(target)) return
     this.session.target = target.origin
     this.session.attempts++
     this.tryT0 = performance.now()
@@ -119,6 +113,25 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeO
     pool.acquire(this)
     if (rs !== null && rs.hedgeDelay > 0 && this.session.attempts === 1)
       rs.hedgeTimer = setTimeout(hedgeNow, rs.hedgeDelay, this)
+  }
+
+  /**
+   * enterQueue: every connection of the target is busy, so the request
+   * waits, counted in `limits.pending`; beyond `limits.maxPending` it is
+   * answered 503 at once and false is returned.
+   */
+  private enterQueue(target: Target): boolean {
+    const limits = this.upstream.limits
+    limits.overflow.connections++
+    if (limits.pending >= limits.maxPending) {
+      limits.refused('pending')
+      target.breaker?.release()
+      this.fail(new GatewayError('UPSTREAM_OVERFLOW_PENDING', 'upstream limits.maxPending'))
+      return false
+    }
+    limits.pending++
+    this.queued = true
+    return true
   }
 
   /** pickTarget asks selectUpstream hooks first, then the balancer. */

@@ -7,12 +7,15 @@
  * exchange (UpstreamConnection.handOver); the loser is cancelled.
  */
 import { performance } from 'node:perf_hooks'
-import type { GatewayError } from '../core/errors.ts'
+import { GatewayError } from '../core/errors.ts'
 import type { ResponseHead } from '../http1/response-head.ts'
 import type { UpstreamConnection, UpstreamUser } from '../upstream/connection.ts'
 import type { PoolWaiter } from '../upstream/pool.ts'
 import type { Target } from '../upstream/upstream.ts'
 import type { TryFailure } from './retry-state.ts'
+
+/** What a hedged try that lost the race reports. */
+export const HEDGE_LOST = new GatewayError('UPSTREAM_TRY_CANCELLED', 'the other hedged try answered first')
 
 /** What a hedge reports to its exchange. */
 export interface HedgeOwner {

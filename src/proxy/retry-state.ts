@@ -145,3 +145,9 @@ export class RetryState {
     return true
   }
 }
+
+/** retryAfterField finds the Retry-After value of a response head's fields. */
+export function retryAfterField(raw: readonly string[]): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'retry-after') return raw[i + 1]
+  return undefined
+}
