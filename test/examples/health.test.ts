@@ -27,7 +27,7 @@ test('examples/health.yaml: down by probe, ejected by failures, panic with two o
   config.listen = [{ address: { host: '127.0.0.1', port: 0 } }]
   const api = config.upstreams.api!
   api.targets = origins.map((o) => ({ url: o.url, weight: 1 }))
-  Object.assign(api.health!.active!, { interval: 300, timeout: 250, jitter: 30 })
+  Object.assign(api.health!.active!, { interval: 500, timeout: 480, jitter: 20 })
   const events = new HealthEvents(t)
   const gw = await startGateway(config, { t })
 

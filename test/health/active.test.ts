@@ -13,7 +13,7 @@ import { get } from '../helpers/http-get.ts'
 import { HealthEvents, healthConfig } from './events.ts'
 
 // Short enough for a quick test, a timeout long enough for a loaded 2-core machine.
-const fast = { interval: '300ms', timeout: '250ms', jitter: '30ms' }
+const fast = { interval: '400ms', timeout: '380ms', jitter: '20ms' }
 
 async function bodies(url: string, n: number): Promise<string[]> {
   const out: string[] = []
@@ -60,7 +60,7 @@ test('http checks: the body must contain the configured string', async (t) => {
   const down = events.next(b.url, 'down')
   const gw = await startGateway(
     healthConfig([a.url, b.url], {
-      active: { path: '/ready', body: 'ready', unhealthyThreshold: 1, ...fast },
+      active: { path: '/ready', body: 'ready', unhealthyThreshold: 2, ...fast },
     }),
     { t },
   )

@@ -10,12 +10,15 @@ import type { GatewayConfigInput } from '../../src/config/schema.ts'
 /** HealthEvents records every health event while it lives; `next` waits for a matching one. */
 export class HealthEvents {
   readonly all: UpstreamHealthMessage[] = []
+  /** When each message arrived (Date.now()), in the publishing call itself. */
+  readonly at = new Map<UpstreamHealthMessage, number>()
   private waiters: {
     match: (m: UpstreamHealthMessage) => boolean
     resolve: (m: UpstreamHealthMessage) => void
   }[] = []
   private readonly onMessage = (m: unknown) => {
     const msg = m as UpstreamHealthMessage
+    this.at.set(msg, Date.now())
     this.all.push(msg)
     this.waiters = this.waiters.filter((w) => {
       if (!w.match(msg)) return true

@@ -12,7 +12,7 @@ import { startGateway } from '../helpers/gateway.ts'
 import { get } from '../helpers/http-get.ts'
 import { HealthEvents, healthConfig } from './events.ts'
 
-const INTERVAL = 200
+const INTERVAL = 300
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 test('reload keeps verdicts and one prober; close stops probing', async (t) => {
@@ -24,7 +24,7 @@ test('reload keeps verdicts and one prober; close stops probing', async (t) => {
     active: {
       path: '/healthz',
       interval: `${INTERVAL}ms`,
-      timeout: '150ms',
+      timeout: '280ms',
       unhealthyThreshold: 3,
       healthyThreshold: 3,
     },

@@ -13,7 +13,8 @@ import { startCli, withTempDir } from '../cli/run-cli.ts'
 import { startFaultOrigin } from '../helpers/fault-origin.ts'
 
 const LISTENING = /portcullis listening on http:\/\/127\.0\.0\.1:(\d+)\n/
-const INTERVAL = 200
+// Probe timeouts near the interval: on a loaded machine a probe of a live target must not time out.
+const INTERVAL = 400
 
 /** bodies fetches `n` times on new connections, so the supervisor's round-robin reaches both workers. */
 async function bodies(port: number, n: number): Promise<string[]> {
@@ -27,7 +28,7 @@ async function bodies(port: number, n: number): Promise<string[]> {
 
 test(
   '2 workers: one probe per target per interval for the instance, verdicts applied by both',
-  { timeout: 60_000 },
+  { timeout: 120_000 },
   async (t) => {
     const a = await startFaultOrigin({ t, name: 'a' })
     const b = await startFaultOrigin({ t, name: 'b' })
@@ -44,7 +45,7 @@ test(
           '  app:',
           `    targets: [{ url: "${a.url}" }, { url: "${b.url}" }]`,
           '    health:',
-          `      active: { path: /healthz, interval: ${INTERVAL}ms, timeout: 150ms, jitter: 20ms, unhealthyThreshold: 2, healthyThreshold: 1 }`,
+          `      active: { path: /healthz, interval: ${INTERVAL}ms, timeout: 350ms, jitter: 40ms, unhealthyThreshold: 2, healthyThreshold: 1 }`,
           'routes:',
           '  - upstream: app',
           '',
@@ -57,13 +58,13 @@ test(
           await cli.exited
         }
       })
-      const [, port] = await cli.waitForStderr(LISTENING, 0, 20_000)
+      const [, port] = await cli.waitForStderr(LISTENING, 0, 60_000)
       // Both workers answer (round-robin over new connections) before counting starts.
       assert.deepEqual((await bodies(Number(port), 4)).sort(), ['a', 'a', 'b', 'b'])
 
       const startA = a.count('/healthz')
       const started = performance.now()
-      await new Promise((r) => setTimeout(r, 3000))
+      await new Promise((r) => setTimeout(r, 15 * INTERVAL))
       const probes = a.count('/healthz') - startA
       const intervals = (performance.now() - started) / INTERVAL
       t.diagnostic(`${probes} probes of one target in ${intervals.toFixed(1)} intervals with 2 workers`)
