@@ -165,6 +165,7 @@ function nodeFlags(): string[] {
 }
 
 const pids = new Map<string, number>()
+const managed = new Map<string, Managed>()
 const only = values.only?.split(',')
 const chosen = contestants.filter((c) => only === undefined || c.id === 'direct' || only.includes(c.id))
 
@@ -179,6 +180,7 @@ try {
     ports.set(c.id, port)
     const p = c.start(port, dir)
     pids.set(c.id, p.pid)
+    managed.set(c.id, p)
     await listening(port, p, 30_000)
   }
   // Warm-up: each proxy's first connections (CA loading, JIT) are not measured.
@@ -240,6 +242,10 @@ async function load(
     { cpu: placement.loadCpu, timeoutMs: (seconds + warm + 15) * 1000 },
   )
   const cpu = cpuSeconds(pids.get(c.id)!) - cpu0
+  const m = managed.get(c.id)
+  if (m?.hasExited()) console.log(`${c.id} is gone: ${m.stderrTail().slice(-400)}`)
+  else if (m !== undefined && r.stdout.includes('"errors":0') === false)
+    console.log(`${c.id} ${scenario}: errors; its stderr ends: ${m.stderrTail().slice(-300)}`)
   const wall = (performance.now() - t0) / 1000
   const line = r.stdout.trim().split('\n').pop() ?? ''
   try {
