@@ -72,17 +72,16 @@ const pct = (xs: number[]) => xs.map((x) => `${(x * 100).toFixed(1)}%`).join(' /
 describe('balancing through the gateway', () => {
   for (const balance of ['least-request', 'peak-ewma'] as const) {
     it(`${balance}: a target ten times slower gets a small share`, async (t) => {
-      const origins = await startOrigins(t, [10, 10, 100])
+      const origins = await startOrigins(t, [20, 20, 200])
       // A selectUpstream hook that picks nothing sees the targets (and their latency averages).
       let targets: readonly { latencyMs: number }[] = []
       const hooks = { selectUpstream: (_s: unknown, ts: typeof targets) => void (targets = ts) }
       const gw = await startGateway(config(origins, { balance }), { t, hooks: hooks as never })
-      await load(gw.url, 600, 12)
+      await load(gw.url, 600, 24)
       const s = shares(origins)
-      console.log(`${balance}, origins answering in 10 / 10 / 100 ms, 600 requests, 12 at a time: ${pct(s)}`)
+      console.log(`${balance}, origins answering in 20 / 20 / 200 ms, 600 requests, 24 at a time: ${pct(s)}`)
       // An even spread would give the slow one 33%.
       assert.ok(s[2]! < 0.2, `slow target's share ${s[2]}`)
-      assert.ok(s[0]! + s[1]! > 0.8)
       if (balance === 'peak-ewma') {
         const ms = targets.map((x) => x.latencyMs)
         console.log(`peak-ewma averages (Target.latencyMs): ${ms.map((x) => x.toFixed(1)).join(' / ')} ms`)
@@ -92,11 +91,11 @@ describe('balancing through the gateway', () => {
   }
 
   it('round-robin, for comparison, gives the slow target its third', async (t) => {
-    const origins = await startOrigins(t, [10, 10, 100])
+    const origins = await startOrigins(t, [20, 20, 200])
     const gw = await startGateway(config(origins, {}), { t })
-    await load(gw.url, 300, 12)
+    await load(gw.url, 300, 24)
     const s = shares(origins)
-    console.log(`round-robin, origins answering in 10 / 10 / 100 ms, 300 requests, 12 at a time: ${pct(s)}`)
+    console.log(`round-robin, origins answering in 20 / 20 / 200 ms, 300 requests, 24 at a time: ${pct(s)}`)
     assert.ok(Math.abs(s[2]! - 1 / 3) < 0.05)
   })
 
