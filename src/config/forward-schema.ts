@@ -64,6 +64,12 @@ const mitm = z.strictObject({
    * to the system CAs (an origin with a private CA). Verification is never off.
    */
   upstreamCa: z.string().optional(),
+  /**
+   * Destinations whose certificate is NOT verified (a test origin with a
+   * self-signed certificate): the opt-out, per destination, never
+   * process-wide. Their traffic can be read and changed by anyone on the path.
+   */
+  unverified: z.array(destination).default([]),
   /** Leaf certificates kept ready, most recently used first. */
   cacheSize: z.number().int().min(1).default(1000),
   /**

@@ -74,6 +74,9 @@ export class ForwardRuntime {
   private readonly auth: ProxyAuth | undefined
   private readonly pools: DestinationPools
   private readonly template: DestinationTemplate
+  /** The template for `mitm.unverified` destinations: the same, certificate not verified. */
+  private readonly unverifiedTemplate: DestinationTemplate
+  private readonly unverified: (host: string, port: number) => boolean
   private readonly mitmHosts: (host: string, port: number) => boolean
   private readonly passthrough: (host: string, port: number) => boolean
 
@@ -102,6 +105,8 @@ export class ForwardRuntime {
       timeouts: { connect: cfg.timeouts.connect, response: 60_000, idle: 60_000 },
       tls: { ca: cfg.mitm?.upstreamCa, servername: undefined, verify: true },
     }
+    this.unverifiedTemplate = { ...this.template, tls: { ...this.template.tls, verify: false } }
+    this.unverified = compilePatterns(cfg.mitm?.unverified ?? [])
     this.mitmHosts = compilePatterns(cfg.mitm?.hosts ?? [])
     this.passthrough = compilePatterns(cfg.mitm?.passthrough ?? [])
   }
@@ -265,8 +270,20 @@ export class ForwardRuntime {
     const ready = this.pools.fresh(key)
     if (ready !== undefined) return this.exchange(client, session, route, ready)
     this.resolved(client, session, dest, (address) =>
-      this.exchange(client, session, route, this.pools.upstreamFor(key, dest, address, this.template)),
+      this.exchange(
+        client,
+        session,
+        route,
+        this.pools.upstreamFor(key, dest, address, this.templateFor(dest)),
+      ),
     )
+  }
+
+  /** templateFor: the per-destination template, unverified TLS only where `mitm.unverified` names the destination. */
+  private templateFor(dest: Destination): DestinationTemplate {
+    return dest.scheme === 'https' && this.unverified(dest.host, dest.port)
+      ? this.unverifiedTemplate
+      : this.template
   }
 
   private proxyVia(client: ForwardClient, session: Session, chain: Chain): void {

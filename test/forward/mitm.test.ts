@@ -73,7 +73,7 @@ test('curl through interception: trusted with --cacert, hooks see source mitm', 
 })
 
 test(
-  'without the CA curl refuses the leaf; an origin the proxy cannot verify is a 502',
+  'without the CA curl refuses the leaf; an origin the proxy cannot verify is a 502 unless mitm.unverified names it',
   { skip },
   async (t) => {
     const s = await setup(t)
@@ -88,6 +88,18 @@ test(
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /\r\n\r\nHTTP\/1\.1 502/)
     assert.match(r.stdout, /code: UPSTREAM_CONNECT_FAILED/)
+    // The opt-out is per destination: `unverified` names localhost, not 127.0.0.1.
+    const optOut = await startForward(
+      {
+        allow: ['127.0.0.1'],
+        mitm: { caDir: s.caDir, hosts: ['localhost', '127.0.0.1'], unverified: ['localhost'] },
+      },
+      { t },
+    )
+    const named = await curl(['--cacert', s.caPem, '-x', optOut.proxy, '-i', `https://localhost:${s.port}/`])
+    assert.match(named.stdout, /\r\n\r\nHTTP\/1\.1 200/)
+    const other = await curl(['--cacert', s.caPem, '-x', optOut.proxy, '-i', `https://127.0.0.1:${s.port}/`])
+    assert.match(other.stdout, /\r\n\r\nHTTP\/1\.1 502/)
   },
 )
 
