@@ -19,12 +19,19 @@ export function useLog(log: ErrorLog | undefined): void {
 /**
  * announce reports one event: `msg` as the status line, `fields` for the
  * log. `detail` (e.g. a refused reload's problems, several lines) is printed
- * before the status line and logged as the field `problems`.
+ * before the status line and logged as the field `problems`. `logMsg` is the
+ * log's message when it differs from the line (its details being in `fields`).
  */
-export function announce(level: EventLevel, msg: string, fields?: LogFields, detail?: string): void {
+export function announce(
+  level: EventLevel,
+  msg: string,
+  fields?: LogFields,
+  detail?: string,
+  logMsg: string = msg.replace(/^portcullis: /, ''),
+): void {
   const log = current
   const logged = detail === undefined ? fields : { ...fields, problems: detail }
-  log?.log(level, msg.replace(/^portcullis: /, ''), logged)
+  log?.log(level, logMsg, logged)
   if (log !== undefined && log.pretty && log.toStderr && log.enabled(level)) return
   if (detail !== undefined) printError(detail)
   printError(msg)

@@ -114,7 +114,7 @@ async function createServer(config: GatewayConfig, options: ServeOptions, log: E
       workers: options.workers!,
       config,
       configPath: options.configPath,
-      log: (line, level) => announce(level ?? 'info', line),
+      log: supervisorLine,
     })
     // Each worker has its own log; this process's (the supervisor's lines) follows reloads here.
     const reload = supervisor.reload.bind(supervisor)
@@ -126,6 +126,16 @@ async function createServer(config: GatewayConfig, options: ServeOptions, log: E
   }
   const { createGateway } = await import('../server/gateway.ts')
   return createGateway(config, { configPath: options.configPath, log })
+}
+
+/**
+ * supervisorLine announces a line of the supervisor; one about a worker is
+ * logged as `worker …` with the worker's id and pid as fields.
+ */
+function supervisorLine(line: string, level: 'info' | 'warn' | 'error' = 'info'): void {
+  const m = /^portcullis: worker (\d+) \(pid (\d+)\) (.*)$/.exec(line)
+  if (m === null) announce(level, line)
+  else announce(level, line, { worker: Number(m[1]), pid: Number(m[2]) }, undefined, `worker ${m[3]}`)
 }
 
 /** addressUrl renders a listening address as a URL a user can paste into curl. */

@@ -237,3 +237,29 @@ describe('error log: upstream failures with their cause', () => {
     assert.ok(!answer.body.includes('timeout after'), answer.body)
   })
 })
+
+describe('error log: policy failures', () => {
+  it('a JWKS server that cannot be reached: a warning with the URL (no query) and the cause', async (t) => {
+    const file = join(dir, 'jwks.log')
+    const jwks = `http://127.0.0.1:${await freePort()}/keys.json?secret=s3cret`
+    const gw = await createGateway({
+      listen: [{ address: '127.0.0.1:0' }],
+      upstreams: { app: { targets: [{ url: `http://127.0.0.1:${await freePort()}` }] } },
+      routes: [{ upstream: 'app', auth: { jwt: { jwks: { url: jwks, timeout: '500ms' } } } }],
+      log: { file, format: 'json' },
+    })
+    await gw.listen()
+    t.after(() => gw.close())
+    const token = 'eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.c2ln'
+    const answer = await get(gw.addresses()[0]!.port, '/items', { authorization: `Bearer ${token}` })
+    assert.equal(answer.status, 503)
+    const lines = await linesOf(gw, file)
+    const line = lines.find((l) => String(l.msg).startsWith('JWKS fetch failed'))
+    assert.ok(line, JSON.stringify(lines))
+    assert.equal(line.level, 'warn')
+    assert.equal(line.url, jwks.replace(/\?.*/, ''))
+    assert.match(String(line.cause), /ECONNREFUSED|fetch failed/)
+    const all = readFileSync(file, 'utf8')
+    assert.ok(!all.includes('s3cret') && !all.includes(token), 'no query string, no token')
+  })
+})
