@@ -50,6 +50,12 @@ export class DestinationPools {
     return e.upstream
   }
 
+  /** freshAddress is the address `key`'s pool connects to while its resolution is fresh. */
+  freshAddress(key: string): string | undefined {
+    const e = this.entries.get(key)
+    return e !== undefined && performance.now() <= e.until ? e.address : undefined
+  }
+
   /**
    * upstreamFor returns the upstream for `dest` at `address`, creating it (and
    * evicting the least recently used) when none exists for that address.

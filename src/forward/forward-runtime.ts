@@ -185,8 +185,13 @@ export class ForwardRuntime {
     if (chain !== undefined) return this.tunnelVia(client, session, dest, chain)
     const intercept = this.interceptor
     if (intercept !== undefined && this.intercepts(session, dest)) {
-      this.resolved(client, session, dest, () => intercept(client, session, dest))
-      return
+      // A host whose pool resolved it lately: that address (the one its requests
+      // will go to) is checked, without a new lookup on the way to the 200.
+      const known = this.pools.freshAddress(`${dest.scheme}://${authorityOf(dest)}`)
+      if (known === undefined)
+        return this.resolved(client, session, dest, () => intercept(client, session, dest))
+      const refused = this.rules.checkAddress(dest.host, dest.port, known, true)
+      return refused === undefined ? intercept(client, session, dest) : client.respondError(refused)
     }
     this.resolved(client, session, dest, (address) => this.tunnel(client, session, dest, address))
   }
