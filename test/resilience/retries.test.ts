@@ -6,6 +6,7 @@
  * larger ones are not retried; Retry-After is waited within its bound.
  */
 import assert from 'node:assert/strict'
+import http from 'node:http'
 import net from 'node:net'
 import { test } from 'node:test'
 import { startFaultOrigin } from '../helpers/fault-origin.ts'
@@ -267,4 +268,41 @@ test('hedging: a client leaving during the race ends both tries', async (t) => {
     () => upstream.limits.requests === 0 && upstream.targets.every((x) => x.inflight === 0),
     'no request or try left in flight',
   )
+})
+
+test('a chunked body is kept while within bodyBuffer; once it outgrows it, a reset is not retried', async (t) => {
+  const resetting = await startResettingOrigin(t)
+  const received: string[] = []
+  const live = await startOrigin(
+    (req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        received.push(Buffer.concat(chunks).toString('latin1'))
+        res.end('stored')
+      })
+    },
+    { t },
+  )
+  const gw = await startGateway(
+    resilienceConfig([resetting.url, live.url], { retries: { ...retries, bodyBuffer: '16kb' } }),
+    { t },
+  )
+  /** putChunked sends a body in two writes, so node frames it chunked (no Content-Length). */
+  const putChunked = (part: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = http.request(gw.url, { method: 'PUT', agent: false }, (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode!))
+      })
+      req.on('error', reject)
+      req.write(part)
+      setTimeout(() => req.end(part), 20)
+    })
+  const small = 'k'.repeat(5000)
+  assert.deepEqual([await putChunked(small), await putChunked(small)], [200, 200])
+  assert.deepEqual(received, [small + small, small + small], 'the kept chunked body was sent again whole')
+  const large = 'L'.repeat(20_000)
+  const statuses = [await putChunked(large), await putChunked(large)].sort()
+  assert.deepEqual(statuses, [200, 502])
 })
