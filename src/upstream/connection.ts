@@ -52,6 +52,12 @@ export interface Endpoint {
   ca: string[] | undefined
   /** Verify the target's certificate. */
   verify: boolean
+  /**
+   * The TLS context made from `ca`, once per endpoint: given `ca`, Node
+   * would build a new context (copying every root certificate) for each
+   * connection, ~1 ms each on a quiet machine.
+   */
+  context?: tls.SecureContext
 }
 
 /** Callbacks the pool gets from its connections. */
@@ -127,7 +133,10 @@ export class UpstreamConnection implements Expirable, ChunkSink {
           port: endpoint.port,
           servername: endpoint.servername,
           ALPNProtocols: ['http/1.1'],
-          ca: endpoint.ca,
+          secureContext:
+            endpoint.ca === undefined
+              ? undefined
+              : (endpoint.context ??= tls.createSecureContext({ ca: endpoint.ca })),
           rejectUnauthorized: endpoint.verify,
         })
       : net.connect({
