@@ -86,3 +86,54 @@ test(
     })
   },
 )
+
+test('2 workers: an ejection one worker decides is applied by the other', { timeout: 120_000 }, async (t) => {
+  const a = await startFaultOrigin({ t, name: 'a' })
+  const b = await startFaultOrigin({ t, name: 'b' })
+  await withTempDir(async (dir) => {
+    const file = join(dir, 'gateway.yaml')
+    await writeFile(
+      file,
+      [
+        'workers: 2',
+        'supervisor: { accept: round-robin }',
+        'listen:',
+        '  - address: 127.0.0.1:0',
+        'upstreams:',
+        '  app:',
+        `    targets: [{ url: "${a.url}" }, { url: "${b.url}" }]`,
+        '    health:',
+        '      passive: { consecutiveFailures: 2, baseEjectionTime: 60s }',
+        'routes:',
+        '  - upstream: app',
+        '',
+      ].join('\n'),
+    )
+    const cli = startCli(['start', '-c', file])
+    t.after(async () => {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) {
+        cli.child.kill('SIGKILL')
+        await cli.exited
+      }
+    })
+    const [, port] = await cli.waitForStderr(LISTENING, 0, 60_000)
+    await b.set('refuse')
+    // New connections alternate between the workers, and each worker's round
+    // robin alternates a and b: alone, each worker would need 2 failures on b
+    // (4 in all); with the ejection shared, the second worker is spared its
+    // second. A pause between requests lets the ejection reach it.
+    const statuses: number[] = []
+    for (let i = 0; i < 16; i++) {
+      const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } })
+      statuses.push(r.status)
+      await r.arrayBuffer()
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const failed = statuses.filter((s) => s !== 200).length
+    t.diagnostic(`statuses with b refusing: ${statuses.join(' ')}`)
+    assert.ok(failed >= 2 && failed <= 3, `${failed} failed requests`)
+    assert.deepEqual(statuses.slice(-8), [200, 200, 200, 200, 200, 200, 200, 200])
+    cli.child.kill('SIGTERM')
+    assert.equal(await cli.exited, 0)
+  })
+})
