@@ -19,7 +19,7 @@ import { tlsHandshakeChannel } from '../observe/channels.ts'
 import { ErrorLog } from '../observe/error-log.ts'
 import { Tracer } from '../observe/tracing/tracer.ts'
 import { type StoreContext, StoreRegistry } from '../store/registry.ts'
-import { AdminAttachment, type AdminMode } from './admin/local.ts'
+import type { AdminAttachment, AdminMode } from './admin/local.ts'
 import { type ConnectionHost, DownstreamConnection } from './downstream.ts'
 import { watchEvents } from './event-log.ts'
 import { DoorHost, forwardEntry, forwardServer, Interception } from './forward-door.ts'
@@ -141,7 +141,9 @@ export async function createGateway<Ctx extends object = Record<string, unknown>
   }
   const hooks =
     options.hooks === undefined ? [] : Array.isArray(options.hooks) ? options.hooks : [options.hooks]
-  return new GatewayServer(resolved, hooks as GatewayHooks<never>[], options)
+  // Loaded only when configured: a gateway without `admin:` loads none of it (node:http included).
+  const admin = resolved.admin === undefined ? undefined : (await import('./admin/local.ts')).AdminAttachment
+  return new GatewayServer(resolved, hooks as GatewayHooks<never>[], options, admin)
 }
 
 class GatewayServer implements Gateway, ConnectionHost {
@@ -172,7 +174,13 @@ class GatewayServer implements Gateway, ConnectionHost {
   readonly configPath: string | undefined
   readonly admin: AdminAttachment | undefined
 
-  constructor(config: GatewayConfig, hooks: readonly GatewayHooks<never>[], options: GatewayOptions<never>) {
+  /** `admin`: the AdminAttachment class, loaded by createGateway when `admin:` is configured. */
+  constructor(
+    config: GatewayConfig,
+    hooks: readonly GatewayHooks<never>[],
+    options: GatewayOptions<never>,
+    admin?: typeof AdminAttachment,
+  ) {
     this.hooks = hooks
     // First, so its request-end subscriber sets session.traceId before the logs' run.
     this.tracer = this.tracerFor(config)
@@ -194,8 +202,8 @@ class GatewayServer implements Gateway, ConnectionHost {
     )
     this.setAccessLog(config)
     this.configPath = options.configPath
-    if (config.admin !== undefined)
-      this.admin = new AdminAttachment(this, options.admin, options.workerLabel)
+    if (config.admin !== undefined && admin !== undefined)
+      this.admin = new admin(this, options.admin, options.workerLabel)
   }
 
   /** tracerFor keeps the tracer when `tracing:` did not change, else makes the one it asks for. */

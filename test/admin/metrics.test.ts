@@ -82,30 +82,30 @@ describe('admin /metrics (one process)', () => {
       }
   })
 
-  it('subscribes to nothing without admin: (one more request-end subscriber with it)', async (t) => {
+  it('no collector without admin: or with metrics: false; the collector subscribes once per channel and leaves at stop', async (t) => {
     const { requestEndChannel, upstreamTryChannel } = await import('../../src/observe/channels.ts')
-    // Other observers (logs, tracing) may subscribe too: compare a gateway
-    // without admin: with one that has it.
+    const { MetricsCollector } = await import('../../src/observe/metrics/collector.ts')
+    const routes = [{ match: {}, respond: { body: 'ok' } }]
+    const plain = await startGateway({ routes }, { t })
+    assert.equal(plain.gw.admin, undefined)
+    const off = await startGateway({ admin: { address: '127.0.0.1:0', metrics: false }, routes }, { t })
+    assert.equal(off.gw.admin!.metrics, undefined)
+    const metricsOff = await fetch(`http://127.0.0.1:${off.gw.admin!.server!.address().port}/metrics`)
+    assert.equal(metricsOff.status, 404)
+    // Other observers (logs, tracing, the dashboard's live stats) subscribe
+    // too, so count what one collector adds and removes.
     const count = () =>
       [requestEndChannel, upstreamTryChannel].map(
         (c) => (c as unknown as { _subscribers?: unknown[] })._subscribers?.length ?? 0,
       )
     const before = count()
-    const plain = await startGateway({ routes: [{ match: {}, respond: { body: 'ok' } }] }, { t })
-    assert.equal(plain.gw.admin, undefined)
-    assert.equal((await get(plain.url)).status, 200)
-    const withoutAdmin = count()
-    const admin = await startGateway(
-      { admin: { address: '127.0.0.1:0' }, routes: [{ match: {}, respond: { body: 'ok' } }] },
-      { t },
-    )
-    const withAdmin = count()
+    const collector = new MetricsCollector({})
     assert.deepEqual(
-      withAdmin.map((n, i) => n - withoutAdmin[i]!),
-      withoutAdmin.map((n, i) => n - before[i]! + 1),
+      count().map((n, i) => n - before[i]!),
+      [1, 1],
     )
-    await admin.close()
-    assert.deepEqual(count(), withoutAdmin)
+    collector.stop()
+    assert.deepEqual(count(), before)
   })
 
   it('counts TLS handshakes: 3 that complete, 2 a client refuses', { skip: noOpenssl }, async (t) => {

@@ -18,7 +18,7 @@ import type { BoundAddress, CloseOptions } from '../gateway.ts'
 import { Backoff } from './backoff.ts'
 import { type RestartCause, workerRestartChannel, workerSampleChannel } from './channels.ts'
 import { type FromWorker, isFromWorker } from './messages.ts'
-import { type SupervisedHost, SupervisorAdmin } from '../admin/supervised.ts'
+import type { SupervisedHost, SupervisorAdmin } from '../admin/supervised.ts'
 import { type WorkerExit, WorkerHandle } from './worker-handle.ts'
 
 export interface SupervisorOptions {
@@ -79,8 +79,8 @@ export class Supervisor {
   private serving = false
   private reloadSeq = 0
   private rolling: Promise<void> = Promise.resolve()
-  /** The instance's one admin listener, when `admin:` is configured (src/server/admin/supervised.ts). */
-  readonly admin: SupervisorAdmin | undefined
+  /** The instance's one admin listener, when `admin:` is configured, from listen() on (src/server/admin/supervised.ts). */
+  admin: SupervisorAdmin | undefined
 
   constructor(options: SupervisorOptions) {
     this.options = options
@@ -98,7 +98,6 @@ export class Supervisor {
     // Node's flags pass on (the bin's V8 tuning), the test runner's do not.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--test'))
     cluster.setupPrimary({ exec: WORKER_ENTRY, serialization: 'advanced', execArgv })
-    if (options.config.admin !== undefined) this.admin = new SupervisorAdmin(this.adminHost())
   }
 
   /** The configuration in force (the last one every worker accepted). */
@@ -112,6 +111,12 @@ export class Supervisor {
    * that worker's reason.
    */
   async listen(): Promise<void> {
+    // Loaded only when configured (node:http and the metrics with it); before
+    // the first fork, since start messages carry the admin's target overrides.
+    if (this.config.admin !== undefined) {
+      const { SupervisorAdmin } = await import('../admin/supervised.ts')
+      this.admin = new SupervisorAdmin(this.adminHost())
+    }
     const started = this.slots.map((_, slot) => (this.slots[slot] = this.fork(slot)))
     const ok = await Promise.all(started.map((h) => h.ready))
     if (ok.every(Boolean)) {
