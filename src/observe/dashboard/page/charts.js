@@ -96,7 +96,10 @@ function drawChart(canvas, times, series, options = {}) {
   }
   ctx.textAlign = 'center'
   ctx.textBaseline = 'top'
-  for (let m = 0; m <= 5; m++) ctx.fillText(m === 0 ? 'now' : '-' + m + 'm', x(end - m * 60_000), bottom + 4)
+  for (let m = 0; m <= 5; m++) {
+    ctx.textAlign = m === 0 ? 'right' : 'center'
+    ctx.fillText(m === 0 ? 'now' : '-' + m + 'm', x(end - m * 60_000), bottom + 4)
+  }
 
   for (let k = 0; k < drawn.length; k++) {
     const color = series[k].color
