@@ -60,4 +60,10 @@ describe('health schema', () => {
       ],
     )
   })
+
+  it('refuses store: redis without stores.redis', () => {
+    assert.deepEqual(problems('      store: redis\n      passive: {}\n'), [
+      'g.yaml:5:14 upstreams.api.health.store: store: redis needs stores.redis (url, cluster or sentinel)',
+    ])
+  })
 })

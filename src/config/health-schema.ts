@@ -87,3 +87,24 @@ export const healthSchema = z.strictObject({
 export type HealthConfig = z.output<typeof healthSchema>
 export type ActiveHealthConfig = NonNullable<HealthConfig['active']>
 export type PassiveHealthConfig = NonNullable<HealthConfig['passive']>
+
+/**
+ * checkHealthStores reports upstreams whose health checks use the redis
+ * store when `stores.redis` is not configured. It reads a possibly invalid
+ * config defensively (it runs even when other parts fail).
+ */
+export function checkHealthStores(cfg: unknown, ctx: z.RefinementCtx): void {
+  if (typeof cfg !== 'object' || cfg === null) return
+  const { upstreams, stores } = cfg as { upstreams?: unknown; stores?: unknown }
+  if (typeof stores === 'object' && stores !== null && !!(stores as { redis?: unknown }).redis) return
+  if (typeof upstreams !== 'object' || upstreams === null) return
+  for (const [name, u] of Object.entries(upstreams)) {
+    const health = typeof u === 'object' && u !== null ? (u as { health?: unknown }).health : undefined
+    if (typeof health === 'object' && health !== null && (health as { store?: unknown }).store === 'redis')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstreams', name, 'health', 'store'],
+        message: 'store: redis needs stores.redis (url, cluster or sentinel)',
+      })
+  }
+}

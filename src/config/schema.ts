@@ -12,7 +12,7 @@ import { checkRateLimitReferences, rateLimitsSchema } from './modules/rate-limit
 import { adminSchema, checkAdminToken } from './admin-schema.ts'
 import { balanceKeys, checkBalances } from './balance-schema.ts'
 import { forwardSchema } from './forward-schema.ts'
-import { healthSchema } from './health-schema.ts'
+import { checkHealthStores, healthSchema } from './health-schema.ts'
 import { upstreamResilienceKeys } from './resilience-schema.ts'
 import { isIpOrCidr } from './ip.ts'
 import { accessLogSchema, logSchema } from './log-schema.ts'
@@ -293,6 +293,7 @@ export const configSchema = z
     when: () => true,
   })
   .superRefine(checkRateLimitReferences, { when: () => true })
+  .superRefine(checkHealthStores, { when: () => true })
   .superRefine(checkPolicySetReferences, { when: () => true })
 
 /** checkListeners: a gateway listens somewhere, on `listen` or as a forward proxy. */
