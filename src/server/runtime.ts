@@ -160,7 +160,13 @@ export function shortestTimeout(config: GatewayConfig): number {
       u.timeouts.idle,
       u.pool.idleTimeout,
       u.pool.queueTimeout,
+      u.retries?.perTryTimeout ?? 0,
     )
+  }
+  // A route's own try and request timeouts are kept on the same tick: it must not be coarser than they are.
+  for (const r of config.routes) {
+    all.push(r.timeout ?? 0)
+    if (r.retries) all.push(r.retries.perTryTimeout ?? 0)
   }
   if (config.forward !== undefined) all.push(config.forward.timeouts.connect)
   return Math.min(...all.filter((t) => t > 0))
