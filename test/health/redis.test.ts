@@ -1,7 +1,7 @@
 /**
  * `health.store: redis`: two gateways (two instances) on one Redis share one
  * lease, so each target is probed once per interval for both, and a verdict
- * reached by one is applied by the other.
+ * reached by one is applied by the other; when one goes, the other probes on.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -56,5 +56,14 @@ describe('health on redis', { skip: redisSkip() }, () => {
       for (let i = 0; i < 4; i++) assert.notEqual((await get(gw.url)).body, 'b')
     }
     assert.equal(b.count('/'), sent)
+
+    // The first gateway goes away: whichever held the lease, the other probes on.
+    await one.close()
+    const left = a.count('/healthz')
+    await new Promise((r) => setTimeout(r, 6 * INTERVAL))
+    assert.ok(
+      a.count('/healthz') - left >= 2,
+      `${a.count('/healthz') - left} probes after one gateway closed`,
+    )
   })
 })
