@@ -11,7 +11,7 @@
  * specifiers in dist/**\/*.d.ts are rewritten to `.js` here.
  */
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -19,20 +19,25 @@ const root = fileURLToPath(new URL('../', import.meta.url))
 const dist = join(root, 'dist')
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
 
-rmSync(dist, { recursive: true, force: true })
+// Built beside dist/ and moved into place at the end, so a build running
+// while another packs (two test runs at once) never leaves a half-written dist/.
+const building = join(root, `dist.building-${process.pid}`)
+rmSync(building, { recursive: true, force: true })
 try {
-  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' })
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', building], {
+    stdio: 'inherit',
+  })
 } catch {
   // tsc has printed the errors; a half-built dist/ must not be packed.
-  rmSync(dist, { recursive: true, force: true })
-  process.stderr.write('portcullis build: tsc failed; dist/ removed\n')
+  rmSync(building, { recursive: true, force: true })
+  process.stderr.write('portcullis build: tsc failed; dist/ left as it was\n')
   process.exit(1)
 }
 
 let rewritten = 0
-for (const entry of readdirSync(dist, { recursive: true, encoding: 'utf8' })) {
+for (const entry of readdirSync(building, { recursive: true, encoding: 'utf8' })) {
   if (!entry.endsWith('.d.ts')) continue
-  const file = join(dist, entry)
+  const file = join(building, entry)
   const text = readFileSync(file, 'utf8')
   // `from './x.ts'`, `import('./x.ts')`: relative specifiers only.
   const fixed = text.replace(/(['"])(\.{1,2}\/[^'"]*?)\.ts\1/g, '$1$2.js$1')
@@ -41,4 +46,6 @@ for (const entry of readdirSync(dist, { recursive: true, encoding: 'utf8' })) {
     rewritten++
   }
 }
+rmSync(dist, { recursive: true, force: true })
+renameSync(building, dist)
 process.stdout.write(`portcullis build: dist/ written (${rewritten} declaration files re-pointed at .js)\n`)
