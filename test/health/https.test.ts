@@ -23,7 +23,7 @@ test(
     const dir = await mkdtemp(join(tmpdir(), 'portcullis-health-'))
     t.after(() => rm(dir, { recursive: true, force: true }))
     const cert = await makeSelfSigned(dir)
-    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => res.end('secure'))
+    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (_req, res) => res.end('secure'))
     await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
     t.after(() => {
       origin.closeAllConnections()
