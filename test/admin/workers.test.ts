@@ -3,7 +3,7 @@
  * supervisor; /metrics sums both workers' counts exactly (and shows each
  * worker's process metrics); a drain reaches both workers (the drained
  * target gets no new request from either) and is kept for a worker started
- * later; the reload action applies the file to every worker.
+ * later (a rolling restart); the reload action applies the file to every worker.
  */
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
@@ -110,6 +110,27 @@ describe('admin with --workers 2', () => {
 
       s = await scrapeUntil(admin!, (s) => value(s, 'portcullis_requests_total') === 30 + 12 + 12, TOKEN)
       assert.equal(value(s, 'portcullis_requests_total'), 54)
+
+      // A rolling restart (SIGUSR2) replaces both workers: the new ones get the drain before they listen.
+      const pids = async () =>
+        (
+          (await (await fetch(`${admin}/api/workers`, { headers: auth })).json()) as {
+            workers: { pid: number }[]
+          }
+        ).workers
+          .map((w) => w.pid)
+          .sort()
+      const oldPids = await pids()
+      const from = cli.stderr().length
+      cli.child.kill('SIGUSR2')
+      await cli.waitForStderr(/rolling restart done: 2 of 2 workers replaced/, from, 60_000)
+      const newPids = await pids()
+      assert.equal(newPids.length, 2)
+      assert.ok(
+        newPids.every((p) => !oldPids.includes(p)),
+        `${oldPids} -> ${newPids}`,
+      )
+      assert.deepEqual(new Set(await send('/p', 6)), new Set(['a']))
       cli.child.kill('SIGTERM')
       assert.equal(await cli.exited, 0)
     })
