@@ -146,6 +146,10 @@ export class MetricsCollector {
 
   /** families renders everything counted so far. */
   families(): MetricFamily[] {
+    return [...this.requestFamilies(), ...this.tryFamilies(), ...this.outcomeFamilies()]
+  }
+
+  private requestFamilies(): MetricFamily[] {
     const requests = family(
       'portcullis_requests_total',
       'Requests by route, upstream, method and status class.',
@@ -180,18 +184,22 @@ export class MetricsCollector {
       bytesIn.series.push({ values: [name], value: r.bytesIn })
       bytesOut.series.push({ values: [name], value: r.bytesOut })
     }
+    return [requests, duration, bytesIn, bytesOut]
+  }
+
+  private tryFamilies(): MetricFamily[] {
     const tries = family(
       'portcullis_upstream_tries_total',
       'Tries on upstream targets by the status class of their response (none: the try failed).',
       'counter',
       ['upstream', 'target', 'status_class'],
     )
-    const tryDuration = histogramFamily(
+    const duration = histogramFamily(
       'portcullis_upstream_try_duration_seconds',
       "From a target's pick to the try's end.",
       ['upstream', 'target'],
     )
-    const tryErrors = family(
+    const errors = family(
       'portcullis_upstream_try_errors_total',
       'Failed tries by stable error code.',
       'counter',
@@ -208,34 +216,15 @@ export class MetricsCollector {
         t.tries.forEach((v, i) => {
           if (v > 0) tries.series.push({ values: [upstream, target, CLASSES[i]!], value: v })
         })
-        tryDuration.series.push(t.duration.series([upstream, target]))
-        for (const [code, v] of t.errors)
-          tryErrors.series.push({ values: [upstream, target, code], value: v })
+        duration.series.push(t.duration.series([upstream, target]))
+        for (const [code, v] of t.errors) errors.series.push({ values: [upstream, target, code], value: v })
         retries.series.push({ values: [upstream, target], value: t.retries })
       }
     }
-    const errors = family(
-      'portcullis_errors_total',
-      'Requests that failed, by stable error code.',
-      'counter',
-      ['code'],
-    )
-    for (const [code, v] of this.errors) errors.series.push({ values: [code], value: v })
-    const policies = family(
-      'portcullis_policy_outcomes_total',
-      'Requests a policy answered (rate limited, unauthenticated …) by route.',
-      'counter',
-      ['route', 'outcome'],
-    )
-    for (const [key, v] of this.policies) policies.series.push({ values: key.split('\u0000'), value: v })
-    const failures = family(
-      'portcullis_rate_limit_store_failures_total',
-      'Rate-limit decisions whose store failed, by the mode that decided.',
-      'counter',
-      ['route', 'limit', 'fail_mode'],
-    )
-    for (const [key, v] of this.rateLimitFailures)
-      failures.series.push({ values: key.split('\u0000'), value: v })
+    return [tries, duration, errors, retries]
+  }
+
+  private outcomeFamilies(): MetricFamily[] {
     const tls = family(
       'portcullis_tls_handshakes_total',
       'TLS handshakes on the listeners, by result.',
@@ -243,28 +232,33 @@ export class MetricsCollector {
       ['result'],
     )
     tls.series.push({ values: ['ok'], value: this.tls.ok }, { values: ['failed'], value: this.tls.failed })
-    const named = family(
-      'portcullis_dependency_errors_total',
-      'Failures of what policies depend on (JWKS fetches, stores).',
-      'counter',
-      ['channel'],
-    )
-    for (const [name, v] of this.named)
-      named.series.push({ values: [name.slice('portcullis:'.length)], value: v })
     return [
-      requests,
-      duration,
-      bytesIn,
-      bytesOut,
-      tries,
-      tryDuration,
-      tryErrors,
-      retries,
-      errors,
-      policies,
-      failures,
+      fromMap(
+        'portcullis_errors_total',
+        'Requests that failed, by stable error code.',
+        ['code'],
+        this.errors,
+      ),
+      fromMap(
+        'portcullis_policy_outcomes_total',
+        'Requests a policy answered (rate limited, unauthenticated …) by route.',
+        ['route', 'outcome'],
+        this.policies,
+      ),
+      fromMap(
+        'portcullis_rate_limit_store_failures_total',
+        'Rate-limit decisions whose store failed, by the mode that decided.',
+        ['route', 'limit', 'fail_mode'],
+        this.rateLimitFailures,
+      ),
       tls,
-      named,
+      fromMap(
+        'portcullis_dependency_errors_total',
+        'Failures of what policies depend on (JWKS fetches, stores).',
+        ['channel'],
+        this.named,
+        (k) => [k.slice('portcullis:'.length)],
+      ),
     ]
   }
 
@@ -307,6 +301,19 @@ function statusClass(status: number): number {
 
 function bump(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1)
+}
+
+/** fromMap is a counter family from a map whose keys are the label values joined by NUL. */
+function fromMap(
+  name: string,
+  help: string,
+  labels: string[],
+  map: Map<string, number>,
+  values: (key: string) => string[] = (key) => key.split('\u0000'),
+): MetricFamily {
+  const f = family(name, help, 'counter', labels)
+  for (const [key, v] of map) f.series.push({ values: values(key), value: v })
+  return f
 }
 
 /** family starts an empty counter or gauge family. */
