@@ -2,9 +2,11 @@
  * The error log: the gateway's own events (start-up, reloads, shutdown,
  * worker restarts, upstream and policy failures), one per line. JSON (pino)
  * for machines, or a human-readable line (`12:03:04.512 ERROR message
- * key=value …`) on a terminal. Lines are written asynchronously and at once
- * (no batching: events are rare until something breaks, and then they should
- * arrive); log-files.ts flushes them on exit and reopens the file on SIGUSR1.
+ * key=value …`) on a terminal. Lines are written synchronously, as
+ * process.stderr writes are: events are rare until something breaks, and
+ * then they should arrive, in order with the command line's own lines on
+ * stderr, even if the process dies next. log-files.ts reopens the file on
+ * SIGUSR1.
  *
  * Fields are data the gateway produced (codes, addresses, ids, errno); header
  * values, bodies and query strings are never logged, so neither are
@@ -91,7 +93,7 @@ export class ErrorLog {
 
   #open(): void {
     const config = this.#config
-    this.#destination = openLogDestination(config.file ?? 'stderr', 0)
+    this.#destination = openLogDestination(config.file ?? 'stderr', 0, true)
     const tty = config.file === undefined && process.stderr.isTTY === true
     this.#pretty = config.format === undefined ? tty : config.format === 'pretty'
     const destination = this.#destination

@@ -31,14 +31,14 @@ let exitHookInstalled = false
 /**
  * openLogDestination opens `path` (`stdout`, `stderr` or a file, created with
  * its directory, appended to) for asynchronous writes that wait until
- * `minLength` bytes are held (0: written at once).
+ * `minLength` bytes are held (0: written at once), or for synchronous ones.
  */
-export function openLogDestination(path: string, minLength: number): LogDestination {
+export function openLogDestination(path: string, minLength: number, sync = false): LogDestination {
   const file = path === 'stdout' || path === 'stderr' ? undefined : path
   const dest = file ?? (path === 'stdout' ? 1 : 2)
   // SonicBoom refuses a minLength not below maxWrite (its largest single write, 16 KiB by default).
   const maxWrite = Math.max(16 * 1024, minLength * 2)
-  const boom = pino.destination({ dest, sync: false, mkdir: true, minLength, maxWrite })
+  const boom = pino.destination({ dest, sync, mkdir: true, minLength: sync ? 0 : minLength, maxWrite })
   // A failed open or write (permissions, disk full, a closed pipe) must not
   // crash the gateway; it is said once on stderr, the last place left to say it.
   let said = false
