@@ -1,12 +1,12 @@
 /**
  * SpanBatch is one export request's body, written while spans end: each
- * span's OTLP/JSON is written piece by piece straight into a Buffer, so
- * tracing makes almost no garbage per request and queued spans live outside
- * the JavaScript heap. Encoding spans as strings first (a rope of ~60
- * pieces, then flattened, then queued) tripled the scavenges per request
- * under the gateway's 2 MB semi-spaces, and on this loaded 2-core machine a
- * scavenge often took tens of milliseconds: bench/tracing-cost.sh measured
- * that at about 2.5 times the CPU per small GET.
+ * span's OTLP/JSON is built as a string and written into a Buffer when the
+ * span ends, so queued spans live outside the JavaScript heap and the
+ * strings die young. Queued as strings, they survived scavenges (2 MB
+ * semi-spaces under the gateway's flags) and were copied again and again:
+ * bench/tracing-cost.sh measured about 2.6 times the CPU per small GET, 1.7
+ * with the Buffer. Writing each piece with its own Buffer.write instead cost
+ * a third of bench/tracing-spans.ts's time in the binding.
  *
  * The encoding (opentelemetry-proto, "JSON Protobuf Encoding"): ids as hex
  * strings, enums as numbers, 64-bit integers as decimal strings.
@@ -84,6 +84,11 @@ export class SpanBatch {
       this.raw('}')
     }
     this.raw('}')
+    // One write per span: a Buffer.write per piece cost more than the pieces.
+    const text = this.text
+    this.text = ''
+    this.room(text.length * 3)
+    this.length += this.buf.write(text, this.length, 'utf8')
     this.count++
   }
 
@@ -95,6 +100,8 @@ export class SpanBatch {
   }
 
   private first = true
+  /** The span being written, as text until endSpan (short-lived: it dies young). */
+  private text = ''
 
   private key(key: string): void {
     this.raw(this.first ? '{"key":"' : ',{"key":"')
@@ -103,27 +110,21 @@ export class SpanBatch {
     this.raw('","value":')
   }
 
-  /** raw writes ASCII text as is. */
+  /** raw appends ASCII text as is. */
   private raw(s: string): void {
-    this.room(s.length)
-    this.length += this.buf.write(s, this.length, 'latin1')
+    this.text += s
   }
 
   /** str writes a JSON string: as is between quotes when nothing needs escaping, else JSON.stringify's. */
   private str(s: string): void {
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i)
-      if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return this.utf8(JSON.stringify(s))
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) {
+        this.text += JSON.stringify(s)
+        return
+      }
     }
-    this.room(s.length + 2)
-    this.buf[this.length++] = 0x22
-    this.length += this.buf.write(s, this.length, 'latin1')
-    this.buf[this.length++] = 0x22
-  }
-
-  private utf8(s: string): void {
-    this.room(s.length * 3)
-    this.length += this.buf.write(s, this.length, 'utf8')
+    this.text += '"' + s + '"'
   }
 
   /** nanos writes epoch milliseconds as decimal nanoseconds (beyond 2^53, so built from two parts). */
