@@ -56,7 +56,11 @@ function get(port: number, path: string, headers: Record<string, string> = {}): 
   })
 }
 
-async function tracedGateway(t: TestContext, tracing: Record<string, unknown>, originUrl: string) {
+async function tracedGateway(
+  t: TestContext,
+  tracing: { endpoint: string } & Record<string, unknown>,
+  originUrl: string,
+) {
   const dead = await closedPort()
   const gw = await createGateway({
     listen: [{ address: '127.0.0.1:0' }],
