@@ -1,10 +1,13 @@
 /**
  * The command line's status lines ("portcullis listening on …", "configuration
  * reloaded", "SIGTERM received; draining …") are also events of the error
- * log. announce writes both: the event to the log, and the plain line to
- * stderr as before (scripts and process managers wait for those lines) —
- * except when the log itself prints pretty lines on stderr, where the plain
- * line would say the same thing twice.
+ * log. Each is said once wherever it is read:
+ *
+ * - log to a file: the event goes there, the plain line to stderr as before
+ *   (scripts and process managers wait for those lines);
+ * - pretty log on stderr (a terminal): the pretty line only;
+ * - JSON log on stderr: the plain line only, as before; a JSON copy beside
+ *   it would say everything twice on the same stream.
  */
 import type { EventLevel, ErrorLog, LogFields } from '../observe/error-log.ts'
 import { printError } from './command.ts'
@@ -30,9 +33,10 @@ export function announce(
   logMsg: string = msg.replace(/^portcullis: /, ''),
 ): void {
   const log = current
-  const logged = detail === undefined ? fields : { ...fields, problems: detail }
-  log?.log(level, logMsg, logged)
-  if (log !== undefined && log.pretty && log.toStderr && log.enabled(level)) return
+  if (log !== undefined && !(log.toStderr && !log.pretty)) {
+    log.log(level, logMsg, detail === undefined ? fields : { ...fields, problems: detail })
+    if (log.toStderr && log.enabled(level)) return
+  }
   if (detail !== undefined) printError(detail)
   printError(msg)
 }
