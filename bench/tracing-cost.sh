@@ -4,7 +4,7 @@
 # The sink runs on the load core (0); only the gateways' CPU is compared, so
 # B's figure includes building, encoding and posting the spans.
 #
-# usage: bench/tracing-cost.sh [REV] [ROUNDS]
+# usage: [RATIO=0.1] bench/tracing-cost.sh [REV] [ROUNDS]   (RATIO: tracing.sampleRatio, default 1)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 node="$root/node_modules/.bin/node"
@@ -12,4 +12,4 @@ sp=$("$node" -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>
 taskset -c 0 "$node" "$root/bench/servers/otlp-sink.ts" "$sp" &
 sink=$!
 trap 'kill $sink 2>/dev/null || true; wait $sink 2>/dev/null || true' EXIT INT TERM
-B_ENV="PORTCULLIS_BENCH_OTLP=http://127.0.0.1:$sp/v1/traces" bash "$root/bench/ab-cpu.sh" "${1:-HEAD}" "${2:-7}"
+B_ENV="PORTCULLIS_BENCH_OTLP=http://127.0.0.1:$sp/v1/traces PORTCULLIS_BENCH_OTLP_RATIO=${RATIO:-1}" bash "$root/bench/ab-cpu.sh" "${1:-HEAD}" "${2:-7}"

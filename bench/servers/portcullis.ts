@@ -19,6 +19,9 @@ if (process.env.PORTCULLIS_BENCH_HEALTH !== undefined)
   Object.assign((config.upstreams as Record<string, object>).origin!, { health: { passive: {} } })
 // bench/tracing-cost.sh: trace every request to a local OTLP sink.
 const otlp = process.env.PORTCULLIS_BENCH_OTLP
-const gateway = await createGateway(otlp === undefined ? config : { ...config, tracing: { endpoint: otlp } })
+const sampleRatio = Number(process.env.PORTCULLIS_BENCH_OTLP_RATIO ?? 1)
+const gateway = await createGateway(
+  otlp === undefined ? config : { ...config, tracing: { endpoint: otlp, sampleRatio } },
+)
 await gateway.listen()
 process.on('SIGTERM', () => process.exit(0))
