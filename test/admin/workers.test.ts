@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { startCli, withTempDir } from '../cli/run-cli.ts'
 import { startOrigin } from '../helpers/gateway.ts'
-import { scrapeUntil, value } from './prom.ts'
+import { type Sample, scrapeUntil, value } from './prom.ts'
 
 const LISTENING = /portcullis listening on http:\/\/127\.0\.0\.1:(\d+)/
 const ADMIN = /portcullis admin listening on (http:\/\/127\.0\.0\.1:\d+)/
@@ -71,6 +71,15 @@ describe('admin with --workers 2', () => {
         s.filter((x) => x.name === 'portcullis_process_resident_memory_bytes').map((x) => x.labels.worker),
       )
       assert.equal(workers.size, 3, `two workers and the supervisor: ${[...workers]}`)
+      // Loop delay: the workers' from their Sampler's samples (every second), the supervisor's own.
+      const delayWorkers = (s: Sample[]) =>
+        new Set(
+          s
+            .filter((x) => x.name === 'portcullis_event_loop_delay_seconds' && x.labels.quantile === '0.99')
+            .map((x) => x.labels.worker),
+        )
+      const sampled = await scrapeUntil(admin!, (s) => delayWorkers(s).size === 3, TOKEN)
+      assert.deepEqual(delayWorkers(sampled), workers)
       // Both workers served (round-robin), and the sum is exact.
       assert.equal(hits.a + hits.b, 20)
 

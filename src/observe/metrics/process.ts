@@ -27,15 +27,23 @@ const GC_KINDS: Record<number, string> = {
 
 export class ProcessMetrics {
   private readonly worker: string
-  private readonly loop: ELDHistogram
+  private readonly loop: ELDHistogram | undefined
   private readonly gc = new Map<string, Histogram>()
   private readonly observer: PerformanceObserver
 
-  constructor(worker: string) {
+  /**
+   * `loopDelay` false leaves event-loop delay to someone who measures it
+   * already (a worker's Sampler, whose samples reach the supervisor): a
+   * second histogram measurably costs the request path (bench/ab-cpu.sh:
+   * about 1.7 % at 10 ms resolution).
+   */
+  constructor(worker: string, loopDelay = true) {
     this.worker = worker
-    // 10 ms resolution: finer wakes the loop more for a figure nobody reads below that.
-    this.loop = monitorEventLoopDelay({ resolution: 10 })
-    this.loop.enable()
+    if (loopDelay) {
+      // 20 ms, as the workers' Sampler: finer wakes the loop more for a figure nobody reads below that.
+      this.loop = monitorEventLoopDelay({ resolution: 20 })
+      this.loop.enable()
+    }
     this.observer = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
         const detail = (e as PerformanceEntry & { detail?: { kind?: number } }).detail
@@ -56,19 +64,12 @@ export class ProcessMetrics {
       series: [{ values: [w], value }],
     })
     const h = this.loop
-    const s = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0)
-    const delay = family(
-      'portcullis_event_loop_delay_seconds',
-      'Event-loop delay since the previous scrape, by quantile (0 to 1, max = 1).',
-      'gauge',
-      ['worker', 'quantile'],
-    )
-    delay.series.push(
-      { values: [w, '0.5'], value: s(h.percentile(50)) },
-      { values: [w, '0.99'], value: s(h.percentile(99)) },
-      { values: [w, '1'], value: s(h.max) },
-    )
-    h.reset()
+    const ms = (ns: number) => (Number.isFinite(ns) ? ns / 1e6 : 0)
+    const delays =
+      h === undefined
+        ? []
+        : [{ worker: w, p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) }]
+    h?.reset()
     const gc: MetricFamily = {
       name: 'portcullis_gc_pause_seconds',
       help: 'Garbage-collection pauses, by kind.',
@@ -82,13 +83,32 @@ export class ProcessMetrics {
       gauge('portcullis_process_heap_total_bytes', 'V8 heap reserved.', mem.heapTotal),
       gauge('portcullis_process_resident_memory_bytes', 'Resident set size.', mem.rss),
       gauge('portcullis_process_uptime_seconds', 'Seconds since the process started.', process.uptime()),
-      delay,
+      loopDelayFamily(delays),
       gc,
     ]
   }
 
   stop(): void {
-    this.loop.disable()
+    this.loop?.disable()
     this.observer.disconnect()
   }
+}
+
+/** loopDelayFamily renders event-loop delays (ms) per worker as quantile gauges in seconds. */
+export function loopDelayFamily(
+  delays: { worker: string; p50: number; p99: number; max: number }[],
+): MetricFamily {
+  const f = family(
+    'portcullis_event_loop_delay_seconds',
+    'Event-loop delay over the last interval (since the previous scrape, or the last worker sample), by quantile (1 = max).',
+    'gauge',
+    ['worker', 'quantile'],
+  )
+  for (const d of delays)
+    f.series.push(
+      { values: [d.worker, '0.5'], value: d.p50 / 1000 },
+      { values: [d.worker, '0.99'], value: d.p99 / 1000 },
+      { values: [d.worker, '1'], value: d.max / 1000 },
+    )
+  return f
 }

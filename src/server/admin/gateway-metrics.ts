@@ -25,10 +25,11 @@ export class GatewayMetrics {
   /** Overflow counts of upstreams a reload retired, by `upstream\0limit`. */
   private readonly retired = new Map<string, number>()
 
-  constructor(host: AdminHost, worker: string) {
+  /** `loopDelay`: measure event-loop delay here (one process); a worker's supervisor reports it from samples. */
+  constructor(host: AdminHost, worker: string, loopDelay: boolean) {
     this.host = host
     this.collector = new MetricsCollector(host)
-    this.process = new ProcessMetrics(worker)
+    this.process = new ProcessMetrics(worker, loopDelay)
   }
 
   snapshot(): MetricsSnapshot {

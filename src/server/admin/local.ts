@@ -52,7 +52,7 @@ export class AdminAttachment {
     this.mode = mode ?? (cluster.isWorker ? 'worker' : 'serve')
     workerLabel ??= String(cluster.worker?.id ?? 0)
     const admin = host.runtime.config.admin!
-    this.metrics = admin.metrics ? new GatewayMetrics(host, workerLabel) : undefined
+    this.metrics = admin.metrics ? new GatewayMetrics(host, workerLabel, this.mode === 'serve') : undefined
     this.extensions = new ServingExtensions(host)
   }
 

@@ -21,7 +21,7 @@ import { AdminError } from '../../observe/admin/routes.ts'
 import { AdminServer } from '../../observe/admin/server.ts'
 import { family } from '../../observe/metrics/collector.ts'
 import { mergeSnapshots } from '../../observe/metrics/exposition.ts'
-import { ProcessMetrics } from '../../observe/metrics/process.ts'
+import { loopDelayFamily, ProcessMetrics } from '../../observe/metrics/process.ts'
 import type { MetricsSnapshot } from '../../observe/metrics/snapshot.ts'
 import { type WorkerRestartMessage, workerRestartChannel } from '../workers/channels.ts'
 import type { WorkerHandle } from '../workers/worker-handle.ts'
@@ -144,7 +144,12 @@ export class SupervisorAdmin implements AdminInstance {
       ['cause'],
     )
     for (const [cause, v] of this.restarts) restarts.series.push({ values: [cause], value: v })
-    return mergeSnapshots([...snaps, { families: [workers, restarts, ...this.process.families()] }])
+    // The workers' own Sampler measures their loop delay; its latest sample is reported, not measured twice.
+    const delays = handles.flatMap((h) =>
+      h.sample === undefined ? [] : [{ worker: String(h.id), ...h.sample.loopDelay }],
+    )
+    const own = { families: [workers, restarts, loopDelayFamily(delays), ...this.process.families()] }
+    return mergeSnapshots([...snaps, own])
   }
 
   async act(action: TargetAction): Promise<string> {
