@@ -79,10 +79,14 @@ function plainData(v: unknown, depth: number): unknown {
   return Object.keys(out).length > 0 ? out : undefined
 }
 
-/** findTarget finds a target of `u` by its URL (as configured) or its origin. */
-export function findTarget(u: Upstream, text: string): Target | undefined {
+/**
+ * findTargets finds the targets of `u` named by their URL (as configured) or
+ * origin: several when a host name target was resolved to several addresses
+ * (upstreams' `resolve`), which an action applies to together.
+ */
+export function findTargets(u: Upstream, text: string): Target[] {
   const bare = text.replace(/\/$/, '')
-  return u.targets.find((t) => t.url === text || t.url.replace(/\/$/, '') === bare || t.origin === bare)
+  return u.targets.filter((t) => t.url === text || t.url.replace(/\/$/, '') === bare || t.origin === bare)
 }
 
 /**
@@ -92,15 +96,16 @@ export function findTarget(u: Upstream, text: string): Target | undefined {
 export function applyAction(upstreams: ReadonlyMap<string, Upstream>, action: TargetAction): string {
   const u = upstreams.get(action.upstream)
   if (u === undefined) throw new AdminError(404, 'UNKNOWN_UPSTREAM', `no upstream named ${action.upstream}`)
-  const t = findTarget(u, action.target)
-  if (t === undefined)
+  const targets = findTargets(u, action.target)
+  if (targets.length === 0)
     throw new AdminError(404, 'UNKNOWN_TARGET', `upstream ${action.upstream} has no target ${action.target}`)
-  if (action.kind === 'weight') t.weight = action.weight
-  else {
-    t.drained = action.kind === 'drain'
-    u.refresh()
+  for (const t of targets) {
+    if (action.kind === 'weight') t.weight = action.weight
+    else t.drained = action.kind === 'drain'
   }
-  return t.url
+  // Also for a weight: a consistent-hash ring is rebuilt when `available` is replaced.
+  u.refresh()
+  return targets[0]!.url
 }
 
 /**
