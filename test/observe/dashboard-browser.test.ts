@@ -21,6 +21,11 @@ const skip = !existsSync(CHROMIUM) && 'needs /usr/bin/chromium'
 const OUTPUT = process.env.PORTCULLIS_TEST_OUTPUT ?? join(import.meta.dirname, '..', 'output')
 const SECRET = 'Bearer dashboard-secret-token'
 
+// Predicates run in the page (functions, serialized, so no closures; not strings:
+// the page's CSP forbids eval). The tests' tsconfig has no DOM types, so the
+// page's document is reached untyped.
+type Dom = any
+
 async function startOrigin(t: TestContext): Promise<number> {
   const server = http.createServer((req, res) => {
     req.resume()
@@ -99,10 +104,14 @@ test('the dashboard shows live traffic, filters requests and opens one', { skip 
 
   // Two ticks with traffic make a line: the request-rate and latency charts drew points above zero.
   await page.waitForFunction(
-    `(() => {
-      const c = (id) => document.getElementById(id).dataset
-      return Number(c('chart-rps').points) >= 4 && Number(c('chart-rps').max) > 0 && Number(c('chart-latency').max) > 0
-    })()`,
+    () => {
+      const c = (id: string) => (globalThis as Dom).document.getElementById(id).dataset
+      return (
+        Number(c('chart-rps').points) >= 4 &&
+        Number(c('chart-rps').max) > 0 &&
+        Number(c('chart-latency').max) > 0
+      )
+    },
     undefined,
     { timeout: 30_000 },
   )
@@ -110,9 +119,13 @@ test('the dashboard shows live traffic, filters requests and opens one', { skip 
   assert.match((await page.textContent('#tile-latency')) ?? '', /\d.* \/ .*\d.* \/ .*\d/)
   assert.equal(await page.textContent('#tile-workers'), '1')
   // The error-rate chart saw the /fail answers, the target table the upstream.
-  await page.waitForFunction("Number(document.getElementById('chart-errors').dataset.max) > 0", undefined, {
-    timeout: 30_000,
-  })
+  await page.waitForFunction(
+    () => Number((globalThis as Dom).document.getElementById('chart-errors').dataset.max) > 0,
+    undefined,
+    {
+      timeout: 30_000,
+    },
+  )
   const targets = await page.locator('#targets tbody tr').allTextContents()
   assert.ok(
     targets.some((r) => r.includes(`127.0.0.1:${originPort}`) && r.includes('up')),
@@ -120,9 +133,13 @@ test('the dashboard shows live traffic, filters requests and opens one', { skip 
   )
 
   // The request list: reverse and forward doors, then filtered.
-  await page.waitForFunction("document.querySelectorAll('#requests tbody tr').length >= 20", undefined, {
-    timeout: 30_000,
-  })
+  await page.waitForFunction(
+    () => (globalThis as Dom).document.querySelectorAll('#requests tbody tr').length >= 20,
+    undefined,
+    {
+      timeout: 30_000,
+    },
+  )
   const rows = await page.locator('#requests tbody tr').allTextContents()
   assert.ok(
     rows.some((r) => r.includes('/ok/')),
@@ -138,7 +155,10 @@ test('the dashboard shows live traffic, filters requests and opens one', { skip 
   )
   await page.fill('#filter', '')
   await page.waitForFunction(
-    "[...document.querySelectorAll('#requests tbody tr')].some((r) => r.textContent.includes('forward'))",
+    () =>
+      [...(globalThis as Dom).document.querySelectorAll('#requests tbody tr')].some((r: Dom) =>
+        r.textContent.includes('forward'),
+      ),
     undefined,
     { timeout: 30_000 },
   )
@@ -168,3 +188,46 @@ test('the dashboard shows live traffic, filters requests and opens one', { skip 
   assert.deepEqual(errors, [], 'no script errors on the page')
   assert.ok(load.sent() > 0)
 })
+
+test(
+  'with an admin token, the page asks for it and streams only once given the right one',
+  { skip },
+  async (t) => {
+    const token = 'dashboard-test-token-0123456789'
+    const gw = await createGateway({
+      listen: [{ address: '127.0.0.1:0' }],
+      admin: { address: '127.0.0.1:0', token },
+      routes: [{ name: 'hello', respond: { body: 'hi' } }],
+    })
+    await gw.listen()
+    t.after(() => gw.close({ drainTimeout: 1000 }))
+    const admin = `http://127.0.0.1:${gw.admin!.server!.address().port}`
+    // The stream and the request details need the token; the page itself holds no data.
+    assert.equal((await fetch(`${admin}/dashboard/api/events`)).status, 401)
+    assert.equal((await fetch(`${admin}/dashboard/api/requests/1:1`)).status, 401)
+    const page = await fetch(`${admin}/dashboard`)
+    assert.equal(page.status, 200)
+    assert.ok(!(await page.text()).includes(token))
+
+    const { chromium } = await import('playwright-core')
+    const browser = await chromium.launch({ executablePath: CHROMIUM, timeout: 30_000 })
+    t.after(() => browser.close())
+    const tab = await browser.newPage()
+    await tab.goto(`${admin}/dashboard`, { timeout: 20_000 })
+    await tab.waitForSelector('#token-form:not([hidden])', { timeout: 20_000 })
+    assert.equal(await tab.textContent('#status'), 'token needed')
+    await tab.fill('#token', 'wrong-token-wrong-token')
+    await tab.click('#token-form button')
+    await tab.waitForFunction(
+      () => (globalThis as Dom).document.getElementById('status').textContent === 'token needed',
+      undefined,
+      {
+        timeout: 20_000,
+      },
+    )
+    await tab.fill('#token', token)
+    await tab.click('#token-form button')
+    await tab.waitForSelector('#status.on', { timeout: 45_000 })
+    assert.equal(await tab.isHidden('#token-form'), true)
+  },
+)
