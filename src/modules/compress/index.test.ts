@@ -3,7 +3,11 @@ import { describe, it } from 'node:test'
 import { configSchema } from '../../config/schema.ts'
 import { HeaderList } from '../../core/header-list.ts'
 import { addVary } from './index.ts'
-import { compressionSchema, effectiveCompression, routeCompressSchema } from '../../config/modules/compress.ts'
+import {
+  compressionSchema,
+  effectiveCompression,
+  routeCompressSchema,
+} from '../../config/modules/compress.ts'
 
 function vary(raw: string[]): string[] {
   const h = new HeaderList(raw)
