@@ -45,7 +45,10 @@ export function issueMessage(issue: Issue, value: unknown): string {
     case 'too_big':
       return isDefault(issue.message, 'Too big') ? tooBig(issue) : issue.message
     case 'invalid_value':
-      return isDefault(issue.message, 'Invalid input') ? oneOf(issue.values, value) : issue.message
+      // zod words a single value 'Invalid input: …' and several 'Invalid option: …'.
+      return isDefault(issue.message, 'Invalid input') || isDefault(issue.message, 'Invalid option')
+        ? oneOf(issue.values, value)
+        : issue.message
     default:
       return issue.message.replace(/^Invalid (input|string): /, '')
   }

@@ -116,7 +116,7 @@ routes:
 `
     assert.deepEqual(check(text), [
       'g.yaml:3:40 upstreams.api.targets.0.weight: must be at least 1',
-      `g.yaml:4:14 upstreams.api.balance: must be 'round-robin', got "round-robinn"`,
+      `g.yaml:4:14 upstreams.api.balance: must be one of 'round-robin', 'least-request', 'consistent-hash', 'random', 'peak-ewma', got "round-robinn" — did you mean 'round-robin'?`,
       'g.yaml:7:20 routes.0.match.host: expected a string or a list, got 5',
       'g.yaml:8:24 routes.1.respond.status: expected a number, got "200"',
     ])

@@ -51,6 +51,8 @@ describe('examples', () => {
         {
           cwd: root,
           encoding: 'utf8',
+          // The variables the examples' comments tell users to export (an unset one is an error).
+          env: { ...process.env, ADMIN_TOKEN: 'example-admin-token' },
         },
       )
       assert.equal(r.status, 0, `${f}: ${r.stdout}${r.stderr}`)

@@ -46,9 +46,6 @@ describe('rateLimit on redis', { skip: redisSkip() }, () => {
     const onFailure = (m: unknown) => failures.push(m as RateLimitFailureMessage)
     diagnostics.subscribe(rateLimitFailureChannel.name, onFailure)
     t.after(() => diagnostics.unsubscribe(rateLimitFailureChannel.name, onFailure))
-    const lines: string[] = []
-    const previous = setRateLimitLog((line) => lines.push(line))
-    t.after(() => setRateLimitLog(previous))
     const origin = await startOrigin(undefined, { t })
     const limit = { rate: '2/h', store: 'redis' as const, key: 'route' as const }
     const config: GatewayConfigInput = proxyConfig(origin.url, {
@@ -66,6 +63,10 @@ describe('rateLimit on redis', { skip: redisSkip() }, () => {
       ],
     })
     const gw = await startGateway(config, { t })
+    // After the gateway: a gateway points the rate limit's log at its own error log when made.
+    const lines: string[] = []
+    const previous = setRateLimitLog((line) => lines.push(line))
+    t.after(() => setRateLimitLog(previous))
     assert.equal((await get(`${gw.url}/closed`)).status, 200)
 
     await server.stop()
