@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { createGateway } from '../../src/server/gateway.ts'
-import { runCli, startCli, withTempDir } from '../cli/run-cli.ts'
+import { runCli, startCli, withTempDir, killAfter } from '../cli/run-cli.ts'
 import { startGateway } from '../helpers/gateway.ts'
 
 const TOKEN = 'auth-test-token-0123456789abcdef'
@@ -85,12 +85,7 @@ describe('admin authentication', () => {
         ].join('\n'),
       )
       const cli = startCli(['start', '-c', file])
-      t.after(async () => {
-        if (cli.child.exitCode === null && cli.child.signalCode === null) {
-          cli.child.kill('SIGKILL')
-          await cli.exited
-        }
-      })
+      killAfter(t, cli)
       const [, admin] = await cli.waitForStderr(
         /portcullis admin listening on (http:\/\/127\.0\.0\.1:\d+)/,
         0,

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { startCli, withTempDir } from '../cli/run-cli.ts'
+import { startCli, withTempDir, killAfter } from '../cli/run-cli.ts'
 import { startOrigin } from '../helpers/gateway.ts'
 import { type Sample, scrapeUntil, value } from './prom.ts'
 
@@ -40,12 +40,7 @@ describe('admin with --workers 2', () => {
       const file = join(dir, 'gateway.yaml')
       await writeFile(file, yaml(a.url, b.url))
       const cli = startCli(['start', '-c', file])
-      t.after(async () => {
-        if (cli.child.exitCode === null && cli.child.signalCode === null) {
-          cli.child.kill('SIGKILL')
-          await cli.exited
-        }
-      })
+      killAfter(t, cli)
       const [, port] = await cli.waitForStderr(LISTENING, 0, 30_000)
       const [, admin] = await cli.waitForStderr(ADMIN, 0, 5_000)
       const auth = { authorization: `Bearer ${TOKEN}` }

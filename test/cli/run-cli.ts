@@ -75,6 +75,20 @@ export function startCli(args: string[], options: CliOptions = {}): RunningCli {
   return { child, waitForStderr, stderr: () => err, stdout: () => out, exited }
 }
 
+/**
+ * killAfter kills `cli` when the test `t` ends, if it still runs (SIGKILL: a
+ * supervisor's workers leave when their IPC channel closes), and returns it.
+ */
+export function killAfter(t: { after(fn: () => Promise<void>): void }, cli: RunningCli): RunningCli {
+  t.after(async () => {
+    if (cli.child.exitCode === null && cli.child.signalCode === null) {
+      cli.child.kill('SIGKILL')
+      await cli.exited
+    }
+  })
+  return cli
+}
+
 function childOptions(options: CliOptions) {
   return { cwd: options.cwd, env: { ...process.env, ...options.env }, encoding: 'utf8' as const }
 }

@@ -13,7 +13,7 @@ import net from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { createCa } from '../../src/forward/mitm/ca.ts'
-import { startCli, withTempDir } from '../cli/run-cli.ts'
+import { startCli, withTempDir, killAfter } from '../cli/run-cli.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
 import { curl } from '../helpers/forward.ts'
 import { startOrigin } from '../helpers/gateway.ts'
@@ -55,12 +55,7 @@ forward:
 `,
     )
     const cli = startCli(['start', '-c', file])
-    t.after(async () => {
-      if (cli.child.exitCode === null && cli.child.signalCode === null) {
-        cli.child.kill('SIGKILL') // its workers leave when their IPC channel closes
-        await cli.exited
-      }
-    })
+    killAfter(t, cli)
     await cli.waitForStderr(/forward proxy listening on http:\/\/127\.0\.0\.1:\d+/, 0, 30_000)
     const proxy = `http://127.0.0.1:${port}`
     // Four intercepted connections in a row: two per worker, and each worker presents its own leaf.

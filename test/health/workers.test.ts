@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { startCli, withTempDir } from '../cli/run-cli.ts'
+import { startCli, withTempDir, killAfter } from '../cli/run-cli.ts'
 import { startFaultOrigin } from '../helpers/fault-origin.ts'
 
 const LISTENING = /portcullis listening on http:\/\/127\.0\.0\.1:(\d+)\n/
@@ -52,12 +52,7 @@ test(
         ].join('\n'),
       )
       const cli = startCli(['start', '-c', file])
-      t.after(async () => {
-        if (cli.child.exitCode === null && cli.child.signalCode === null) {
-          cli.child.kill('SIGKILL')
-          await cli.exited
-        }
-      })
+      killAfter(t, cli)
       const [, port] = await cli.waitForStderr(LISTENING, 0, 60_000)
       // Both workers answer (round-robin over new connections) before counting starts.
       assert.deepEqual((await bodies(Number(port), 4)).sort(), ['a', 'a', 'b', 'b'])
@@ -110,12 +105,7 @@ test('2 workers: an ejection one worker decides is applied by the other', { time
       ].join('\n'),
     )
     const cli = startCli(['start', '-c', file])
-    t.after(async () => {
-      if (cli.child.exitCode === null && cli.child.signalCode === null) {
-        cli.child.kill('SIGKILL')
-        await cli.exited
-      }
-    })
+    killAfter(t, cli)
     const [, port] = await cli.waitForStderr(LISTENING, 0, 60_000)
     await b.set('refuse')
     // New connections alternate between the workers, and each worker's round

@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
-import { runCli, type RunningCli, startCli, withTempDir } from '../cli/run-cli.ts'
+import { runCli, type RunningCli, startCli, withTempDir, killAfter } from '../cli/run-cli.ts'
 
 const LISTENING = /portcullis listening on http:\/\/127\.0\.0\.1:(\d+)\n/
 
@@ -31,12 +31,7 @@ async function start(
   const file = join(dir, 'gateway.yaml')
   await writeFile(file, yaml(0, 'v1', accept))
   const cli = startCli(['start', '-c', file])
-  t.after(async () => {
-    if (cli.child.exitCode === null && cli.child.signalCode === null) {
-      cli.child.kill('SIGKILL') // its workers leave when their IPC channel closes
-      await cli.exited
-    }
-  })
+  killAfter(t, cli)
   const [, port] = await cli.waitForStderr(LISTENING, 0, 20_000)
   await writeFile(file, yaml(Number(port), 'v1', accept))
   return { cli, port: Number(port), file }

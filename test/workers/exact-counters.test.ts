@@ -12,7 +12,7 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { startCli, withTempDir } from '../cli/run-cli.ts'
+import { startCli, withTempDir, killAfter } from '../cli/run-cli.ts'
 import { startGateway } from '../helpers/gateway.ts'
 import { pipelined } from '../helpers/pipelined.ts'
 import { redisSkip, startRedisServer } from '../helpers/redis-server.ts'
@@ -42,12 +42,7 @@ describe('exact counters through the gateway', () => {
           ].join('\n'),
         )
         const cli = startCli(['start', '-c', file])
-        t.after(async () => {
-          if (cli.child.exitCode === null && cli.child.signalCode === null) {
-            cli.child.kill('SIGKILL')
-            await cli.exited
-          }
-        })
+        killAfter(t, cli)
         const [, port] = await cli.waitForStderr(LISTENING, 0, 20_000)
         const started = performance.now()
         const counts = await pipelined([Number(port)], N + 2, 50)

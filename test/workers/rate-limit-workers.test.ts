@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { startCli, withTempDir } from '../cli/run-cli.ts'
+import { startCli, withTempDir, killAfter } from '../cli/run-cli.ts'
 import { burst } from '../helpers/http-get.ts'
 
 const LISTENING = /portcullis listening on http:\/\/127\.0\.0\.1:(\d+)\n/
@@ -36,12 +36,7 @@ describe('rateLimit on the shared store with 2 workers', () => {
         ].join('\n'),
       )
       const cli = startCli(['start', '-c', file])
-      t.after(async () => {
-        if (cli.child.exitCode === null && cli.child.signalCode === null) {
-          cli.child.kill('SIGKILL')
-          await cli.exited
-        }
-      })
+      killAfter(t, cli)
       const [, port] = await cli.waitForStderr(LISTENING, 0, 20_000)
       // 200 connections, each new one handed to the next worker by the primary.
       const started = performance.now()
