@@ -2,7 +2,7 @@
  * Forward-proxy test helpers: a gateway whose only listener is the forward
  * proxy (127.0.0.1:0), and curl run against it with a bounded time.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import type { GatewayConfigInput } from '../../src/config/schema.ts'
 import type { GatewayHooks } from '../../src/core/hooks.ts'
 import { createGateway, type Gateway } from '../../src/server/gateway.ts'
@@ -72,37 +72,4 @@ export async function waitFor(check: () => boolean, ms = 2000): Promise<boolean>
   return true
 }
 
-/**
- * startBlackhole starts a python3 listener whose accept queue (backlog 0)
- * is full and never drained, so connecting hangs as to an unreachable host
- * (as in test/integration/errors.test.ts). Killed in t.after.
- */
-export async function startBlackhole(t: Cleanup): Promise<{ port: number }> {
-  const script = `
-import socket, sys
-srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-srv.bind(('127.0.0.1', 0))
-srv.listen(0)
-fillers = []
-for _ in range(3):
-    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    c.setblocking(False)
-    c.connect_ex(srv.getsockname())
-    fillers.append(c)
-print(srv.getsockname()[1], flush=True)
-sys.stdin.read()
-`
-  const child: ChildProcess = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const exited = new Promise<void>((r) => child.once('exit', () => r()))
-  t.after(async () => {
-    child.stdin?.end()
-    child.kill()
-    await exited
-  })
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('error', reject)
-    child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())))
-  })
-  await new Promise((r) => setTimeout(r, 100))
-  return { port }
-}
+export { startBlackhole } from './blackhole.ts'
