@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import net from 'node:net'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { startFaultOrigin } from '../helpers/fault-origin.ts'
 import { startGateway, startOrigin, startRawOrigin, waitFor } from '../helpers/gateway.ts'
 import { resilienceConfig, send, startResettingOrigin, TryCounter, upstreamOf } from './helpers.ts'
@@ -104,7 +104,11 @@ test('no retry once response bytes reached the client', async (t) => {
   assert.equal(breaking.stats.requests, 1)
 })
 
-test('a body within bodyBuffer is sent again whole; a larger one is not retried', async (t) => {
+/**
+ * resetThenStore: a gateway with bodyBuffer 16kb over an origin that resets
+ * every request and one that records each body it receives whole.
+ */
+async function resetThenStore(t: TestContext) {
   const resetting = await startResettingOrigin(t)
   const received: string[] = []
   const live = await startOrigin(
@@ -122,6 +126,11 @@ test('a body within bodyBuffer is sent again whole; a larger one is not retried'
     resilienceConfig([resetting.url, live.url], { retries: { ...retries, bodyBuffer: '16kb' } }),
     { t },
   )
+  return { resetting, received, gw }
+}
+
+test('a body within bodyBuffer is sent again whole; a larger one is not retried', async (t) => {
+  const { resetting, received, gw } = await resetThenStore(t)
   const small = 'abcdefghij'.repeat(1000) // 10 kB
   const answers = [await send(gw.url, 'PUT', small), await send(gw.url, 'PUT', small)]
   assert.deepEqual(
@@ -271,23 +280,7 @@ test('hedging: a client leaving during the race ends both tries', async (t) => {
 })
 
 test('a chunked body is kept while within bodyBuffer; once it outgrows it, a reset is not retried', async (t) => {
-  const resetting = await startResettingOrigin(t)
-  const received: string[] = []
-  const live = await startOrigin(
-    (req, res) => {
-      const chunks: Buffer[] = []
-      req.on('data', (c: Buffer) => chunks.push(c))
-      req.on('end', () => {
-        received.push(Buffer.concat(chunks).toString('latin1'))
-        res.end('stored')
-      })
-    },
-    { t },
-  )
-  const gw = await startGateway(
-    resilienceConfig([resetting.url, live.url], { retries: { ...retries, bodyBuffer: '16kb' } }),
-    { t },
-  )
+  const { received, gw } = await resetThenStore(t)
   /** putChunked sends a body in two writes, so node frames it chunked (no Content-Length). */
   const putChunked = (part: string) =>
     new Promise<number>((resolve, reject) => {
