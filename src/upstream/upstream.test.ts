@@ -36,21 +36,19 @@ function fakeResolver(answers: Map<string, string[]>, asked: string[] = []) {
   }
 }
 
+/** Three targets balanced by consistent hashing on the x-user header. */
+function hashedUpstream(): Upstream {
+  const targets = [1, 2, 3].map((p) => ({ url: `http://127.0.0.1:${p}` }))
+  return new Upstream(
+    'u',
+    upstreamConfig({ targets, balance: 'consistent-hash', hash: { key: 'header:x-user' } }),
+    deadlines,
+  )
+}
+
 describe('Upstream balancing', () => {
   it('builds the configured balancer', () => {
-    const u = new Upstream(
-      'u',
-      upstreamConfig({
-        targets: [
-          { url: 'http://127.0.0.1:1' },
-          { url: 'http://127.0.0.1:2' },
-          { url: 'http://127.0.0.1:3' },
-        ],
-        balance: 'consistent-hash',
-        hash: { key: 'header:x-user' },
-      }),
-      deadlines,
-    )
+    const u = hashedUpstream()
     const first = ['ann', 'bob', 'cy', 'di'].map((n) => u.pick(session(n))!)
     for (let i = 0; i < 5; i++)
       assert.deepEqual(
@@ -113,19 +111,7 @@ describe('Upstream balancing', () => {
   })
 
   it('a retry avoiding the failed target goes to one other target, the same every time', () => {
-    const u = new Upstream(
-      'u',
-      upstreamConfig({
-        targets: [
-          { url: 'http://127.0.0.1:1' },
-          { url: 'http://127.0.0.1:2' },
-          { url: 'http://127.0.0.1:3' },
-        ],
-        balance: 'consistent-hash',
-        hash: { key: 'header:x-user' },
-      }),
-      deadlines,
-    )
+    const u = hashedUpstream()
     for (const user of ['ann', 'bob', 'cy']) {
       const first = u.pick(session(user))!
       const retry = u.pick(session(user), first)!
