@@ -2,7 +2,7 @@
  * The schema of a route's `cors` (docs/configuration.md, "CORS").
  */
 import { z } from 'zod'
-import { parseDuration } from '../units.ts'
+import { duration } from '../unit-schemas.ts'
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
@@ -24,17 +24,7 @@ export const corsSchema = z
     /** Allow cookies and HTTP auth (Access-Control-Allow-Credentials). */
     credentials: z.boolean().default(false),
     /** How long a browser may cache a preflight's answer. */
-    maxAge: z
-      .union([z.number(), z.string()])
-      .transform((v, ctx) => {
-        const ms = parseDuration(v)
-        if (ms === undefined) {
-          ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)}` })
-          return z.NEVER
-        }
-        return ms
-      })
-      .default(600_000),
+    maxAge: duration.default(600_000),
   })
   .refine((c) => !(c.origins === '*' && c.credentials), {
     // Fetch standard §3.2.5: "*" is not honoured with credentials, and reflecting any origin instead

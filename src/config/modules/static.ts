@@ -3,7 +3,7 @@
  * `root` is resolved against the configuration file's directory by the loader.
  */
 import { z } from 'zod'
-import { parseDuration } from '../units.ts'
+import { duration } from '../unit-schemas.ts'
 
 export const staticSchema = z.strictObject({
   /** The directory files are served from. Nothing outside it is ever served (symlinks included). */
@@ -15,17 +15,7 @@ export const staticSchema = z.strictObject({
   /** Serve `FILE.br` / `FILE.gz` when present and accepted by the client. */
   precompressed: z.boolean().default(true),
   /** `Cache-Control: max-age` for served files; unset sends none. */
-  maxAge: z
-    .union([z.number(), z.string()])
-    .transform((v, ctx) => {
-      const ms = parseDuration(v)
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)}` })
-        return z.NEVER
-      }
-      return ms
-    })
-    .optional(),
+  maxAge: duration.optional(),
   /** Whether dot-files (`.env`, `.git/…`) may be served; by default they are refused with 404. */
   dotfiles: z.enum(['deny', 'allow']).default('deny'),
 })
