@@ -12,8 +12,8 @@
 #   both    jwt + the shared-store rate limit
 #
 # Then, with WORKERS=2 (default; 0 skips it): `portcullis start --workers 2`
-# with the same routes, plain vs shared, CPU of the supervisor (which holds
-# the shared store) and both workers together.
+# with the same routes, plain vs shared vs both (jwt + shared), CPU of the
+# supervisor (which holds the shared store) and both workers together.
 #
 # usage: bench/policies.sh [ROUNDS]   (default 5; each round 3 s per scenario)
 #   WORKERS=0 skips the workers part, WORKERS_ONLY=1 runs only it.
@@ -98,6 +98,7 @@ upstreams: { origin: { targets: [{ url: http://127.0.0.1:$op }] } }
 routes:
   - { name: plain, match: { path: /plain }, upstream: origin }
   - { name: shared, match: { path: /shared }, upstream: origin, rateLimit: { rate: 1000000000/s, key: client.ip, store: shared } }
+  - { name: both, match: { path: /both }, upstream: origin, auth: { jwt: { secret: $secret } }, rateLimit: { rate: 1000000000/s, key: client.ip, store: shared } }
 limits: { maxRequestsPerConnection: 1000000 }
 YAML
 "$node" "${flags[@]}" "$root/bin/portcullis.ts" start -c "$tmp/workers.yaml" 2>"$tmp/sup.log" & pids+=($!)
@@ -114,10 +115,10 @@ cpu() {
   echo $sum
 }
 : >"$tmp/all"
-for s in plain shared; do measure "/$s/x" >/dev/null; done
+for s in plain shared both; do measure "/$s/x" >/dev/null; done
 for i in $(seq 1 "$rounds"); do
   line="workers=$workers round $i:"
-  for s in plain shared; do
+  for s in plain shared both; do
     read -r us sup < <(measure "/$s/x")
     echo "$s $us $sup" >>"$tmp/all"
     line+=$(printf '  %s %5.1f us (supervisor %4.1f)' "$s" "$us" "$sup")
@@ -127,6 +128,7 @@ done
 if grep -q 'failed' "$tmp/sup.log"; then cat "$tmp/sup.log" >&2; echo "a policy failed: figures invalid" >&2; exit 1; fi
 plain=$(awk '$1 == "plain" {print $2}' "$tmp/all" | median)
 shared=$(awk '$1 == "shared" {print $2}' "$tmp/all" | median)
+both=$(awk '$1 == "both" {print $2}' "$tmp/all" | median)
 sup=$(awk '$1 == "shared" {print $3}' "$tmp/all" | median)
-awk -v p="$plain" -v s="$shared" -v w="$workers" -v u="$sup" 'BEGIN {
-  printf "median CPU per request, supervisor + %d workers: plain %.1f us, shared-store rate limit %.1f us (%+.1f us, %+.1f %%; the supervisor %.1f us of it)\n", w, p, s, s - p, (s - p) / p * 100, u }'
+awk -v p="$plain" -v s="$shared" -v b="$both" -v w="$workers" -v u="$sup" 'BEGIN {
+  printf "median CPU per request, supervisor + %d workers: plain %.1f us, shared-store rate limit %.1f us (%+.1f us, %+.1f %%; the supervisor %.1f us of it), jwt + shared-store rate limit %.1f us (%+.1f %%)\n", w, p, s, s - p, (s - p) / p * 100, u, b, (b - p) / p * 100 }'

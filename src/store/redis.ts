@@ -41,6 +41,7 @@ export type { RedisStoreOptions } from './redis-options.ts'
 /** RedisStore implements Store on Redis. Construct, then `await connect()` to wait for the first connection. */
 export class RedisStore implements Store {
   readonly kind: StoreKind = 'redis'
+  readonly roundTrip = true
   readonly #options: RedisStoreOptions
   readonly #name: string
   readonly #prefix: string

@@ -86,6 +86,7 @@ interface Pending {
 /** SharedStore is a worker's client of a SharedStoreHost; it implements Store. */
 export class SharedStore implements Store {
   readonly kind: StoreKind = 'shared'
+  readonly roundTrip = true
   readonly #port: MessagePortLike
   readonly #timeoutMs: number
   readonly #name: string

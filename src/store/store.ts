@@ -92,6 +92,11 @@ export const TTL_MISSING = -2
  */
 export interface Store {
   readonly kind: StoreKind
+  /**
+   * True when every operation is a message to another process (the shared
+   * store in a worker, Redis): what callers batch or lease to save.
+   */
+  readonly roundTrip?: boolean
 
   /** get resolves with the key's value, or undefined when it is absent or expired. */
   get(key: string): Promise<string | undefined>

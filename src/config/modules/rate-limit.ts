@@ -4,6 +4,7 @@
  * Keys are documented in docs/configuration.md, section `rateLimits`.
  */
 import { z } from 'zod'
+import { duration } from '../unit-schemas.ts'
 
 const RATE_RE = /^(\d+)\s*\/\s*(\d*)\s*(ms|s|m|h|d)$/
 const PERIOD_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
@@ -57,6 +58,12 @@ export const limitSchema = z.strictObject({
   store: z.enum(['memory', 'shared', 'redis']).default('shared'),
   /** gcra (smooth rate with bursts) or sliding-window (a weighted counter of two windows). */
   algorithm: z.enum(['gcra', 'sliding-window']).default('gcra'),
+  /**
+   * With workers and `store: shared`: how long a worker may spend decisions
+   * it took from the store ahead, in one message (modules/rate-limit/leases.ts);
+   * 0 asks the store for every request. GCRA caps it at 1 % of the burst's time.
+   */
+  lease: duration.default(10),
   /** When the store fails or times out: open lets the request through, closed answers 503. */
   failMode: z.enum(['open', 'closed']).default('open'),
   /**

@@ -12,6 +12,7 @@ import { RedisStore } from '../../store/redis.ts'
 import { SharedStore, SharedStoreHost } from '../../store/shared.ts'
 import type { Store } from '../../store/store.ts'
 import { type Decision, gcra, slidingWindow } from './algorithms.ts'
+import { gcraGiveBack, gcraLease, slidingWindowGiveBack, slidingWindowLease } from './lease-scripts.ts'
 
 async function sequence(store: Store, key: string): Promise<{ gcra: Decision[]; window: Decision[] }> {
   const g: Decision[] = []
@@ -54,10 +55,47 @@ function check(r: { gcra: Decision[]; window: Decision[] }): void {
   assert.ok(Number(r.window[3]![2]) > 0)
 }
 
+/**
+ * leases: a limit of 100 (GCRA 100 per 100 s with a burst of 100; sliding
+ * window 100 a day) leased out: a lease of 10, 4 of them given back, then
+ * leases until the store denies. Exactly 100 are counted out in all, none
+ * twice, and a give-back with a stale mark changes nothing.
+ */
+async function leases(store: Store, key: string): Promise<void> {
+  const plans = [
+    { lease: gcraLease, giveBack: gcraGiveBack, args: ['1000', '100'] },
+    { lease: slidingWindowLease, giveBack: slidingWindowGiveBack, args: ['86400000', '100'] },
+  ]
+  for (const [i, p] of plans.entries()) {
+    const k = `${key}:lease${i}`
+    const first = await store.update(k, p.lease, [...p.args, 10, 10])
+    assert.deepEqual(first.slice(0, 3), [10, 90, '0'])
+    assert.ok(first[4] > 0 && first[4] <= 10, String(first[4]))
+    assert.equal(await store.update(k, p.giveBack, [p.args[0]!, 4, `${first[5]}x`]), 0, 'stale mark')
+    assert.equal(await store.update(k, p.giveBack, [p.args[0]!, 4, first[5]]), 1)
+    let counted = 6
+    const sizes: number[] = []
+    for (;;) {
+      const r = await store.update(k, p.lease, [...p.args, 1000, 10])
+      if (r[0] === 0) {
+        assert.ok(Number(r[2]) > 0, 'a denial says when to retry')
+        break
+      }
+      sizes.push(r[0])
+      counted += r[0]
+    }
+    assert.equal(counted, 100, `sizes ${sizes}`)
+    // Never more than a quarter of what is left: the end is decided one at a time.
+    assert.deepEqual(sizes.slice(0, 2), [23, 17])
+    assert.deepEqual(sizes.slice(-4), [1, 1, 1, 1])
+  }
+}
+
 describe('rate-limit scripts', () => {
   it('decide the same on the memory store', async () => {
     const store = new MemoryStore()
     check(await sequence(store, 'm'))
+    await leases(store, 'm')
     await store.close()
   })
 
@@ -67,6 +105,7 @@ describe('rate-limit scripts', () => {
     host.attach(port1)
     const store = new SharedStore(port2)
     check(await sequence(store, 's'))
+    await leases(store, 's')
     await store.close()
     await host.close()
   })
@@ -82,6 +121,7 @@ describe('rate-limit scripts', () => {
       const store = new RedisStore({ url: server.url })
       t.after(() => store.close())
       check(await sequence(store, 'r'))
+      await leases(store, 'r')
     })
   })
 })

@@ -41,7 +41,7 @@ return {1, math.floor((span - (nxt - now)) / t + 0.000001), '0', tostring(life)}
   run: function gcra(current, args, now) {
     const t = Number(args[0])
     const span = t * Number(args[1])
-    const tat = Math.max(Number(current ?? '0'), now)
+    const tat = Math.max(parseFloat(current ?? '0'), now)
     const next = tat + t
     const over = next - now - span
     if (over > 0.000001) return { reply: [0, 0, String(Math.ceil(over)), String(Math.ceil(tat - now))] }

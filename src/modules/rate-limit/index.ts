@@ -24,6 +24,8 @@ import { type Decision, gcra, slidingWindow } from './algorithms.ts'
 import { FailureCounter } from './failures.ts'
 import { addFields, type LimitFacts, policyItem, retryAfterSeconds } from './fields.ts'
 import { compileKey, type KeyPart, storeKey } from './keys.ts'
+import { gcraGiveBack, gcraLease, slidingWindowGiveBack, slidingWindowLease } from './lease-scripts.ts'
+import { LeaseBook } from './leases.ts'
 import type { LimitConfig } from '../../config/modules/rate-limit.ts'
 
 export { rateLimitFailureChannel, type RateLimitFailureMessage, setRateLimitLog } from './failures.ts'
@@ -36,6 +38,8 @@ interface CompiledLimit extends LimitFacts {
   readonly key: KeyPart
   readonly failMode: 'open' | 'closed'
   readonly headers: boolean
+  /** With workers on the shared store: decisions taken ahead (leases.ts); else one store update each. */
+  readonly leases: LeaseBook | undefined
   /** Store failures of this limit in this worker: counted and logged (failures.ts). */
   readonly failures: FailureCounter
 }
@@ -68,13 +72,28 @@ function compileLimit(name: string, l: LimitConfig, context: ModuleContext): Com
   const { count, periodMs } = l.rate
   const gcraLimit = l.algorithm === 'gcra'
   const burst = l.burst ?? count
+  const store = context.stores.get(l.store)
+  // GCRA: the emission interval T and the burst; sliding window: the period and the limit.
+  const args = gcraLimit ? [String(periodMs / count), String(burst)] : [String(periodMs), String(count)]
+  // A lease's worst case on GCRA is its time's worth of refill early (leases.ts): at most 1 % of the burst's.
+  const validMs = gcraLimit ? Math.min(l.lease, ((periodMs / count) * burst) / 100) : l.lease
+  const leases =
+    store.kind === 'shared' && store.roundTrip === true && validMs > 0
+      ? new LeaseBook(store, {
+          lease: gcraLimit ? gcraLease : slidingWindowLease,
+          giveBack: gcraLimit ? gcraGiveBack : slidingWindowGiveBack,
+          args,
+          unit: args[0]!,
+          validMs,
+        })
+      : undefined
   return {
     name,
     policyItem: policyItem(name, gcraLimit ? burst : count, periodMs),
-    store: context.stores.get(l.store),
+    store,
     script: gcraLimit ? gcra : slidingWindow,
-    // GCRA: the emission interval T and the burst; sliding window: the period and the limit.
-    args: gcraLimit ? [String(periodMs / count), String(burst)] : [String(periodMs), String(count)],
+    args,
+    leases,
     key: compileKey(l.key, context.trusts),
     failMode: l.failMode,
     headers: l.headers,
@@ -93,7 +112,8 @@ async function decide(
   for (const l of limits) {
     let d: Decision
     try {
-      d = await l.store.update(storeKey(l.name, l.key(session)), l.script, l.args)
+      const key = storeKey(l.name, l.key(session))
+      d = await (l.leases === undefined ? l.store.update(key, l.script, l.args) : l.leases.take(key))
     } catch (error) {
       l.failures.failed(route, l.name, l.failMode, error)
       if (l.failMode === 'closed')
