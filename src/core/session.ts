@@ -47,6 +47,22 @@ export interface Destination {
   readonly scheme: 'http' | 'https'
 }
 
+/**
+ * A whole-body rewrite of a request body (rewriteRequestBody in
+ * src/forward/whole-body.ts sets it from a hook): the exchange reads the
+ * whole body, up to `maxSize` (more is 413), hands it to `run` and sends
+ * what that resolves to with its own Content-Length (src/proxy/request-body.ts).
+ * @experimental
+ */
+export interface RequestBodyRewrite {
+  /** Largest body read, in bytes as received. */
+  readonly maxSize: number
+  /** The Content-Encoding to declare for the result; undefined: none (sent unencoded). */
+  readonly encoding: string | undefined
+  /** The new body from the body as received; rejects with a GatewayError (400) when it does not decode. */
+  run(body: Buffer): Promise<Buffer>
+}
+
 export class Session<Ctx extends object = Record<string, unknown>> {
   /** The request id: the client's `x-request-id` when sane, else a new UUID. */
   id: string
@@ -98,6 +114,8 @@ export class Session<Ctx extends object = Record<string, unknown>> {
   source: SessionSource = 'reverse'
   /** For forward and mitm sessions, the destination the client named; undefined for reverse ones. */
   destination: Destination | undefined = undefined
+  /** A whole-body rewrite of the request body a hook asked for (rewriteRequestBody); undefined: streamed as received. */
+  requestBody: RequestBodyRewrite | undefined = undefined
   private headerView: HeaderList | undefined = undefined
 
   constructor(head: RequestHead, clientAddress: string, clientPort: number, tls: boolean, t0: number) {

@@ -10,7 +10,7 @@ import type { Expirable } from '../core/deadlines.ts'
 import type { GatewayError } from '../core/errors.ts'
 import { toGatewayError } from '../core/errors.ts'
 import { HeaderList } from '../core/header-list.ts'
-import { type HookLists, type ResponseHeadView, runMutateHooks } from '../core/hooks.ts'
+import { type HookLists, type ResponseHeadView, runMutateHooks, type UpstreamRequest } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
 import type { IndexedFieldSink } from '../http1/fields.ts'
 import { HeldBody } from '../http1/held-body.ts'
@@ -20,11 +20,13 @@ import type { CompiledRoute } from '../routing/router.ts'
 import type { UpstreamConnection, UpstreamUser } from '../upstream/connection.ts'
 import type { Target, Upstream } from '../upstream/upstream.ts'
 import type { ClientSide, ExchangeRuntime } from './client-side.ts'
-import { refuseSwitch, responseHopFields } from './forwarding.ts'
+import { refuseSwitch, responseHopFields, serializeRequestHead } from './forwarding.ts'
+import { CONTINUE_100, reframeRequest, RequestBodyCollector, type WholeRequestBody } from './request-body.ts'
 import { RequestWriter } from './request-writer.ts'
 import { chooseFraming, ResponseWriter } from './response-writer.ts'
 import type { RetryState } from './retry-state.ts'
 import { startTunnel } from './tunnel.ts'
+import { offerNoExtensions } from './websocket-relay.ts'
 
 // What the exchange's deadline guards.
 export const P_QUEUE = 0
@@ -52,6 +54,10 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
   protected done = false
   /** The status of the current try's upstream response head (0 before one arrived). */
   protected tryStatus = 0
+  /** Reads the request body whole for a rewrite (request-body.ts); null otherwise. */
+  protected collector: RequestBodyCollector | null = null
+  /** The request body a whole-body rewrite made; undefined without one (or until it is made). */
+  protected whole: WholeRequestBody | undefined = undefined
   /** Retries and timeouts beyond the phases' own, when the route or upstream configures them. */
   protected rs: RetryState | null = null
   protected readonly client: ClientSide
@@ -81,6 +87,9 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
     this.hooks = route.hooks
     this.out = new ResponseWriter(client)
     this.req = new RequestWriter(session.head)
+    // The message relay reads every frame: no extension (permessage-deflate) may be negotiated.
+    if (session.head.upgradeProtocol !== undefined && this.hooks.onWebSocketMessage.length > 0)
+      offerNoExtensions(session.head)
   }
 
   abstract expire(now: number): void
@@ -105,6 +114,7 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
   /** requestData forwards request body bytes; false asks the client side to pause. */
   requestData(data: Buffer): boolean {
     if (this.done) return true
+    if (this.collector !== null) return this.collect(data)
     if (this.rs !== null) this.rs.body?.data(data)
     if (!this.req.headSent) {
       this.req.holdData(data)
@@ -116,6 +126,7 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
 
   requestEnd(trailers: string[] | undefined): void {
     if (this.done) return
+    if (this.collector !== null) return this.collector.requestEnd()
     if (this.rs !== null) this.rs.body?.end(trailers)
     if (!this.req.headSent) {
       this.req.holdEnd(trailers)
@@ -124,6 +135,48 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
     this.req.end(this.up, trailers)
     this.requestSent = true
     if (this.phase === P_SENDING) this.waitForResponse()
+  }
+
+  /**
+   * collectBody reads the whole request body for the session's rewrite
+   * (request-body.ts) instead of streaming it: before the first try (an
+   * onRequest hook asked; `next` starts it) or, holding the connection, once
+   * the onUpstreamRequest hooks asked (`req` is the head, sent after).
+   */
+  protected collectBody(req: UpstreamRequest | undefined, next: (() => void) | undefined): void {
+    const s = this.session
+    if (req !== undefined) {
+      this.phase = P_SENDING
+      this.setDeadline(this.upstream.config.timeouts.idle)
+    }
+    const c = (this.collector = new RequestBodyCollector(s.requestBody!, (err, whole) => {
+      if (this.collector !== c || this.done) return
+      this.collector = null
+      if (err !== undefined) return this.fail(err)
+      this.whole = whole!
+      this.req.holdWhole(whole!.body)
+      this.rs?.replaceBody(whole!.body, s.method)
+      if (req !== undefined) this.headFrom(req)
+      else next!()
+    }))
+    this.req.takeHeld(c) // what arrived before the rewrite was asked for is the body's start
+    if (this.collector !== c) return // over the cap already
+    if (s.head.expectContinue && s.head.minor === 1 && s.bytesIn === 0) this.client.write(CONTINUE_100)
+    this.client.resumeReading()
+  }
+
+  /** collect: a body slice for the whole-body rewrite; the client keeps sending (the cap bounds it). */
+  private collect(data: Buffer): boolean {
+    if (this.phase === P_SENDING) this.setDeadline(this.upstream.config.timeouts.idle)
+    this.collector!.requestData(data)
+    return true
+  }
+
+  /** headFrom sends the head the onUpstreamRequest hooks left, its framing fields fixed for a rewritten body. */
+  protected headFrom(req: UpstreamRequest): void {
+    if (this.whole !== undefined) reframeRequest(req.headers, this.whole)
+    this.head = serializeRequestHead(req.method, req.path, req.headers.raw)
+    this.sendHead()
   }
 
   /** keepsRequestBytes tells whether request body bytes handed over are still referenced (held, or queued on the upstream socket). */
@@ -326,6 +379,7 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
     this.closeTry(undefined)
     this.finish()
     this.up = null
-    startTunnel(this.client, up, head, this.session)
+    const ws = this.hooks.onWebSocketMessage
+    startTunnel(this.client, up, head, this.session, ws, this.rt.config.limits.maxWebSocketMessage)
   }
 }

@@ -69,6 +69,9 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeO
     )
       this.rs = this.resilience()
     this.rt.deadlines.add(this)
+    // A whole-body rewrite asked for by an onRequest hook: the body is read before any connection is taken.
+    if (this.session.requestBody !== undefined)
+      return this.collectBody(undefined, () => this.startTry(undefined))
     this.startTry(undefined)
   }
 
@@ -186,7 +189,7 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeO
       this.req.framing,
     )
     const path = this.target!.basePath + this.session.head.target
-    if (this.hooks.onUpstreamRequest.length === 0) {
+    if (this.hooks.onUpstreamRequest.length === 0 && this.whole === undefined) {
       this.head = serializeRequestHead(this.session.method, path, headers)
       this.sendHead()
       return
@@ -195,8 +198,9 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeO
     runMutateHooks(this.hooks.onUpstreamRequest as never, this.session, req, (err) => {
       if (this.done) return
       if (err !== undefined) return this.fail(toGatewayError(err, 'HOOK_FAILED'))
-      this.head = serializeRequestHead(req.method, req.path, req.headers.raw)
-      this.sendHead()
+      if (this.session.requestBody !== undefined && this.whole === undefined)
+        return this.collectBody(req, undefined)
+      this.headFrom(req)
     })
   }
 

@@ -12,8 +12,8 @@ import type { BodyFraming } from './forwarding.ts'
 import type { UpstreamConnection } from '../upstream/connection.ts'
 
 export class RequestWriter {
-  /** How the body is framed upstream. */
-  readonly framing: BodyFraming
+  /** How the body is framed upstream ('length' once a whole-body rewrite made it, see holdWhole). */
+  framing: BodyFraming
   /** The head went out on the current connection; until then body events are held. */
   headSent = false
   private early: HeldBody | null = null
@@ -48,6 +48,27 @@ export class RequestWriter {
     const early = (this.early = new HeldBody())
     for (const b of body.chunks) early.data(b)
     if (body.ended) early.end(body.trailers)
+  }
+
+  /**
+   * takeHeld hands the body events held for the head to `sink` and forgets
+   * them: a whole-body rewrite (request-body.ts) starts with them.
+   */
+  takeHeld(sink: {
+    requestData(chunk: Buffer): unknown
+    requestEnd(trailers: string[] | undefined): void
+  }): void {
+    const early = this.early
+    this.early = null
+    early?.replayTo(sink)
+  }
+
+  /** holdWhole: the body is `body`, whole (a whole-body rewrite), to go with the head framed by its length. */
+  holdWhole(body: Buffer): void {
+    this.framing = 'length'
+    const early = (this.early = new HeldBody())
+    if (body.length > 0) early.data(body)
+    early.end(undefined)
   }
 
   /** The trailers of a held end. */

@@ -60,7 +60,7 @@ export class RetryState {
   /** The backoff timer while waiting to retry. */
   timer: NodeJS.Timeout | undefined = undefined
   /** The request body kept for replay; null when there is none or it may not be replayed. */
-  readonly body: ReplayBody | null
+  body: ReplayBody | null
   /** The request has a body. */
   private readonly hasBody: boolean
   /** A route's `hedge.delay` when this request may be hedged, else 0. */
@@ -93,6 +93,24 @@ export class RetryState {
       (framing === 'chunked' || head.contentLength <= policy.bodyBuffer)
         ? new ReplayBody(policy.bodyBuffer)
         : null
+  }
+
+  /**
+   * replaceBody: a whole-body rewrite (request-body.ts) made the body; it is
+   * what a retry sends again (already in memory, so the bodyBuffer bound
+   * does not apply), when the policy lets this method be replayed.
+   */
+  replaceBody(body: Buffer, method: string): void {
+    const p = this.policy
+    if (p === null || !(p.unsafeMethods || isIdempotent(method))) {
+      this.body = null
+      return
+    }
+    const whole = new ReplayBody(Number.POSITIVE_INFINITY)
+    whole.chunks = [body]
+    whole.bytes = body.length
+    whole.ended = true
+    this.body = whole
   }
 
   /** bound limits a phase's deadline `d` (0: none) by the try's and the request's. */

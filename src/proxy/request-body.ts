@@ -1,0 +1,81 @@
+/**
+ * The request side of the whole-body hook (rewriteRequestBody in
+ * src/forward/whole-body.ts): the exchange reads the whole request body
+ * here instead of streaming it upstream, up to the rewrite's cap, then runs
+ * the rewrite and sends its result whole, framed by Content-Length.
+ *
+ * - A body over the cap is answered 413 `BODY_TOO_LARGE` at once; one the
+ *   rewrite cannot decode 400 (its error); a hook that throws 500
+ *   `HOOK_FAILED`. The upstream never sees a truncated body.
+ * - The new body has a known length, so it goes with Content-Length, never
+ *   chunked (RFC 9112 §6.2), also to origins that refuse chunked uploads;
+ *   Transfer-Encoding goes, and with it a chunked body's trailers.
+ * - Content-Encoding is what the rewrite declares (RFC 9110 §8.4): dropped
+ *   when the result is sent unencoded, kept when it was encoded again.
+ * - `Expect: 100-continue` is answered here (RFC 9110 §10.1.1): the client
+ *   must send the body before the upstream is asked, and the field is not
+ *   forwarded since the body goes with the head.
+ */
+import { GatewayError, toGatewayError } from '../core/errors.ts'
+import type { HeaderList } from '../core/header-list.ts'
+import type { RequestBodyRewrite } from '../core/session.ts'
+
+/** A request body after its rewrite: the bytes to send and the coding to declare. */
+export interface WholeRequestBody {
+  readonly body: Buffer
+  readonly encoding: string | undefined
+}
+
+/** Told once how the collection ended. */
+export type CollectedCallback = (err: GatewayError | undefined, whole: WholeRequestBody | undefined) => void
+
+/** The interim response that asks a client waiting on `Expect: 100-continue` for its body. */
+export const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n'
+
+/** RequestBodyCollector keeps a request body whole, bounded, then runs the rewrite on it. */
+export class RequestBodyCollector {
+  private chunks: Buffer[] = []
+  private size = 0
+  private over = false
+  private readonly spec: RequestBodyRewrite
+  private readonly done: CollectedCallback
+
+  constructor(spec: RequestBodyRewrite, done: CollectedCallback) {
+    this.spec = spec
+    this.done = done
+  }
+
+  /** requestData keeps a copy of a body slice (the client's read buffers are reused); past the cap the request fails. */
+  requestData(chunk: Buffer): void {
+    if (this.over) return
+    this.size += chunk.length
+    if (this.size > this.spec.maxSize) {
+      this.over = true
+      this.chunks = []
+      const why = `request body over the whole-body limit of ${this.spec.maxSize} bytes`
+      this.done(new GatewayError('BODY_TOO_LARGE', why), undefined)
+      return
+    }
+    this.chunks.push(Buffer.from(chunk))
+  }
+
+  /** requestEnd: the body is whole; the rewrite runs (asynchronously: the callback never comes from inside this call). */
+  requestEnd(): void {
+    if (this.over) return
+    const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)
+    this.chunks = []
+    const encoding = this.spec.encoding
+    this.spec.run(body).then(
+      (out) => this.done(undefined, { body: out, encoding }),
+      (err) => this.done(toGatewayError(err, 'HOOK_FAILED'), undefined),
+    )
+  }
+}
+
+/** reframeRequest makes a request head's fields describe the rewritten body. */
+export function reframeRequest(headers: HeaderList, whole: WholeRequestBody): void {
+  for (const name of ['content-length', 'transfer-encoding', 'content-encoding', 'expect'])
+    headers.delete(name)
+  headers.set('Content-Length', String(whole.body.length))
+  if (whole.encoding !== undefined) headers.set('Content-Encoding', whole.encoding)
+}

@@ -1,0 +1,210 @@
+/**
+ * The request whole-body hook (rewriteRequestBody) over real sockets: a
+ * reverse route whose onRequest hook rewrites a JSON body, identity and
+ * gzip-encoded (sent unencoded, or gzip again with `reencode`), always with
+ * its new Content-Length; a body over the cap is 413 and a bad gzip 400,
+ * neither reaching the origin; a retry after a 503 sends the rewritten body
+ * again; an onUpstreamRequest hook asks once the connection is there; and a
+ * request inside TLS interception is rewritten on its way to an HTTPS origin.
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import http from 'node:http'
+import https from 'node:https'
+import type net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { gunzipSync, gzipSync } from 'node:zlib'
+import type { GatewayHooks } from '../../src/core/hooks.ts'
+import { createCa } from '../../src/forward/mitm/ca.ts'
+import { rewriteRequestBody } from '../../src/forward/whole-body.ts'
+import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { curl, startForward } from '../helpers/forward.ts'
+import { proxyConfig, rawRequest, startGateway, startOrigin } from '../helpers/gateway.ts'
+import { send } from '../resilience/helpers.ts'
+
+/** The hook of these tests: a JSON body gets `"seen": true`, reencoded when the path says so. */
+function jsonHooks(where: 'onRequest' | 'onUpstreamRequest', maxSize = 1000): GatewayHooks {
+  const ask = (session: Parameters<NonNullable<GatewayHooks['onRequest']>>[0]) => {
+    if (session.header('content-type') !== 'application/json') return
+    rewriteRequestBody(session, (body) => JSON.stringify({ ...JSON.parse(body.toString()), seen: true }), {
+      maxSize,
+      reencode: session.path === '/again',
+    })
+  }
+  return where === 'onRequest' ? { onRequest: ask } : { onUpstreamRequest: (session) => ask(session) }
+}
+
+/** post sends `body` with these fields on a fresh connection and returns the raw response text. */
+async function post(port: number, path: string, fields: string, body: Buffer): Promise<string> {
+  const head = `POST ${path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n${fields}Connection: close\r\n\r\n`
+  return (await rawRequest(port, [head, body], { timeout: 5000 })).text
+}
+
+test('a JSON request body rewritten by onRequest: identity and gzip, sent with its new Content-Length', async (t) => {
+  const origin = await startOrigin(undefined, { t })
+  const gw = await startGateway(proxyConfig(origin.url), { t, hooks: jsonHooks('onRequest') })
+  const json = Buffer.from('{"a":1}')
+
+  let r = await post(gw.port, '/', `Content-Length: ${json.length}\r\n`, json)
+  assert.match(r, /^HTTP\/1\.1 200/)
+  let seen = origin.requests.at(-1)!
+  assert.equal(seen.body.toString(), '{"a":1,"seen":true}')
+  assert.equal(seen.headers['content-length'], String(seen.body.length))
+
+  // Chunked from the client: a known length upstream, no Transfer-Encoding.
+  const chunked = Buffer.from(`3\r\n{"a\r\n4\r\n":2}\r\n0\r\n\r\n`)
+  r = await post(gw.port, '/', 'Transfer-Encoding: chunked\r\n', chunked)
+  assert.match(r, /^HTTP\/1\.1 200/)
+  seen = origin.requests.at(-1)!
+  assert.equal(seen.body.toString(), '{"a":2,"seen":true}')
+  assert.equal(seen.headers['content-length'], String(seen.body.length))
+  assert.equal(seen.headers['transfer-encoding'], undefined)
+
+  // gzip: decoded for the hook, sent unencoded (Content-Encoding dropped) ...
+  const gz = gzipSync('{"b":3}')
+  r = await post(gw.port, '/', `Content-Encoding: gzip\r\nContent-Length: ${gz.length}\r\n`, gz)
+  assert.match(r, /^HTTP\/1\.1 200/)
+  seen = origin.requests.at(-1)!
+  assert.equal(seen.body.toString(), '{"b":3,"seen":true}')
+  assert.equal(seen.headers['content-encoding'], undefined)
+  assert.equal(seen.headers['content-length'], String(seen.body.length))
+
+  // ... or gzip again with reencode, Content-Encoding kept.
+  r = await post(gw.port, '/again', `Content-Encoding: gzip\r\nContent-Length: ${gz.length}\r\n`, gz)
+  assert.match(r, /^HTTP\/1\.1 200/)
+  seen = origin.requests.at(-1)!
+  assert.equal(seen.headers['content-encoding'], 'gzip')
+  assert.equal(seen.headers['content-length'], String(seen.body.length))
+  assert.equal(gunzipSync(seen.body).toString(), '{"b":3,"seen":true}')
+
+  // Expect: 100-continue is answered by the gateway (the body is needed before the upstream is asked).
+  const res = await rawRequest(
+    gw.port,
+    `POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+    { timeout: 500 },
+  )
+  assert.match(res.text, /^HTTP\/1\.1 100 Continue\r\n\r\n/)
+})
+
+test('over the cap: 413, a body that does not decode: 400; neither reaches the origin', async (t) => {
+  const origin = await startOrigin(undefined, { t })
+  const gw = await startGateway(proxyConfig(origin.url), { t, hooks: jsonHooks('onRequest', 100) })
+  const big = Buffer.from(JSON.stringify({ x: 'y'.repeat(200) }))
+  let r = await post(gw.port, '/', `Content-Length: ${big.length}\r\n`, big)
+  assert.match(r, /^HTTP\/1\.1 413/)
+  assert.match(r, /code: BODY_TOO_LARGE/)
+  // A gzip body whose decoded size is over the cap is refused as well.
+  const bomb = gzipSync(big)
+  assert.ok(bomb.length < 100)
+  r = await post(gw.port, '/', `Content-Encoding: gzip\r\nContent-Length: ${bomb.length}\r\n`, bomb)
+  assert.match(r, /^HTTP\/1\.1 413/)
+  const bad = Buffer.from('this is not gzip')
+  r = await post(gw.port, '/', `Content-Encoding: gzip\r\nContent-Length: ${bad.length}\r\n`, bad)
+  assert.match(r, /^HTTP\/1\.1 400/)
+  assert.match(r, /code: MALFORMED_REQUEST/)
+  assert.equal(origin.requests.length, 0)
+  // A coding it cannot decode (a chain) is left alone: streamed as received.
+  r = await post(gw.port, '/', `Content-Encoding: gzip, br\r\nContent-Length: ${bad.length}\r\n`, bad)
+  assert.match(r, /^HTTP\/1\.1 200/)
+  assert.equal(origin.requests.at(-1)!.body.toString(), 'this is not gzip')
+})
+
+test('a retry after a 503 sends the rewritten body again; onUpstreamRequest may ask too', async (t) => {
+  let n = 0
+  const origin = await startOrigin(
+    (req, res, record) => {
+      req.on('end', () => {
+        res.statusCode = n++ === 0 ? 503 : 200
+        res.end(record.body)
+      })
+    },
+    { t },
+  )
+  const config = proxyConfig(origin.url)
+  ;(config.upstreams as Record<string, Record<string, unknown>>).origin!.retries = {
+    attempts: 2,
+    backoff: { base: '1ms', max: '2ms' },
+  }
+  for (const where of ['onRequest', 'onUpstreamRequest'] as const) {
+    n = 0
+    const gw = await startGateway(config, { t, hooks: jsonHooks(where) })
+    const start = origin.requests.length
+    const r = await send(gw.url, 'PUT', '{"c":4}')
+    assert.equal(r.status, 200, where)
+    assert.equal(r.body, '{"c":4}', `${where}: no content-type, no rewrite`)
+    n = 0
+    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(gw.url, {
+        method: 'PUT',
+        agent: false,
+        headers: { 'content-type': 'application/json' },
+      })
+      req.on('response', (m) => {
+        let body = ''
+        m.on('data', (d) => (body += d))
+        m.on('end', () => resolve({ status: m.statusCode!, body }))
+      })
+      req.on('error', reject)
+      req.end('{"c":5}')
+    })
+    assert.equal(res.status, 200, where)
+    assert.equal(res.body, '{"c":5,"seen":true}', where)
+    const tries = origin.requests.slice(start + 2)
+    assert.equal(tries.length, 2, `${where}: two tries`)
+    for (const tr of tries) assert.equal(tr.body.toString(), '{"c":5,"seen":true}')
+    await gw.close()
+  }
+})
+
+const skip = !(await hasOpenssl()) && 'needs openssl'
+
+test(
+  'inside TLS interception: the request body rewritten on its way to the HTTPS origin',
+  { skip },
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'portcullis-reqbody-'))
+    t.after(() => rm(dir, { recursive: true, force: true }))
+    await createCa(join(dir, 'ca'))
+    const cert = await makeSelfSigned(dir)
+    const bodies: string[] = []
+    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+      let body = ''
+      req.on('data', (d) => (body += d))
+      req.on('end', () => {
+        bodies.push(`${req.headers['content-length']} ${req.headers['content-encoding']} ${body}`)
+        res.end('done')
+      })
+    })
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
+    t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
+    const port = (origin.address() as net.AddressInfo).port
+    const hooks = jsonHooks('onRequest')
+    const fwd = await startForward(
+      {
+        allow: ['127.0.0.1'],
+        mitm: { caDir: join(dir, 'ca'), hosts: ['localhost'], upstreamCa: cert.certPath },
+      },
+      { t, hooks: { onRequest: (s) => (s.source === 'mitm' ? hooks.onRequest!(s) : undefined) } },
+    )
+    const gzFile = join(dir, 'body.gz')
+    await (await import('node:fs/promises')).writeFile(gzFile, gzipSync('{"d":6}'))
+    const r = await curl([
+      '--cacert',
+      join(dir, 'ca', 'ca.pem'),
+      '-x',
+      fwd.proxy,
+      '-H',
+      'content-type: application/json',
+      '-H',
+      'content-encoding: gzip',
+      '--data-binary',
+      `@${gzFile}`,
+      `https://localhost:${port}/`,
+    ])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, 'done')
+    assert.deepEqual(bodies, ['19 undefined {"d":6,"seen":true}'])
+  },
+)
