@@ -21,14 +21,21 @@ export type {
   ResponseHeadView,
   TargetInfo,
   UpstreamRequest,
+  WebSocketMessage,
+  WebSocketMessageResult,
 } from './core/hooks.ts'
-export { CONTINUE, respond } from './core/hooks.ts'
+export { CONTINUE, DROP_MESSAGE, respond } from './core/hooks.ts'
 export type { RouteInfo, SessionTimings } from './core/session.ts'
 export { Session } from './core/session.ts'
 export type { BoundAddress, Gateway, GatewayOptions, GatewayStats } from './server/gateway.ts'
 export { createGateway } from './server/gateway.ts'
-// The forward proxy: the whole-body hook for interceptors (any session's onResponse).
-export { rewriteBody, type WholeBodyOptions } from './forward/whole-body.ts'
+// The forward proxy: the whole-body hooks for interceptors (any session's onResponse; onRequest, onUpstreamRequest).
+export {
+  rewriteBody,
+  rewriteRequestBody,
+  type WholeBodyOptions,
+  type WholeBodyRewrite,
+} from './forward/whole-body.ts'
 export { HarRecorder, type HarOptions } from './forward/har.ts'
 export type { Destination, SessionSource } from './core/session.ts'
 // Policies (src/modules): configured per route; these help from TypeScript.

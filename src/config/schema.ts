@@ -183,6 +183,8 @@ const limits = z
     minUploadRate: size.default(1024),
     /** Concurrent requests with a body still arriving, per client address (per worker), else 429; 0 for no limit. */
     maxUploadsPerClient: z.number().int().min(0).default(128),
+    /** Largest WebSocket message read for onWebSocketMessage hooks (all fragments), else closed with 1009. */
+    maxWebSocketMessage: size.default(1024 * 1024),
   })
   .prefault({})
 

@@ -63,6 +63,10 @@ export const ERROR_KINDS = {
   // The forward proxy (src/forward): proxy authentication (RFC 9110 §15.5.8), refused destinations.
   PROXY_AUTH_REQUIRED: { status: 407, source: 'downstream', retryable: false },
   DESTINATION_FORBIDDEN: { status: 403, source: 'downstream', retryable: false },
+  // A relayed WebSocket (src/proxy/websocket-relay.ts, only with onWebSocketMessage hooks) closed
+  // with 1002/1007 or 1009; after the 101, so the status is never sent. The message says which side.
+  WEBSOCKET_PROTOCOL_ERROR: { status: 400, source: 'downstream', retryable: false },
+  WEBSOCKET_MESSAGE_TOO_LARGE: { status: 413, source: 'downstream', retryable: false },
   // Our own fault or a hook's.
   HOOK_FAILED: { status: 500, source: 'internal', retryable: false },
   INTERNAL_ERROR: { status: 500, source: 'internal', retryable: false },

@@ -76,6 +76,26 @@ export interface TargetInfo {
   readonly weight: number
 }
 
+/**
+ * A WebSocket message as `onWebSocketMessage` sees it: whole (fragments
+ * joined), unmasked, text decoded as UTF-8. `direction` is who sent it.
+ * @experimental
+ */
+export type WebSocketMessage =
+  | { readonly direction: 'client' | 'server'; readonly type: 'text'; readonly data: string }
+  | { readonly direction: 'client' | 'server'; readonly type: 'binary'; readonly data: Buffer }
+
+/**
+ * What an `onWebSocketMessage` hook decides: undefined sends the message on
+ * (as the previous hook left it), a string replaces it with a text message,
+ * a Buffer with a binary one, `DROP_MESSAGE` drops it.
+ * @experimental
+ */
+export type WebSocketMessageResult = string | Buffer | { readonly kind: 'drop' } | undefined | void
+
+/** The result that drops a WebSocket message. @experimental */
+export const DROP_MESSAGE: { readonly kind: 'drop' } = Object.freeze({ kind: 'drop' })
+
 /** A client connection, as `onAccept` sees it. */
 export interface ConnectionInfo {
   remoteAddress: string
@@ -139,6 +159,20 @@ export interface GatewayHooks<Ctx extends object = Record<string, unknown>> {
    * Return a response to send instead, or undefined for the default.
    */
   onError?(session: Session<Ctx>, error: GatewayError): GatewayResponse | undefined
+  /**
+   * onWebSocketMessage runs for each message of a WebSocket the route
+   * upgraded (reverse, forward and intercepted alike), in order per
+   * direction: a later message waits while a hook awaits. Control frames
+   * (ping, pong, close) pass untouched. With such a hook the gateway reads
+   * the frames (RFC 6455): `Sec-WebSocket-Extensions` is removed from the
+   * upgrade request so no permessage-deflate is negotiated, and a message
+   * over `limits.maxWebSocketMessage` closes the connection with 1009.
+   * Default (no hook): the upgraded connection is a byte pipe.
+   * Return a replacement, `DROP_MESSAGE`, or undefined to send it on.
+   * A hook that throws closes both sides with 1011.
+   * @experimental
+   */
+  onWebSocketMessage?(session: Session<Ctx>, message: WebSocketMessage): MaybePromise<WebSocketMessageResult>
   /** onLog runs once after the request ended, successfully or not. It cannot change anything. */
   onLog?(session: Session<Ctx>): void
 }
@@ -154,6 +188,7 @@ export interface HookLists {
   onResponse: NonNullable<GatewayHooks['onResponse']>[]
   onError: NonNullable<GatewayHooks['onError']>[]
   onLog: NonNullable<GatewayHooks['onLog']>[]
+  onWebSocketMessage: NonNullable<GatewayHooks['onWebSocketMessage']>[]
   /**
    * The route's action when a built-in module performs it (static files,
    * redirects): it answers once every onRequest hook has let the request
@@ -175,6 +210,7 @@ export function compileHooks(all: readonly GatewayHooks<never>[]): HookLists {
     onResponse: [],
     onError: [],
     onLog: [],
+    onWebSocketMessage: [],
     action: [],
   }
   for (const h of all as readonly GatewayHooks[]) {

@@ -9,19 +9,31 @@ import type { ResponseHead } from '../http1/response-head.ts'
 import { serializeResponseHead } from '../http1/serialize.ts'
 import type { ClientSide } from './client-side.ts'
 import type { UpstreamConnection } from '../upstream/connection.ts'
+import { isWebSocket, type MessageHook, WebSocketRelay } from './websocket-relay.ts'
 
 /** After one side ended, the other gets this long to flush before it is destroyed. */
 const TEARDOWN_MS = 1000
 
-/** startTunnel forwards the 101 and joins the client and upstream sockets. */
+/**
+ * startTunnel forwards the 101 and joins the client and upstream sockets.
+ * A WebSocket on a route with `messageHooks` goes through the message relay
+ * (websocket-relay.ts); anything else is a byte pipe.
+ */
 export function startTunnel(
   client: ClientSide,
   up: UpstreamConnection,
   head: ResponseHead,
   session: Session,
+  messageHooks: readonly MessageHook[] = [],
+  maxMessage = 0,
 ): void {
   const a = client.socket
   const b = up.socket
+  const protocol = head.upgrade ?? session.head.upgradeProtocol
+  if (messageHooks.length > 0 && isWebSocket(protocol)) {
+    relayMessages(client, up, head, session, new WebSocketRelay(a, b, session, messageHooks, maxMessage))
+    return
+  }
   // Upstream bytes arrive in the connection's read buffer: a write still
   // queued afterwards keeps a view of it, so the buffer is lent.
   const upRest = up.tunnel((data) => {
@@ -33,8 +45,33 @@ export function startTunnel(
     if (!b.write(data)) a.pause()
     if (b.writableLength > 0) client.lend()
   })
-  const protocol = head.upgrade ?? session.head.upgradeProtocol
-  const head101 = serializeResponseHead(101, head.reason, head.rawHeaders, {
+  a.write(serialize101(head, protocol), 'latin1')
+  if (upRest !== null) {
+    a.write(upRest)
+    up.lend()
+  }
+  if (clientRest !== null) b.write(clientRest)
+  pairSockets(a, b, 0)
+}
+
+/** relayMessages is startTunnel through the relay: it copies what it keeps, so nothing is lent. */
+function relayMessages(
+  client: ClientSide,
+  up: UpstreamConnection,
+  head: ResponseHead,
+  session: Session,
+  relay: WebSocketRelay,
+): void {
+  const upRest = up.tunnel(relay.fromServer)
+  const clientRest = client.detachForTunnel(relay.fromClient)
+  client.socket.write(serialize101(head, head.upgrade ?? session.head.upgradeProtocol), 'latin1')
+  if (upRest !== null) relay.fromServer(upRest)
+  if (clientRest !== null) relay.fromClient(clientRest)
+  pairSockets(client.socket, up.socket, 0)
+}
+
+function serialize101(head: ResponseHead, protocol: string | undefined): string {
+  return serializeResponseHead(101, head.reason, head.rawHeaders, {
     framing: 'none',
     close: false,
     keepAliveHeader: false,
@@ -42,13 +79,6 @@ export function startTunnel(
     connectionOptions: head.connectionOptions,
     upgrade: protocol,
   })
-  a.write(head101, 'latin1')
-  if (upRest !== null) {
-    a.write(upRest)
-    up.lend()
-  }
-  if (clientRest !== null) b.write(clientRest)
-  pairSockets(a, b, 0)
 }
 
 /**
