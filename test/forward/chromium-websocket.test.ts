@@ -1,0 +1,99 @@
+/**
+ * Headless Chromium (Debian's `chromium`, driven by playwright-core) opens a
+ * WebSocket from an intercepted HTTPS page; an onWebSocketMessage hook
+ * rewrites the origin's echo and the page sees the rewritten text. Chromium
+ * always offers permessage-deflate: the origin must see no offer, since the
+ * relay reads every frame. Skipped when chromium or certutil is missing
+ * (.ci/run installs them).
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import https from 'node:https'
+import type net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import type { WebSocketMessage } from '../../src/core/hooks.ts'
+import { createCa } from '../../src/forward/mitm/ca.ts'
+import { makeSelfSigned } from '../fixtures/self-signed.ts'
+import { CHROMIUM, chromiumSkip, trustingHome } from '../helpers/chromium.ts'
+import { startForward } from '../helpers/forward.ts'
+
+const PAGE = `<!doctype html><title>ws page</title>
+<script>
+  const ws = new WebSocket('wss://' + location.host + '/ws')
+  ws.onopen = () => ws.send('hello from the page')
+  ws.onmessage = (m) => { document.title = 'ws:' + m.data }
+</script>`
+
+test(
+  'chromium: a hook rewrites a WebSocket message through interception',
+  { skip: await chromiumSkip() },
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'portcullis-chromium-ws-'))
+    t.after(() => rm(dir, { recursive: true, force: true }))
+    const caDir = join(dir, 'ca')
+    await createCa(caDir)
+    const home = await trustingHome(dir, join(caDir, 'ca.pem'))
+
+    const cert = await makeSelfSigned(dir)
+    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (_req, res) => {
+      res.setHeader('content-type', 'text/html')
+      res.end(PAGE)
+    })
+    const { WebSocketServer } = await import('ws')
+    const wss = new WebSocketServer({ server: origin, perMessageDeflate: true })
+    const offers: (string | undefined)[] = []
+    wss.on('connection', (ws, req) => {
+      offers.push(req.headers['sec-websocket-extensions'])
+      ws.on('message', (m) => ws.send(`origin got: ${m.toString()}`))
+    })
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
+    t.after(
+      () =>
+        new Promise<void>((r) => {
+          for (const c of wss.clients) c.terminate()
+          origin.closeAllConnections()
+          origin.close(() => r())
+        }),
+    )
+    const port = (origin.address() as net.AddressInfo).port
+
+    const seen: WebSocketMessage[] = []
+    const fwd = await startForward(
+      { allow: ['127.0.0.1'], mitm: { caDir, hosts: ['localhost'], upstreamCa: cert.certPath } },
+      {
+        t,
+        hooks: {
+          onWebSocketMessage: (session, m) => {
+            seen.push(m)
+            if (session.source === 'mitm' && m.direction === 'server' && m.type === 'text')
+              return m.data.replace('origin got', 'rewritten by portcullis')
+          },
+        },
+      },
+    )
+    const { chromium } = await import('playwright-core')
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      env: { ...process.env, HOME: home },
+      // <-loopback>: Chromium otherwise never proxies localhost.
+      args: [`--proxy-server=${fwd.proxy}`, '--proxy-bypass-list=<-loopback>'],
+      timeout: 20_000,
+    })
+    t.after(() => browser.close())
+    const page = await browser.newPage()
+    const res = await page.goto(`https://localhost:${port}/`, { timeout: 10_000 })
+    assert.equal(res?.status(), 200)
+    await page.waitForFunction("document.title.startsWith('ws:')", undefined, { timeout: 5000 })
+    assert.equal(await page.title(), 'ws:rewritten by portcullis: hello from the page')
+    assert.deepEqual(
+      seen.map((m) => [m.direction, m.type, m.data]),
+      [
+        ['client', 'text', 'hello from the page'],
+        ['server', 'text', 'origin got: hello from the page'],
+      ],
+    )
+    assert.deepEqual(offers, [undefined], 'the permessage-deflate offer was removed on the way')
+  },
+)
