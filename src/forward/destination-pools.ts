@@ -6,6 +6,7 @@
  * address changed. An evicted upstream closes its idle connections at once
  * and its busy ones when their exchange ends.
  */
+import type { Duplex } from 'node:stream'
 import type { UpstreamConfig } from '../config/schema.ts'
 import type { Deadlines } from '../core/deadlines.ts'
 import type { Destination } from '../core/session.ts'
@@ -59,9 +60,18 @@ export class DestinationPools {
   /**
    * upstreamFor returns the upstream for `dest` at `address`, creating it (and
    * evicting the least recently used) when none exists for that address.
-   * `template.tls.servername` may name the SNI (intercepted TLS).
+   * `template.tls.servername` may name the SNI (intercepted TLS). With
+   * `connectVia` (intercepted TLS through a chained proxy) each connection's
+   * TLS runs over the stream it opens, `address` only names the way (the
+   * chained proxy) and the host name stays the name to verify.
    */
-  upstreamFor(key: string, dest: Destination, address: string, template: DestinationTemplate): Upstream {
+  upstreamFor(
+    key: string,
+    dest: Destination,
+    address: string,
+    template: DestinationTemplate,
+    connectVia?: () => Duplex,
+  ): Upstream {
     const e = this.entries.get(key)
     const until = performance.now() + RESOLVE_TTL_MS
     if (e !== undefined && e.address === address) {
@@ -72,7 +82,13 @@ export class DestinationPools {
     this.entries.delete(key)
     const url = `${dest.scheme}://${authorityOf(dest)}`
     const config: UpstreamConfig = { ...template, targets: [{ url, weight: 1 }] }
-    const upstream = new Upstream(authorityOf(dest), config, this.deadlines, address)
+    const upstream = new Upstream(
+      authorityOf(dest),
+      config,
+      this.deadlines,
+      connectVia === undefined ? address : undefined,
+    )
+    if (connectVia !== undefined) for (const t of upstream.targets) t.pool.endpoint.connectVia = connectVia
     this.entries.set(key, { upstream, address, until })
     if (this.entries.size > this.max) {
       const [oldest, old] = this.entries.entries().next().value!

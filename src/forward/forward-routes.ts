@@ -6,12 +6,17 @@
  * (RFC 9112 §3.2.2), and one for requests inside intercepted TLS. Each has
  * a name for logs and metrics: `forward`, `forward-chain-N`, `mitm`.
  */
+import type { Duplex } from 'node:stream'
 import type { GatewayConfig, RouteConfig } from '../config/schema.ts'
+import { GatewayError } from '../core/errors.ts'
 import { routeSchema } from '../config/route-schema.ts'
 import { compileHooks, type GatewayHooks, type HookLists } from '../core/hooks.ts'
 import { type ModuleContext, routeModuleHooks } from '../modules/registry.ts'
+import type { Destination } from '../core/session.ts'
 import type { CompiledRoute } from '../routing/router.ts'
 import { authorityOf } from './authority.ts'
+import { connectTo, streamThrough } from './connect-tunnel.ts'
+import { resolveHost } from './resolve.ts'
 
 /** forwardRoute builds a route outside the table named `name` with these hooks (and `forward.route`'s keys). */
 export function forwardRoute(name: string, hooks: HookLists, fragment?: object): CompiledRoute {
@@ -73,6 +78,42 @@ export function chainConnect(proxy: URL, authority: string): string {
       ? ''
       : `Proxy-Authorization: Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}\r\n`
   return `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`
+}
+
+/**
+ * chainVia opens the way to an intercepted `dest` behind the chained proxy
+ * `proxy`, once per pooled connection: the proxy's name resolved, a CONNECT
+ * for the destination (with the proxy's credentials), and the stream the
+ * origin's TLS then runs over (verified as usual, SNI the host). A proxy
+ * that cannot be reached or answers other than 2xx fails the connection
+ * with a 502 (504 on the connect timeout), the proxy named in the message
+ * the error log shows (never its credentials).
+ */
+export function chainVia(proxy: URL, dest: Destination, connectTimeout: number): () => Duplex {
+  const host = proxy.hostname.replace(/^\[|\]$/g, '')
+  const port = Number(proxy.port || 80)
+  const chainRequest = chainConnect(proxy, authorityOf(dest))
+  // The error log shows the innermost cause: the proxy is named there (a refused connect's errno kept).
+  const named = (message: string) =>
+    message.startsWith('chained proxy')
+      ? message.replace('chained proxy', `chained proxy ${proxy.host}`)
+      : `chained proxy ${proxy.host}: ${message}`
+  const label = (err: GatewayError) => {
+    const root = err.cause instanceof Error ? err.cause : undefined
+    const cause =
+      root && Object.assign(new Error(named(root.message)), { code: (root as { code?: unknown }).code })
+    return new GatewayError(err.code, named(err.message), { cause })
+  }
+  return function connectViaChain() {
+    const opening = resolveHost(host).then((address) =>
+      connectTo({ address, port, connectTimeout, chainRequest }),
+    )
+    return streamThrough(
+      opening.catch((err: GatewayError) => {
+        throw label(err)
+      }),
+    )
+  }
 }
 
 /** hooksWith compiles `first` ahead of the user's hooks. */

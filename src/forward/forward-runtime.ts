@@ -32,7 +32,7 @@ import type { ForwardClient } from './client.ts'
 import { connectTo, joinTunnel } from './connect-tunnel.ts'
 import { DestinationPools, type DestinationTemplate } from './destination-pools.ts'
 import { compilePatterns, DestinationRules } from './destinations.ts'
-import { chainConnect, chainHooks, forwardRoute, hooksWith } from './forward-routes.ts'
+import { chainConnect, chainHooks, chainVia, forwardRoute, hooksWith } from './forward-routes.ts'
 import { ProxyAuth } from './proxy-auth.ts'
 import { resolveHost } from './resolve.ts'
 
@@ -155,7 +155,12 @@ export class ForwardRuntime {
     session.route = this.insideRoute
     session.destination = dest
     takeProxyAuthorization(session.head.rawHeaders)
-    this.runHooks(client, session, () => this.proxyTo(client, session, dest, this.insideRoute))
+    const chain = this.chains.length === 0 ? undefined : this.chainFor(dest)
+    this.runHooks(client, session, () =>
+      chain === undefined
+        ? this.proxyTo(client, session, dest, this.insideRoute)
+        : this.proxyChained(client, session, dest, chain),
+    )
   }
 
   /** close stops the per-destination pools. */
@@ -176,15 +181,19 @@ export class ForwardRuntime {
   }
 
   private act(client: ForwardClient, session: Session, dest: Destination): void {
-    const chain = this.chains.find((c) => c.matches(dest.host, dest.port))
+    const chain = this.chainFor(dest)
     if (session.method !== 'CONNECT') {
       if (chain === undefined) return this.proxyTo(client, session, dest, this.route)
       session.route = chain.route
       return this.proxyVia(client, session, chain)
     }
-    if (chain !== undefined) return this.tunnelVia(client, session, dest, chain)
     const intercept = this.interceptor
     if (intercept !== undefined && this.intercepts(session, dest)) {
+      if (chain !== undefined) {
+        // Its requests go through the chained proxy (proxyChained), which resolves the name: only the port rule here.
+        const refused = this.rules.checkPort(dest.host, dest.port)
+        return refused === undefined ? intercept(client, session, dest) : client.respondError(refused)
+      }
       // A host whose pool resolved it lately: that address (the one its requests
       // will go to) is checked, without a new lookup on the way to the 200.
       const known = this.pools.freshAddress(`${dest.scheme}://${authorityOf(dest)}`)
@@ -193,7 +202,13 @@ export class ForwardRuntime {
       const refused = this.rules.checkAddress(dest.host, dest.port, known, true)
       return refused === undefined ? intercept(client, session, dest) : client.respondError(refused)
     }
+    if (chain !== undefined) return this.tunnelVia(client, session, dest, chain)
     this.resolved(client, session, dest, (address) => this.tunnel(client, session, dest, address))
+  }
+
+  /** chainFor: the first chain rule naming the destination, if any. */
+  private chainFor(dest: Destination): Chain | undefined {
+    return this.chains.find((c) => c.matches(dest.host, dest.port))
   }
 
   /** intercepts: the first onConnect hook that decides, else mitm.hosts minus passthrough. */
@@ -289,6 +304,25 @@ export class ForwardRuntime {
     return dest.scheme === 'https' && this.unverified(dest.host, dest.port)
       ? this.unverifiedTemplate
       : this.template
+  }
+
+  /**
+   * proxyChained sends a request inside interception to a destination behind
+   * a chained proxy: its own pool, whose connections are each a CONNECT
+   * through the proxy, then TLS to the origin (forward-routes.ts chainVia).
+   */
+  private proxyChained(client: ForwardClient, session: Session, dest: Destination, chain: Chain): void {
+    const key = `${chain.proxy.host}>${dest.scheme}://${authorityOf(dest)}`
+    const upstream =
+      this.pools.fresh(key) ??
+      this.pools.upstreamFor(
+        key,
+        dest,
+        `via ${chain.proxy.host}`,
+        this.templateFor(dest),
+        chainVia(chain.proxy, dest, this.config.timeouts.connect),
+      )
+    this.exchange(client, session, this.insideRoute, upstream)
   }
 
   private proxyVia(client: ForwardClient, session: Session, chain: Chain): void {

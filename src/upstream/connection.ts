@@ -4,6 +4,7 @@
  * parser, and reports to whichever exchange is using it.
  */
 import net from 'node:net'
+import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import type { Deadlines, Expirable } from '../core/deadlines.ts'
 import { GatewayError } from '../core/errors.ts'
@@ -58,6 +59,8 @@ export interface Endpoint {
    * connection, ~1 ms each on a quiet machine.
    */
   context?: tls.SecureContext
+  /** TLS over this stream, not TCP to host:port (a CONNECT via a chained proxy, forward/connect-tunnel.ts). */
+  connectVia?: () => Duplex
 }
 
 /** Callbacks the pool gets from its connections. */
@@ -131,6 +134,7 @@ export class UpstreamConnection implements Expirable, ChunkSink {
       ? tls.connect({
           host: endpoint.host,
           port: endpoint.port,
+          socket: endpoint.connectVia?.(),
           servername: endpoint.servername,
           ALPNProtocols: ['http/1.1'],
           secureContext:
@@ -436,6 +440,7 @@ export class UpstreamConnection implements Expirable, ChunkSink {
 
 /** mapSocketError turns errno codes into stable gateway codes. */
 export function mapSocketError(err: NodeJS.ErrnoException, connecting: boolean): GatewayError {
+  if (err instanceof GatewayError) return err // a chained proxy's refusal or timeout, classified
   const code = err.code ?? ''
   if (code === 'ECONNREFUSED')
     return new GatewayError('UPSTREAM_CONNECT_REFUSED', err.message, { cause: err })

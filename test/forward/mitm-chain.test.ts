@@ -1,0 +1,204 @@
+/**
+ * Interception combined with chaining: an intercepted host that a
+ * `forward.chain` rule names reaches its HTTPS origin through the chained
+ * proxy (a CONNECT there, then TLS to the origin over it, verified as
+ * usual), pooled per destination. The parents here are a minimal CONNECT
+ * proxy written in the test (it counts CONNECTs and checks the credentials
+ * of the chain URL) and a second Portcullis forward listener. A parent that
+ * is down, or refuses the CONNECT, is a 502 with the stable error body, and
+ * the error log says why.
+ */
+import assert from 'node:assert/strict'
+import diagnostics from 'node:diagnostics_channel'
+import { mkdtemp, rm } from 'node:fs/promises'
+import https from 'node:https'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import type { Session } from '../../src/core/session.ts'
+import { createCa } from '../../src/forward/mitm/ca.ts'
+import type { UpstreamTryMessage } from '../../src/observe/channels.ts'
+import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { curl, startForward, waitFor } from '../helpers/forward.ts'
+
+const skip = !(await hasOpenssl()) && 'needs openssl'
+
+async function setup(t: import('node:test').TestContext) {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-mitm-chain-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  await createCa(join(dir, 'ca'))
+  const cert = await makeSelfSigned(dir)
+  const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    res.end(`secure ${req.method} ${req.url} host=${req.headers.host}`)
+  })
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
+  t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
+  const port = (origin.address() as net.AddressInfo).port
+  const mitm = { caDir: join(dir, 'ca'), hosts: ['localhost'], upstreamCa: cert.certPath }
+  return { caPem: join(dir, 'ca', 'ca.pem'), port, mitm }
+}
+
+/**
+ * A minimal CONNECT proxy: records each CONNECT's target and
+ * Proxy-Authorization, answers `status`, and on 200 pipes to 127.0.0.1.
+ */
+async function startParent(t: import('node:test').TestContext, status = 200) {
+  const connects: { target: string; auth: string | undefined }[] = []
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((client) => {
+    sockets.add(client)
+    client.on('close', () => sockets.delete(client))
+    client.on('error', () => {})
+    let buf = ''
+    client.on('data', function onHead(d: Buffer) {
+      buf += d.toString('latin1')
+      const end = buf.indexOf('\r\n\r\n')
+      if (end === -1) return
+      client.off('data', onHead)
+      const [line, ...fields] = buf.slice(0, end).split('\r\n')
+      const target = line!.split(' ')[1]!
+      const auth = fields.find((f) => f.toLowerCase().startsWith('proxy-authorization:'))
+      connects.push({ target, auth: auth?.slice(auth.indexOf(':') + 1).trim() })
+      if (status !== 200) return void client.end(`HTTP/1.1 ${status} No\r\nContent-Length: 0\r\n\r\n`)
+      const up = net.connect(Number(target.slice(target.lastIndexOf(':') + 1)), '127.0.0.1', () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+        const rest = buf.slice(end + 4)
+        if (rest !== '') up.write(Buffer.from(rest, 'latin1'))
+        client.pipe(up).pipe(client)
+      })
+      sockets.add(up)
+      up.on('close', () => (sockets.delete(up), client.destroy()))
+      up.on('error', () => client.destroy())
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => r())
+      }),
+  )
+  return { connects, url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}` }
+}
+
+test(
+  'an intercepted host a chain names: CONNECT to the parent with its credentials, TLS to the origin over it, pooled',
+  { skip },
+  async (t) => {
+    const s = await setup(t)
+    const parent = await startParent(t)
+    const logged: Session[] = []
+    const fwd = await startForward(
+      {
+        ports: [s.port],
+        mitm: s.mitm,
+        chain: [{ match: ['localhost'], proxy: parent.url.replace('//', '//al%40ce:p%3Ass@') }],
+      },
+      {
+        t,
+        hooks: {
+          onResponse: (session, res) => {
+            if (session.source === 'mitm') res.headers.set('x-intercepted', session.destination!.host)
+          },
+          onLog: (session) => void logged.push(session),
+        },
+      },
+    )
+    const url = `https://localhost:${s.port}`
+    // Two requests in one curl run (one client tunnel); then a second run (a new client tunnel).
+    const r = await curl(['--cacert', s.caPem, '-x', fwd.proxy, '-i', `${url}/a`, `${url}/b`])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /x-intercepted: localhost/i)
+    assert.match(r.stdout, new RegExp(`secure GET /a host=localhost:${s.port}`))
+    assert.match(r.stdout, new RegExp(`secure GET /b host=localhost:${s.port}`))
+    const again = await curl(['--cacert', s.caPem, '-x', fwd.proxy, `${url}/c`])
+    assert.equal(again.stdout, `secure GET /c host=localhost:${s.port}`)
+    // The parent saw CONNECTs for the destination with the chain URL's credentials, one per pooled
+    // connection (the three requests went one at a time: one connection served them all).
+    assert.deepEqual(parent.connects, [
+      { target: `localhost:${s.port}`, auth: `Basic ${Buffer.from('al@ce:p:ss').toString('base64')}` },
+    ])
+    assert.ok(await waitFor(() => logged.filter((l) => l.source === 'mitm').length === 3))
+    for (const l of logged.filter((l) => l.source === 'mitm')) {
+      assert.equal(l.route?.name, 'mitm')
+      assert.equal(l.target, `https://localhost:${s.port}`)
+    }
+  },
+)
+
+test(
+  'a Portcullis forward listener as the parent: it sees the CONNECT, the response arrives',
+  { skip },
+  async (t) => {
+    const s = await setup(t)
+    const seen: string[] = []
+    const parent = await startForward(
+      { allow: ['localhost', '127.0.0.1'] },
+      { t, hooks: { onLog: (session) => void seen.push(`${session.method} ${session.head.target}`) } },
+    )
+    const fwd = await startForward(
+      { ports: [s.port], mitm: s.mitm, chain: [{ match: ['localhost'], proxy: parent.proxy }] },
+      { t },
+    )
+    const r = await curl(['--cacert', s.caPem, '-x', fwd.proxy, `https://localhost:${s.port}/p`])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, `secure GET /p host=localhost:${s.port}`)
+    // The parent logs the tunnel when it closes: the pooled connection is closed with the proxy.
+    await fwd.close()
+    assert.ok(await waitFor(() => seen.length === 1), `parent saw ${seen.join(', ')}`)
+    assert.deepEqual(seen, [`CONNECT localhost:${s.port}`])
+  },
+)
+
+test(
+  'the parent down, or refusing the CONNECT: 502 with the stable error body, logged why',
+  { skip },
+  async (t) => {
+    const s = await setup(t)
+    const tries: UpstreamTryMessage[] = []
+    const onTry = (m: unknown) => void tries.push(m as UpstreamTryMessage)
+    diagnostics.subscribe('portcullis:upstream:try', onTry)
+    t.after(() => diagnostics.unsubscribe('portcullis:upstream:try', onTry))
+    // A port with nothing listening.
+    const closed = net.createServer()
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+    const downPort = (closed.address() as net.AddressInfo).port
+    await new Promise<void>((r) => closed.close(() => r()))
+    const refusing = await startParent(t, 407)
+    const logged: string[] = []
+    const { describeCause } = await import('../../src/observe/upstream-failure.ts')
+    for (const [proxy, code, why, cause] of [
+      [
+        `http://127.0.0.1:${downPort}`,
+        'UPSTREAM_CONNECT_REFUSED',
+        /chained proxy 127\.0\.0\.1:\d+: connect: ECONNREFUSED/,
+        /chained proxy 127\.0\.0\.1:\d+: connect ECONNREFUSED/,
+      ],
+      [
+        refusing.url,
+        'UPSTREAM_CONNECT_FAILED',
+        /chained proxy 127\.0\.0\.1:\d+ answered 407/,
+        /chained proxy 127\.0\.0\.1:\d+ answered 407/,
+      ],
+    ] as const) {
+      const fwd = await startForward(
+        { ports: [s.port], mitm: s.mitm, chain: [{ match: ['localhost'], proxy }] },
+        { t },
+      )
+      const r = await curl(['--cacert', s.caPem, '-x', fwd.proxy, '-i', `https://localhost:${s.port}/`])
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stdout, /\r\n\r\nHTTP\/1\.1 502/)
+      assert.match(r.stdout, new RegExp(`code: ${code}`))
+      const failed = tries.filter((m) => m.gateway === fwd.gw && m.error !== undefined)
+      assert.ok(failed.length >= 1)
+      assert.match(failed[0]!.error!.message, why)
+      // What the error log prints as the cause (src/observe/upstream-failure.ts).
+      logged.push(describeCause(failed[0]!.error!, failed[0]!.target, 0).cause)
+      assert.match(logged.at(-1)!, cause)
+      assert.ok(await waitFor(() => fwd.gw.stats().connections === 0), 'no connection left')
+    }
+    assert.equal(refusing.connects.length, 1)
+  },
+)
