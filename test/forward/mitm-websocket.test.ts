@@ -7,19 +7,19 @@
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import http from 'node:http'
 import https from 'node:https'
-import net from 'node:net'
+import type net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import tls from 'node:tls'
-import { type RawData, WebSocket, WebSocketServer } from 'ws'
+import { type RawData, WebSocketServer } from 'ws'
 import type { GatewayHooks } from '../../src/core/hooks.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
 import { startForward, waitFor } from '../helpers/forward.ts'
+import { wsThroughForward, wsThroughMitm } from '../helpers/websocket.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
 
@@ -67,23 +67,8 @@ test('a message hook on an intercepted WebSocket (source mitm)', { skip }, async
     { allow: ['127.0.0.1'], mitm: { caDir, hosts: ['localhost'], upstreamCa: cert.certPath } },
     { t, hooks },
   )
-
-  const raw = net.connect(fwd.port, '127.0.0.1')
-  t.after(() => raw.destroy())
-  raw.write(`CONNECT localhost:${port} HTTP/1.1\r\nHost: localhost:${port}\r\n\r\n`)
-  await once(raw, 'data')
-  const secure = tls.connect({
-    socket: raw,
-    servername: 'localhost',
-    ca: await readFile(join(caDir, 'ca.pem')),
-  })
-  await once(secure, 'secureConnect')
-  const ws = new WebSocket(`wss://localhost:${port}/chat`, {
-    createConnection: () => secure,
-    perMessageDeflate: true,
-  })
-  t.after(() => ws.terminate())
-  await once(ws, 'open')
+  const url = new URL(`wss://localhost:${port}/chat`)
+  const ws = await wsThroughMitm(t, fwd.port, url, join(caDir, 'ca.pem'), { perMessageDeflate: true })
   assert.equal(ws.extensions, '', 'no extension negotiated through the relay')
   assert.equal(offers[0], undefined, 'the permessage-deflate offer was removed')
   const replies: string[] = []
@@ -102,33 +87,8 @@ test('a message hook on an absolute-form WebSocket upgrade (source forward)', as
   t.after(() => stop(server, wss))
   const port = (server.address() as net.AddressInfo).port
   const fwd = await startForward({ allow: ['127.0.0.1'] }, { t, hooks })
-  // ws sends an origin-form request line; a forward proxy wants absolute-form: one raw upgrade instead.
-  const raw = net.connect(fwd.port, '127.0.0.1')
-  t.after(() => raw.destroy())
-  await once(raw, 'connect')
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`, {
-    createConnection: () => absoluteForm(raw, `http://127.0.0.1:${port}`),
-  })
-  t.after(() => ws.terminate())
-  await once(ws, 'open')
+  const ws = await wsThroughForward(t, fwd.port, new URL(`ws://127.0.0.1:${port}/chat`))
   const reply = once(ws, 'message')
   ws.send('through the proxy')
   assert.equal(String((await reply)[0]), 'echo THROUGH THE PROXY (forward 127.0.0.1)')
 })
-
-/**
- * absoluteForm wraps `socket` so the first line written (ws's `GET /path
- * HTTP/1.1`) names `origin` in absolute form, as a forward proxy expects.
- */
-function absoluteForm(socket: net.Socket, origin: string): net.Socket {
-  const write = socket.write.bind(socket) as (chunk: unknown, ...rest: unknown[]) => boolean
-  let first = true
-  socket.write = ((chunk: unknown, ...rest: unknown[]) => {
-    if (first && typeof chunk === 'string') {
-      first = false
-      chunk = chunk.replace(/^GET \//, `GET ${origin}/`)
-    }
-    return write(chunk, ...rest)
-  }) as typeof socket.write
-  return socket
-}

@@ -1,0 +1,53 @@
+/**
+ * WebSocket clients through the forward proxy: over an intercepted CONNECT
+ * (TLS to the proxy's leaf, trusting the local CA), or as an absolute-form
+ * upgrade to the plain forward proxy. Both are `ws` clients, terminated in
+ * `t.after`.
+ */
+import { once } from 'node:events'
+import { readFile } from 'node:fs/promises'
+import net from 'node:net'
+import tls from 'node:tls'
+import { WebSocket } from 'ws'
+import type { Cleanup } from './gateway.ts'
+
+/** wsThroughMitm opens `wss://host:port/path` through the forward proxy on `proxyPort`, trusting `caPem`. */
+export async function wsThroughMitm(
+  t: Cleanup,
+  proxyPort: number,
+  url: URL,
+  caPem: string,
+  options: { perMessageDeflate?: boolean } = {},
+): Promise<WebSocket> {
+  const raw = net.connect(proxyPort, '127.0.0.1')
+  t.after(() => raw.destroy())
+  raw.write(`CONNECT ${url.host} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`)
+  await once(raw, 'data')
+  const secure = tls.connect({ socket: raw, servername: url.hostname, ca: await readFile(caPem) })
+  await once(secure, 'secureConnect')
+  const ws = new WebSocket(url, { createConnection: () => secure, ...options })
+  t.after(() => ws.terminate())
+  await once(ws, 'open')
+  return ws
+}
+
+/** wsThroughForward opens `ws://…` as an absolute-form upgrade to the forward proxy on `proxyPort`. */
+export async function wsThroughForward(t: Cleanup, proxyPort: number, url: URL): Promise<WebSocket> {
+  const raw = net.connect(proxyPort, '127.0.0.1')
+  t.after(() => raw.destroy())
+  await once(raw, 'connect')
+  // ws writes an origin-form request line; a forward proxy wants absolute-form.
+  const write = raw.write.bind(raw) as (chunk: unknown, ...rest: unknown[]) => boolean
+  let first = true
+  raw.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (first && typeof chunk === 'string') {
+      first = false
+      chunk = chunk.replace(/^GET \//, `GET http://${url.host}/`)
+    }
+    return write(chunk, ...rest)
+  }) as typeof raw.write
+  const ws = new WebSocket(url, { createConnection: () => raw })
+  t.after(() => ws.terminate())
+  await once(ws, 'open')
+  return ws
+}
