@@ -11,7 +11,9 @@
  *   usual exchange to that destination's pool (destination-pools.ts), or to
  *   a chained proxy;
  * - CONNECT to a host `mitm.hosts` names: intercepted (mitm/intercept.ts),
- *   each request inside a Session with `source = 'mitm'` (handleInside);
+ *   each request inside a Session with `source = 'mitm'` (handleInside),
+ *   sent to the origin directly or, when a chain names it, over a CONNECT
+ *   through the chained proxy (proxyChained);
  * - any other CONNECT: a tunnel (connect-tunnel.ts).
  *
  * A reverse-proxy listener never reaches this file: its requests pay nothing

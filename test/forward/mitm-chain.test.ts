@@ -20,6 +20,7 @@ import type { Session } from '../../src/core/session.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
 import type { UpstreamTryMessage } from '../../src/observe/channels.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { startConnectProxy } from '../helpers/connect-proxy.ts'
 import { curl, startForward, waitFor } from '../helpers/forward.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
@@ -39,56 +40,12 @@ async function setup(t: import('node:test').TestContext) {
   return { caPem: join(dir, 'ca', 'ca.pem'), port, mitm }
 }
 
-/**
- * A minimal CONNECT proxy: records each CONNECT's target and
- * Proxy-Authorization, answers `status`, and on 200 pipes to 127.0.0.1.
- */
-async function startParent(t: import('node:test').TestContext, status = 200) {
-  const connects: { target: string; auth: string | undefined }[] = []
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((client) => {
-    sockets.add(client)
-    client.on('close', () => sockets.delete(client))
-    client.on('error', () => {})
-    let buf = ''
-    client.on('data', function onHead(d: Buffer) {
-      buf += d.toString('latin1')
-      const end = buf.indexOf('\r\n\r\n')
-      if (end === -1) return
-      client.off('data', onHead)
-      const [line, ...fields] = buf.slice(0, end).split('\r\n')
-      const target = line!.split(' ')[1]!
-      const auth = fields.find((f) => f.toLowerCase().startsWith('proxy-authorization:'))
-      connects.push({ target, auth: auth?.slice(auth.indexOf(':') + 1).trim() })
-      if (status !== 200) return void client.end(`HTTP/1.1 ${status} No\r\nContent-Length: 0\r\n\r\n`)
-      const up = net.connect(Number(target.slice(target.lastIndexOf(':') + 1)), '127.0.0.1', () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-        const rest = buf.slice(end + 4)
-        if (rest !== '') up.write(Buffer.from(rest, 'latin1'))
-        client.pipe(up).pipe(client)
-      })
-      sockets.add(up)
-      up.on('close', () => (sockets.delete(up), client.destroy()))
-      up.on('error', () => client.destroy())
-    })
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.after(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy()
-        server.close(() => r())
-      }),
-  )
-  return { connects, url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}` }
-}
-
 test(
   'an intercepted host a chain names: CONNECT to the parent with its credentials, TLS to the origin over it, pooled',
   { skip },
   async (t) => {
     const s = await setup(t)
-    const parent = await startParent(t)
+    const parent = await startConnectProxy(t)
     const logged: Session[] = []
     const fwd = await startForward(
       {
@@ -166,7 +123,7 @@ test(
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
     const downPort = (closed.address() as net.AddressInfo).port
     await new Promise<void>((r) => closed.close(() => r()))
-    const refusing = await startParent(t, 407)
+    const refusing = await startConnectProxy(t, { status: 407 })
     const logged: string[] = []
     const { describeCause } = await import('../../src/observe/upstream-failure.ts')
     for (const [proxy, code, why, cause] of [
