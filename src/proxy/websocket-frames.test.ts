@@ -118,8 +118,13 @@ describe('WebSocketReader and encodeFrame (RFC 6455 §5)', () => {
       CLOSE_TOO_BIG,
     )
     assert.equal(
-      codeOf(() => reader(false).r.push(Buffer.from([0x82, 127, 0xff, 0, 0, 0, 0, 0, 0, 0]))),
+      codeOf(() => reader(false).r.push(Buffer.from([0x82, 127, 0x7f, 0, 0, 0, 0, 0, 0, 0]))),
       CLOSE_TOO_BIG,
+    )
+    // §5.2: a 64-bit length with its top bit set is not a length at all.
+    assert.equal(
+      codeOf(() => reader(false).r.push(Buffer.from([0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0]))),
+      CLOSE_PROTOCOL_ERROR,
     )
     // Exactly the cap passes.
     const ok = reader(false, 10)

@@ -112,8 +112,10 @@ export class WebSocketReader {
       len = h.readUInt16BE(2)
       at = 4
     } else if (len === 127) {
-      // §5.2: the most significant bit MUST be 0; anything past 2^53 is over any cap anyway.
       const high = h.readUInt32BE(2)
+      // §5.2: the most significant bit MUST be 0; anything else past 2^53 is over any cap anyway.
+      if (high >= 0x80000000)
+        throw new FrameError(CLOSE_PROTOCOL_ERROR, `${who} frame length with the top bit set`)
       if (high > 0x1fffff) throw new FrameError(CLOSE_TOO_BIG, `${who} frame length out of range`)
       len = high * 2 ** 32 + h.readUInt32BE(6)
       at = 10

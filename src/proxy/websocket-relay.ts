@@ -31,9 +31,11 @@ import {
 
 export type MessageHook = HookLists['onWebSocketMessage'][number]
 
-/** isWebSocket: whether an `Upgrade` value (as forwarded) is the WebSocket protocol (RFC 6455 §4.1). */
+/** isWebSocket: whether an `Upgrade` value (as forwarded) names the WebSocket protocol (RFC 6455 §4.1). */
 export function isWebSocket(protocol: string | undefined): boolean {
-  return protocol !== undefined && protocol.trim().toLowerCase() === 'websocket'
+  if (protocol === undefined) return false
+  for (const member of protocol.split(',')) if (member.trim().toLowerCase() === 'websocket') return true
+  return false
 }
 
 /**

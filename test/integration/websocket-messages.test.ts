@@ -9,6 +9,7 @@
  * upgrade is the byte pipe it was: the extension is negotiated end to end.
  */
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import http from 'node:http'
 import net from 'node:net'
@@ -262,6 +263,34 @@ describe('onWebSocketMessage (reverse proxy)', () => {
     )
     // Every relayed connection, closed by either side, is gone: nothing leaks.
     await waitForGatewayIdle(gw.gw, { poolsEmpty: true })
+  })
+})
+
+describe('onWebSocketMessage: an origin that breaks RFC 6455', () => {
+  it('closes the client with 1002 when the origin sends a masked frame', async (t) => {
+    // A raw origin: a correct 101, then a masked frame, which a server must never send (§5.1).
+    const origin = net.createServer((s) => {
+      s.once('data', (head: Buffer) => {
+        const key = /sec-websocket-key: *(\S+)/i.exec(String(head))![1]!
+        const accept = createHash('sha1')
+          .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+          .digest('base64')
+        s.write(
+          'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+            `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        )
+        s.write(maskedFrame(0x1, Buffer.from('bad')))
+      })
+      s.on('error', () => {})
+    })
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
+    t.after(() => new Promise<void>((r) => origin.close(() => r())))
+    const port = (origin.address() as net.AddressInfo).port
+    const bad = await startGateway(proxyConfig(`http://127.0.0.1:${port}`), { hooks, t })
+    const ws = new WebSocket(`ws://127.0.0.1:${bad.port}/`)
+    ws.on('error', () => {})
+    assert.equal(await closed(ws), 1002)
+    await waitForGatewayIdle(bad.gw, { poolsEmpty: true })
   })
 })
 
