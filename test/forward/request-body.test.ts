@@ -6,12 +6,14 @@
  * neither reaching the origin; a retry after a 503 sends the rewritten body
  * again; an onUpstreamRequest hook asks once the connection is there; and a
  * request inside TLS interception is rewritten on its way to an HTTPS origin.
+ * A body in pieces is read whole before the head goes upstream; a client
+ * leaving mid-body leaves nothing open and nothing reaches the origin.
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import http from 'node:http'
 import https from 'node:https'
-import type net from 'node:net'
+import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -20,7 +22,7 @@ import type { GatewayHooks } from '../../src/core/hooks.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
 import { rewriteRequestBody } from '../../src/forward/whole-body.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
-import { curl, startForward } from '../helpers/forward.ts'
+import { curl, startForward, waitFor } from '../helpers/forward.ts'
 import { proxyConfig, rawRequest, startGateway, startOrigin } from '../helpers/gateway.ts'
 import { send } from '../resilience/helpers.ts'
 
@@ -154,6 +156,39 @@ test('a retry after a 503 sends the rewritten body again; onUpstreamRequest may 
     const tries = origin.requests.slice(start + 2)
     assert.equal(tries.length, 2, `${where}: two tries`)
     for (const tr of tries) assert.equal(tr.body.toString(), '{"c":5,"seen":true}')
+    await gw.close()
+  }
+})
+
+test('a body arriving in pieces, and a client leaving mid-body: nothing sent upstream early, nothing left open', async (t) => {
+  const origin = await startOrigin(undefined, { t })
+  for (const where of ['onRequest', 'onUpstreamRequest'] as const) {
+    const gw = await startGateway(proxyConfig(origin.url), { t, hooks: jsonHooks(where) })
+    const start = origin.requests.length
+    const socket = net.connect(gw.port, '127.0.0.1')
+    await new Promise((r) => socket.once('connect', r))
+    let answer = ''
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')))
+    socket.write(
+      'POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"e"',
+    )
+    await new Promise((r) => setTimeout(r, 100))
+    assert.equal(origin.requests.length, start, `${where}: no head upstream before the body is whole`)
+    socket.write(':7}')
+    await new Promise((r) => socket.once('close', r))
+    assert.match(answer, /^HTTP\/1\.1 200/, where)
+    assert.equal(origin.requests.at(-1)!.body.toString(), '{"e":7,"seen":true}')
+    // Gone after half the body: the request never reaches the origin, the gateway lets go of everything.
+    const gone = net.connect(gw.port, '127.0.0.1')
+    await new Promise((r) => gone.once('connect', r))
+    gone.write(
+      'POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{"f":',
+    )
+    await new Promise((r) => setTimeout(r, 50))
+    gone.destroy()
+    await waitFor(() => gw.gw.stats().connections === 0)
+    assert.equal(gw.gw.stats().connections, 0, where)
+    assert.equal(origin.requests.length, start + 1, `${where}: the abandoned request never went upstream`)
     await gw.close()
   }
 })
