@@ -187,10 +187,15 @@ export class WebSocketRelay {
 
   private feed(d: Direction, data: Buffer): void {
     if (this.closed) return
+    // The frames one read produced leave in one writev, not one write (syscall) each.
+    const to = d === this.client ? this.serverSocket : this.clientSocket
+    to.cork()
     try {
       d.reader.push(data)
     } catch (err) {
       this.fail(err)
+    } finally {
+      to.uncork()
     }
   }
 
