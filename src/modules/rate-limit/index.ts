@@ -14,7 +14,7 @@
  * failure is published on `portcullis:rate-limit:store-failure`.
  */
 import { createHash } from 'node:crypto'
-import type { GatewayHooks, HookResult, ResponseHeadView } from '../../core/hooks.ts'
+import type { GatewayHooks, HookResult, MaybePromise, ResponseHeadView } from '../../core/hooks.ts'
 import type { Session } from '../../core/session.ts'
 import type { Store } from '../../store/store.ts'
 import { addPolicyFields, applyPolicyFields, policyError } from '../policy-response.ts'
@@ -57,7 +57,7 @@ export const rateLimitModule: RouteModule = function rateLimit(route, config, co
     return compileLimit(items.length === 1 ? routeName : `${routeName}.${i}`, item, context)
   })
   const hooks: GatewayHooks = {
-    onRequest: function rateLimitRequest(session: Session): Promise<HookResult | undefined> {
+    onRequest: function rateLimitRequest(session: Session): MaybePromise<HookResult | undefined> {
       return decide(session, limits, routeName)
     },
   }
@@ -101,43 +101,75 @@ function compileLimit(name: string, l: LimitConfig, context: ModuleContext): Com
   }
 }
 
-/** decide takes each limit's decision in order; the first denial answers 429. */
-async function decide(
+/** What decide has decided so far, in order. */
+interface Progress {
+  readonly limits: CompiledLimit[]
+  readonly decisions: Decision[]
+}
+
+/**
+ * decide takes each limit's decision in order, from limit `from` on; the
+ * first denial answers 429. It stays synchronous while the decisions are
+ * (a worker's leases, leases.ts): no promise is made for those requests.
+ */
+function decide(
   session: Session,
   limits: readonly CompiledLimit[],
   route: string,
-): Promise<HookResult | undefined> {
-  const decided: CompiledLimit[] = []
-  const decisions: Decision[] = []
-  for (const l of limits) {
-    let d: Decision
+  from = 0,
+  done: Progress = { limits: [], decisions: [] },
+): MaybePromise<HookResult | undefined> {
+  for (let i = from; i < limits.length; i++) {
+    const l = limits[i]!
+    let d: Decision | Promise<Decision>
     try {
       const key = storeKey(l.name, l.key(session))
-      d = await (l.leases === undefined ? l.store.update(key, l.script, l.args) : l.leases.take(key))
+      d = l.leases === undefined ? l.store.update(key, l.script, l.args) : l.leases.take(key)
     } catch (error) {
-      l.failures.failed(route, l.name, l.failMode, error)
-      if (l.failMode === 'closed')
-        return policyError(session, 'RATE_LIMIT_UNAVAILABLE', [], `rate limit ${l.name}: store failed`)
-      continue
+      d = Promise.reject(error)
     }
-    l.failures.succeeded(route, l.name)
-    decided.push(l)
-    decisions.push(d)
-    if (d[0] === 0) {
-      const fields = ['Retry-After', String(retryAfterSeconds(d))]
-      addFields(fields, decided, decisions)
-      return policyError(session, 'RATE_LIMITED', fields, `rate limit ${l.name} exceeded`)
-    }
+    if (d instanceof Promise)
+      return d.then(
+        (decision) =>
+          decided(session, l, route, decision, done) ?? decide(session, limits, route, i + 1, done),
+        (error) => failed(session, l, route, error) ?? decide(session, limits, route, i + 1, done),
+      )
+    const denial = decided(session, l, route, d, done)
+    if (denial !== undefined) return denial
   }
-  const shown = decided.filter((l) => l.headers)
+  const shown = done.limits.filter((l) => l.headers)
   if (shown.length > 0) {
     const fields: string[] = []
     addFields(
       fields,
       shown,
-      decisions.filter((_, i) => decided[i]!.headers),
+      done.decisions.filter((_, i) => done.limits[i]!.headers),
     )
     addPolicyFields(session, fields)
   }
   return undefined
+}
+
+/** decided records limit `l`'s decision; a denial is the 429 answer. */
+function decided(
+  session: Session,
+  l: CompiledLimit,
+  route: string,
+  d: Decision,
+  done: Progress,
+): HookResult | undefined {
+  l.failures.succeeded(route, l.name)
+  done.limits.push(l)
+  done.decisions.push(d)
+  if (d[0] !== 0) return undefined
+  const fields = ['Retry-After', String(retryAfterSeconds(d))]
+  addFields(fields, done.limits, done.decisions)
+  return policyError(session, 'RATE_LIMITED', fields, `rate limit ${l.name} exceeded`)
+}
+
+/** failed handles a store failure by the limit's failMode: closed answers 503, open goes on. */
+function failed(session: Session, l: CompiledLimit, route: string, error: unknown): HookResult | undefined {
+  l.failures.failed(route, l.name, l.failMode, error)
+  if (l.failMode === 'open') return undefined
+  return policyError(session, 'RATE_LIMIT_UNAVAILABLE', [], `rate limit ${l.name}: store failed`)
 }
