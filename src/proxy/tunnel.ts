@@ -68,6 +68,7 @@ function relayMessages(
   if (upRest !== null) relay.fromServer(upRest)
   if (clientRest !== null) relay.fromClient(clientRest)
   pairSockets(client.socket, up.socket, 0)
+  relay.keepSendersPaused()
 }
 
 function serialize101(head: ResponseHead, protocol: string | undefined): string {

@@ -88,6 +88,18 @@ class Direction implements FrameSink {
     else this.send(opcode, payload)
   }
 
+  /**
+   * keepPaused: pairSockets resumes the sender when `to` drains; while a
+   * hook is awaited it must stay paused, or its later bytes, and its FIN
+   * (which a paused socket does not read), would overtake the message.
+   * Registered after pairSockets' listener, so it runs after it.
+   */
+  keepPaused(): void {
+    this.to.on('drain', () => {
+      if (this.busy) this.from.pause()
+    })
+  }
+
   private hold(item: Pending): void {
     this.queue.push(item)
     this.from.pause()
@@ -184,6 +196,12 @@ export class WebSocketRelay {
 
   readonly fromClient = (data: Buffer): void => this.feed(this.client, data)
   readonly fromServer = (data: Buffer): void => this.feed(this.server, data)
+
+  /** keepSendersPaused: call after pairSockets (see Direction.keepPaused). */
+  keepSendersPaused(): void {
+    this.client.keepPaused()
+    this.server.keepPaused()
+  }
 
   private feed(d: Direction, data: Buffer): void {
     if (this.closed) return

@@ -33,6 +33,8 @@ const offered: (string | undefined)[] = []
 /** Messages as the hooks saw them. */
 const seen: { direction: string; type: string; data: string }[] = []
 const logs: Session[] = []
+/** Per origin connection, what its WebSocket saw: `message TEXT`, `close CODE`. */
+const originEvents: string[][] = []
 let gw: GatewayHandle
 let plain: GatewayHandle
 
@@ -58,9 +60,13 @@ before(async () => {
   wss = new WebSocketServer({ server: origin, perMessageDeflate: { threshold: 0 } })
   wss.on('connection', (ws, req) => {
     offered.push(req.headers['sec-websocket-extensions'])
+    const events: string[] = []
+    originEvents.push(events)
     ws.on('error', () => {})
+    ws.on('close', (code) => events.push(`close ${code}`))
     ws.on('message', (data: RawData, binary: boolean) => {
       const text = String(data)
+      events.push(`message ${text}`)
       if (binary) ws.send(data, { binary: true })
       else if (text === 'FRAGMENTS') {
         ws.send('one ', { fin: false })
@@ -225,6 +231,18 @@ describe('onWebSocketMessage (reverse proxy)', () => {
     }
   })
 
+  it('a client that half-closes right after its Close frame: what waited on a hook still arrives first', async () => {
+    const s = await rawUpgrade(gw.port)
+    try {
+      const close = Buffer.from([0x03, 0xe8]) // 1000
+      s.end(Buffer.concat([maskedFrame(0x1, Buffer.from('slow5')), maskedFrame(0x8, close)]))
+      await waitFor(() => originEvents.at(-1)?.length === 2, 'the origin saw the message and the close')
+      assert.deepEqual(originEvents.at(-1), ['message SLOW5', 'close 1000'])
+    } finally {
+      s.destroy()
+    }
+  })
+
   it('closes with 1009 when a message is over limits.maxWebSocketMessage (1 MiB by default), even in fragments', async () => {
     for (const send of [
       (ws: WebSocket) => ws.send('x'.repeat(1024 * 1024 + 1)),
@@ -300,26 +318,32 @@ function maskedFrame(opcode: number, payload: Buffer): Buffer {
   return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), key, body])
 }
 
+/** rawUpgrade opens a raw socket through the gateway and completes a WebSocket handshake on it. */
+async function rawUpgrade(port: number): Promise<net.Socket & { rest: Buffer }> {
+  const s = net.connect(port, '127.0.0.1')
+  s.write(
+    'GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  )
+  let buf = Buffer.alloc(0)
+  while (!buf.includes('\r\n\r\n')) {
+    const [chunk] = (await once(s, 'data')) as [Buffer]
+    buf = Buffer.concat([buf, chunk])
+  }
+  assert.match(String(buf), /^HTTP\/1\.1 101/)
+  return Object.assign(s, { rest: buf.subarray(buf.indexOf('\r\n\r\n') + 4) })
+}
+
 /** rawFrameClose upgrades a raw socket, sends `frame`, and returns the code of the Close frame it gets back. */
 async function rawFrameClose(port: number, frame: Buffer): Promise<number> {
-  const s = net.connect(port, '127.0.0.1')
+  const s = await rawUpgrade(port)
   try {
-    s.write(
-      'GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
-        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
-    )
-    let buf = Buffer.alloc(0)
-    const read = async (until: (b: Buffer) => boolean) => {
-      while (!until(buf)) {
-        const [chunk] = (await once(s, 'data')) as [Buffer]
-        buf = Buffer.concat([buf, chunk])
-      }
-    }
-    await read((b) => b.includes('\r\n\r\n'))
-    assert.match(String(buf), /^HTTP\/1\.1 101/)
-    buf = buf.subarray(buf.indexOf('\r\n\r\n') + 4)
+    let buf = s.rest
     s.write(frame)
-    await read((b) => b.length >= 4)
+    while (buf.length < 4) {
+      const [chunk] = (await once(s, 'data')) as [Buffer]
+      buf = Buffer.concat([buf, chunk])
+    }
     assert.equal(buf[0], 0x88, 'a Close frame')
     return buf.readUInt16BE(2)
   } finally {
