@@ -11,8 +11,7 @@ import { MemoryStore } from '../../store/memory.ts'
 import { RedisStore } from '../../store/redis.ts'
 import { SharedStore, SharedStoreHost } from '../../store/shared.ts'
 import type { Store } from '../../store/store.ts'
-import { type Decision, gcra, slidingWindow } from './algorithms.ts'
-import { gcraGiveBack, gcraLease, slidingWindowGiveBack, slidingWindowLease } from './lease-scripts.ts'
+import { type Decision, gcra, gcraGiveBack, slidingWindow, slidingWindowGiveBack } from './algorithms.ts'
 
 async function sequence(store: Store, key: string): Promise<{ gcra: Decision[]; window: Decision[] }> {
   const g: Decision[] = []
@@ -63,8 +62,8 @@ function check(r: { gcra: Decision[]; window: Decision[] }): void {
  */
 async function leases(store: Store, key: string): Promise<void> {
   const plans = [
-    { lease: gcraLease, giveBack: gcraGiveBack, args: ['1000', '100'] },
-    { lease: slidingWindowLease, giveBack: slidingWindowGiveBack, args: ['86400000', '100'] },
+    { lease: gcra, giveBack: gcraGiveBack, args: ['1000', '100'] },
+    { lease: slidingWindow, giveBack: slidingWindowGiveBack, args: ['86400000', '100'] },
   ]
   for (const [i, p] of plans.entries()) {
     const k = `${key}:lease${i}`

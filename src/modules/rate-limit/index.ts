@@ -20,11 +20,10 @@ import type { Store } from '../../store/store.ts'
 import { addPolicyFields, applyPolicyFields, policyError } from '../policy-response.ts'
 import { policyOf } from '../policy-sets.ts'
 import type { ModuleContext, RouteModule } from '../registry.ts'
-import { type Decision, gcra, slidingWindow } from './algorithms.ts'
+import { type Decision, gcra, gcraGiveBack, slidingWindow, slidingWindowGiveBack } from './algorithms.ts'
 import { FailureCounter } from './failures.ts'
 import { addFields, type LimitFacts, policyItem, retryAfterSeconds } from './fields.ts'
 import { compileKey, type KeyPart, storeKey } from './keys.ts'
-import { gcraGiveBack, gcraLease, slidingWindowGiveBack, slidingWindowLease } from './lease-scripts.ts'
 import { LeaseBook } from './leases.ts'
 import type { LimitConfig } from '../../config/modules/rate-limit.ts'
 
@@ -80,7 +79,7 @@ function compileLimit(name: string, l: LimitConfig, context: ModuleContext): Com
   const leases =
     store.kind === 'shared' && store.roundTrip === true && validMs > 0
       ? new LeaseBook(store, {
-          lease: gcraLimit ? gcraLease : slidingWindowLease,
+          lease: gcraLimit ? gcra : slidingWindow,
           giveBack: gcraLimit ? gcraGiveBack : slidingWindowGiveBack,
           args,
           unit: args[0]!,

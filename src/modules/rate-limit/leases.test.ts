@@ -10,8 +10,7 @@ import { describe, it, type TestContext } from 'node:test'
 import { MessageChannel } from 'node:worker_threads'
 import { SharedStore, SharedStoreHost } from '../../store/shared.ts'
 import type { Store } from '../../store/store.ts'
-import type { Decision } from './algorithms.ts'
-import { gcraGiveBack, gcraLease, slidingWindowGiveBack, slidingWindowLease } from './lease-scripts.ts'
+import { type Decision, gcra, gcraGiveBack, slidingWindow, slidingWindowGiveBack } from './algorithms.ts'
 import { LeaseBook, type LeasePlan } from './leases.ts'
 
 /** A worker's shared store, counting the updates it sends. */
@@ -31,14 +30,14 @@ function sharedStore(t: TestContext): { store: Store; host: SharedStoreHost; upd
 }
 
 const GCRA: LeasePlan = {
-  lease: gcraLease,
+  lease: gcra,
   giveBack: gcraGiveBack,
   args: ['1000', '100'],
   unit: '1000',
   validMs: 50,
 }
 const WINDOW: LeasePlan = {
-  lease: slidingWindowLease,
+  lease: slidingWindow,
   giveBack: slidingWindowGiveBack,
   args: ['86400000', '100'],
   unit: '86400000',

@@ -6,7 +6,7 @@
  * operation is a message round trip; measured (bench/policies.sh, 2
  * workers), a round trip per decision made a proxied small GET cost 64 %
  * more. So a worker takes a limit's decisions in leases: one atomic update
- * (lease-scripts.ts) counts n requests at once and the worker spends them
+ * (algorithms.ts) counts n requests at once and the worker spends them
  * on its next n requests of that key, for at most `validMs`; what it did
  * not spend it gives back.
  *
@@ -29,8 +29,7 @@
  * time and gives nothing back.
  */
 import type { Store, UpdateScript } from '../../store/store.ts'
-import type { Decision } from './algorithms.ts'
-import type { LeaseReply } from './lease-scripts.ts'
+import type { Decision, LeaseReply } from './algorithms.ts'
 
 /** The largest lease a worker asks for. */
 const MAX_LEASE = 256
