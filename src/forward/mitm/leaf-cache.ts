@@ -196,7 +196,7 @@ export class LeafCache {
       }
       const quietFor = performance.now() - this.lastAsked
       if (this.draining || quietFor < REFILL_QUIET_MS) {
-        setTimeout(one, REFILL_QUIET_MS - Math.max(0, quietFor)).unref()
+        setTimeout(one, Math.max(1, REFILL_QUIET_MS - quietFor)).unref()
         return
       }
       void this.leafTemplate().then(
@@ -204,12 +204,15 @@ export class LeafCache {
           if (this.closed) return
           // No `ca` here: adding one makes Node copy the whole system root store into this context (~1 ms).
           this.spares.push(tls.createSecureContext({ key: t.keyPem }))
-          setImmediate(one).unref()
+          setImmediate(one)
         },
         () => (this.refilling = false),
       )
     }
-    setImmediate(one).unref()
+    // Not unref'd: with only unref'd immediates pending the loop blocks in its
+    // poll until unrelated I/O or a timer wakes it, one spare per wake-up
+    // (measured: 100 spares took 626 ms to come back instead of ~30 ms).
+    setImmediate(one)
   }
 
   /** leafTemplate: what every leaf shares (the issuer, the CA key id, the one leaf key), made once. */
