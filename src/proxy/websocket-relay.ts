@@ -241,7 +241,10 @@ export class WebSocketRelay {
           (v: WebSocketMessageResult) => {
             if (this.closed) return done(undefined)
             const next = apply(m, v)
-            if (next === undefined) return this.fail(badResult(v))
+            if (next === undefined) {
+              this.fail(badResult(v))
+              return done(undefined)
+            }
             if (next === DROPPED) return done(DROPPED)
             const rest = this.runHooks(next, i + 1, done)
             if (rest !== PENDING) done(rest)
@@ -265,8 +268,8 @@ export class WebSocketRelay {
   }
 
   /**
-   * fail closes both sides: a Close frame with the code to each (the side
-   * at fault first), then both sockets end (pairSockets tears them down).
+   * fail closes both sides: a Close frame with the code to each, then
+   * both sockets end (pairSockets tears them down).
    * The reason goes to the session's error, which the access log shows.
    */
   fail(err: unknown): void {

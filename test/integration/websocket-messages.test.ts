@@ -284,6 +284,37 @@ describe('onWebSocketMessage (reverse proxy)', () => {
   })
 })
 
+describe('onWebSocketMessage: several hooks', () => {
+  it('run in order, each seeing what the one before left; a result of another kind closes with 1011', async (t) => {
+    const chain: GatewayHooks[] = [
+      {
+        async onWebSocketMessage(_s, m) {
+          await new Promise((r) => setTimeout(r, 1))
+          if (m.direction === 'client' && m.type === 'text') return `${m.data}+async`
+        },
+      },
+      {
+        onWebSocketMessage(_s, m) {
+          if (m.direction !== 'client' || m.type !== 'text') return undefined
+          if (m.data.startsWith('number')) return 42 as never
+          return `${m.data}+sync`
+        },
+      },
+    ]
+    const two = await startGateway(proxyConfig(originUrl), { hooks: chain, t })
+    const ws = new WebSocket(`ws://127.0.0.1:${two.port}/`)
+    ws.on('error', () => {})
+    await once(ws, 'open')
+    const reply = next(ws)
+    ws.send('a')
+    assert.equal(String((await reply).data), 'echo a+async+sync')
+    const code = closed(ws)
+    ws.send('number please')
+    assert.equal(await code, 1011)
+    await waitForGatewayIdle(two.gw, { poolsEmpty: true })
+  })
+})
+
 describe('onWebSocketMessage: an origin that breaks RFC 6455', () => {
   it('closes the client with 1002 when the origin sends a masked frame', async (t) => {
     // A raw origin: a correct 101, then a masked frame, which a server must never send (§5.1).
