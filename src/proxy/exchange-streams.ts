@@ -58,6 +58,8 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
   protected collector: RequestBodyCollector | null = null
   /** The request body a whole-body rewrite made; undefined without one (or until it is made). */
   protected whole: WholeRequestBody | undefined = undefined
+  /** What waits for the collected body: the first try's start, or the head of the try holding a connection. */
+  protected afterBody: UpstreamRequest | (() => void) | undefined = undefined
   /** Retries and timeouts beyond the phases' own, when the route or upstream configures them. */
   protected rs: RetryState | null = null
   protected readonly client: ClientSide
@@ -140,15 +142,20 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
   /**
    * collectBody reads the whole request body for the session's rewrite
    * (request-body.ts) instead of streaming it: before the first try (an
-   * onRequest hook asked; `next` starts it) or, holding the connection, once
-   * the onUpstreamRequest hooks asked (`req` is the head, sent after).
+   * onRequest hook asked; `then` starts it) or, holding the connection, once
+   * the onUpstreamRequest hooks asked (`then` is the head, sent after). A
+   * try that fails meanwhile does not restart the reading: the next try's
+   * head waits for the same body (or finds it made).
    */
-  protected collectBody(req: UpstreamRequest | undefined, next: (() => void) | undefined): void {
+  protected collectBody(then: UpstreamRequest | (() => void)): void {
     const s = this.session
-    if (req !== undefined) {
+    this.afterBody = then
+    if (typeof then !== 'function') {
       this.phase = P_SENDING
       this.setDeadline(this.upstream.config.timeouts.idle)
+      if (this.rs !== null) this.rs.tryAt = 0 // the client's pace, not the upstream's: not a try's time
     }
+    if (this.collector !== null) return
     const c = (this.collector = new RequestBodyCollector(s.requestBody!, (err, whole) => {
       if (this.collector !== c || this.done) return
       this.collector = null
@@ -156,8 +163,11 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
       this.whole = whole!
       this.req.holdWhole(whole!.body)
       this.rs?.replaceBody(whole!.body, s.method)
-      if (req !== undefined) this.headFrom(req)
-      else next!()
+      const after = this.afterBody
+      this.afterBody = undefined
+      if (typeof after === 'function') after()
+      else if (after !== undefined && this.up !== null) this.headFrom(after)
+      // else: between tries; the next connection's head is made with the body (this.whole)
     }))
     this.req.takeHeld(c) // what arrived before the rewrite was asked for is the body's start
     if (this.collector !== c) return // over the cap already

@@ -70,8 +70,7 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeO
       this.rs = this.resilience()
     this.rt.deadlines.add(this)
     // A whole-body rewrite asked for by an onRequest hook: the body is read before any connection is taken.
-    if (this.session.requestBody !== undefined)
-      return this.collectBody(undefined, () => this.startTry(undefined))
+    if (this.session.requestBody !== undefined) return this.collectBody(() => this.startTry(undefined))
     this.startTry(undefined)
   }
 
@@ -176,6 +175,7 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeO
     }
     this.leaveQueue()
     this.up = conn
+    this.afterBody = undefined // a head made for an earlier try's connection is not this one's
     conn.attach(this, this.session.method)
     this.session.timings.upstreamConnected ||= performance.now() - this.session.t0
     if (this.head !== undefined) {
@@ -198,8 +198,7 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeO
     runMutateHooks(this.hooks.onUpstreamRequest as never, this.session, req, (err) => {
       if (this.done) return
       if (err !== undefined) return this.fail(toGatewayError(err, 'HOOK_FAILED'))
-      if (this.session.requestBody !== undefined && this.whole === undefined)
-        return this.collectBody(req, undefined)
+      if (this.session.requestBody !== undefined && this.whole === undefined) return this.collectBody(req)
       this.headFrom(req)
     })
   }

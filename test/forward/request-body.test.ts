@@ -10,6 +10,7 @@
  * leaving mid-body leaves nothing open and nothing reaches the origin.
  */
 import assert from 'node:assert/strict'
+import diagnostics from 'node:diagnostics_channel'
 import { mkdtemp, rm } from 'node:fs/promises'
 import http from 'node:http'
 import https from 'node:https'
@@ -21,6 +22,7 @@ import { gunzipSync, gzipSync } from 'node:zlib'
 import type { GatewayHooks } from '../../src/core/hooks.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
 import { rewriteRequestBody } from '../../src/forward/whole-body.ts'
+import type { UpstreamTryMessage } from '../../src/observe/channels.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
 import { curl, startForward, waitFor } from '../helpers/forward.ts'
 import { proxyConfig, rawRequest, startGateway, startOrigin } from '../helpers/gateway.ts'
@@ -163,7 +165,9 @@ test('a retry after a 503 sends the rewritten body again; onUpstreamRequest may 
 test('a body arriving in pieces, and a client leaving mid-body: nothing sent upstream early, nothing left open', async (t) => {
   const origin = await startOrigin(undefined, { t })
   for (const where of ['onRequest', 'onUpstreamRequest'] as const) {
-    const gw = await startGateway(proxyConfig(origin.url), { t, hooks: jsonHooks(where) })
+    // limits.bodyBuffer 0: the exchange starts at the head, not once the (small) body is read.
+    const config = proxyConfig(origin.url, { limits: { bodyBuffer: 0 } })
+    const gw = await startGateway(config, { t, hooks: jsonHooks(where) })
     const start = origin.requests.length
     const socket = net.connect(gw.port, '127.0.0.1')
     await new Promise((r) => socket.once('connect', r))
@@ -191,6 +195,43 @@ test('a body arriving in pieces, and a client leaving mid-body: nothing sent ups
     assert.equal(origin.requests.length, start + 1, `${where}: the abandoned request never went upstream`)
     await gw.close()
   }
+})
+
+test('onUpstreamRequest: the connection held while the body arrives fails, the retry sends the same body once', async (t) => {
+  const origin = await startOrigin(undefined, { t })
+  let first = true
+  origin.server.prependListener('connection', (socket: net.Socket) => {
+    if (!first) return
+    first = false
+    setTimeout(() => socket.destroy(), 20) // closed while the gateway still reads the client's body
+  })
+  // limits.bodyBuffer 0: the exchange starts at the head, not once the (small) body is read.
+  const config = proxyConfig(origin.url, { limits: { bodyBuffer: 0 } })
+  ;(config.upstreams as Record<string, Record<string, unknown>>).origin!.retries = {
+    attempts: 2,
+    backoff: { base: '1ms', max: '2ms' },
+  }
+  const gw = await startGateway(config, { t, hooks: jsonHooks('onUpstreamRequest') })
+  const tries: string[] = []
+  const onTry = (m: unknown) => void tries.push((m as UpstreamTryMessage).error?.code ?? 'ok')
+  diagnostics.subscribe('portcullis:upstream:try', onTry)
+  t.after(() => diagnostics.unsubscribe('portcullis:upstream:try', onTry))
+  const socket = net.connect(gw.port, '127.0.0.1')
+  await new Promise((r) => socket.once('connect', r))
+  let answer = ''
+  socket.on('data', (d: Buffer) => (answer += d.toString('latin1')))
+  socket.write(
+    'POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"g"',
+  )
+  await new Promise((r) => setTimeout(r, 150))
+  socket.write(':8}')
+  await new Promise((r) => socket.once('close', r))
+  assert.match(answer, /^HTTP\/1\.1 200/)
+  assert.deepEqual(
+    origin.requests.map((r) => r.body.toString()),
+    ['{"g":8,"seen":true}'],
+  )
+  assert.deepEqual(tries, ['UPSTREAM_RESET', 'ok'])
 })
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
