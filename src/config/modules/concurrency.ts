@@ -6,9 +6,11 @@ import { z } from 'zod'
 import { duration } from '../unit-schemas.ts'
 
 export const concurrencySchema = z.strictObject({
-  /** Requests of this route in progress at once, per worker. */
+  /** Requests of this route in progress at once (in the instance, with the default store). */
   max: z.number().int().min(1),
-  /** Requests that may wait for a slot; more get 503 at once. */
+  /** Where the count lives: the instance (`shared`), every instance (`redis`), each worker (`memory`). */
+  store: z.enum(['memory', 'shared', 'redis']).default('shared'),
+  /** Requests that may wait for a slot, per worker; more get 503 at once. */
   queue: z.number().int().min(0).default(0),
   /** How long a request may wait in the queue before 503. */
   queueTimeout: duration.default(5000),

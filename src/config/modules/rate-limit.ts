@@ -102,7 +102,7 @@ export const rateLimitsSchema = z.record(limitName, limitSchema).default({})
 
 /**
  * checkRateLimitReferences reports routes naming a limit `rateLimits` does
- * not define, and redis limits (or forward-auth caches) without `stores.redis`. It reads a possibly
+ * not define, and redis limits (or forward-auth caches, concurrency limits) without `stores.redis`. It reads a possibly
  * invalid config defensively (it runs even when other parts fail).
  */
 export function checkRateLimitReferences(cfg: unknown, ctx: z.RefinementCtx): void {
@@ -124,7 +124,7 @@ export function checkRateLimitReferences(cfg: unknown, ctx: z.RefinementCtx): vo
   })
 }
 
-/** checkRefs checks the `rateLimit` of a route or a policy set at `at`. */
+/** checkRefs checks the `rateLimit` (and a redis `concurrency`) of a route or a policy set at `at`. */
 function checkRefs(
   holder: unknown,
   at: (string | number)[],
@@ -141,6 +141,9 @@ function checkRefs(
       ctx.addIssue({ code: 'custom', path, message: `unknown rate limit '${l}' (not in rateLimits)` })
     else if (isRedis(l) && !hasRedis) ctx.addIssue(noRedis([...path, 'store']))
   })
+  // A concurrency limit may count on redis too (modules/concurrency/shared-slots.ts).
+  const concurrency = (holder as { concurrency?: unknown } | null)?.concurrency
+  if (isRedis(concurrency) && !hasRedis) ctx.addIssue(noRedis([...at, 'concurrency', 'store']))
 }
 
 function isRedis(l: unknown): boolean {

@@ -13,12 +13,12 @@
  * `open` lets the request through, `closed` answers 503; either way the
  * failure is published on `portcullis:rate-limit:store-failure`.
  */
-import { createHash } from 'node:crypto'
 import type { GatewayHooks, HookResult, MaybePromise, ResponseHeadView } from '../../core/hooks.ts'
 import type { Session } from '../../core/session.ts'
 import type { Store } from '../../store/store.ts'
 import { addPolicyFields, applyPolicyFields, policyError } from '../policy-response.ts'
 import { policyOf } from '../policy-sets.ts'
+import { routeKey } from '../route-key.ts'
 import type { ModuleContext, RouteModule } from '../registry.ts'
 import { type Decision, gcra, gcraGiveBack, slidingWindow, slidingWindowGiveBack } from './algorithms.ts'
 import { FailureCounter } from './failures.ts'
@@ -48,9 +48,7 @@ export const rateLimitModule: RouteModule = function rateLimit(route, config, co
   const items = policyOf(route, config, 'rateLimit')
   if (items === undefined) return undefined
   if (context === undefined) throw new Error('rateLimit: needs the gateway module context (stores)')
-  const routeName =
-    route.name ??
-    `route-${createHash('sha256').update(JSON.stringify(route.match)).digest('hex').slice(0, 8)}`
+  const routeName = routeKey(route)
   const limits = items.map((item, i) => {
     if (typeof item === 'string') return compileLimit(item, config.rateLimits[item]!, context)
     return compileLimit(items.length === 1 ? routeName : `${routeName}.${i}`, item, context)
