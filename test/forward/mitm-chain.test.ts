@@ -95,17 +95,25 @@ test(
       { allow: ['localhost', '127.0.0.1'] },
       { t, hooks: { onLog: (session) => void seen.push(`${session.method} ${session.head.target}`) } },
     )
+    const hosts = ['localhost', '127.0.0.1']
     const fwd = await startForward(
-      { ports: [s.port], mitm: s.mitm, chain: [{ match: ['localhost'], proxy: parent.proxy }] },
+      {
+        ports: [s.port],
+        mitm: { ...s.mitm, hosts },
+        chain: [{ match: hosts, proxy: parent.proxy }],
+      },
       { t },
     )
-    const r = await curl(['--cacert', s.caPem, '-x', fwd.proxy, `https://localhost:${s.port}/p`])
-    assert.equal(r.code, 0, r.stderr)
-    assert.equal(r.stdout, `secure GET /p host=localhost:${s.port}`)
-    // The parent logs the tunnel when it closes: the pooled connection is closed with the proxy.
+    // A name (SNI and certificate name) and an IP (no SNI, the certificate's IP address checked).
+    for (const host of hosts) {
+      const r = await curl(['--cacert', s.caPem, '-x', fwd.proxy, `https://${host}:${s.port}/p`])
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(r.stdout, `secure GET /p host=${host}:${s.port}`)
+    }
+    // The parent logs a tunnel when it closes: the pooled connections are closed with the proxy.
     await fwd.close()
-    assert.ok(await waitFor(() => seen.length === 1), `parent saw ${seen.join(', ')}`)
-    assert.deepEqual(seen, [`CONNECT localhost:${s.port}`])
+    assert.ok(await waitFor(() => seen.length === 2), `parent saw ${seen.join(', ')}`)
+    assert.deepEqual(seen.sort(), [`CONNECT 127.0.0.1:${s.port}`, `CONNECT localhost:${s.port}`])
   },
 )
 
