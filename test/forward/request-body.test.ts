@@ -46,6 +46,40 @@ async function post(port: number, path: string, fields: string, body: Buffer): P
   return (await rawRequest(port, [head, body], { timeout: 5000 })).text
 }
 
+/** retrying: `config` with two tries and a tiny backoff on its `origin` upstream. */
+function retrying<C extends ReturnType<typeof proxyConfig>>(config: C): C {
+  ;(config.upstreams as Record<string, Record<string, unknown>>).origin!.retries = {
+    attempts: 2,
+    backoff: { base: '1ms', max: '2ms' },
+  }
+  return config
+}
+
+/**
+ * postInPieces sends a JSON POST whose body is `first` then, `pause` ms
+ * later (`meanwhile` runs just before), `second`; resolves with all the
+ * gateway answered once it closed.
+ */
+async function postInPieces(
+  port: number,
+  first: string,
+  second: string,
+  pause: number,
+  meanwhile: () => void = () => {},
+): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1')
+  await new Promise((r) => socket.once('connect', r))
+  let answer = ''
+  socket.on('data', (d: Buffer) => (answer += d.toString('latin1')))
+  const head = `POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${first.length + second.length}\r\nConnection: close\r\n\r\n`
+  socket.write(head + first)
+  await new Promise((r) => setTimeout(r, pause))
+  meanwhile()
+  socket.write(second)
+  await new Promise((r) => socket.once('close', r))
+  return answer
+}
+
 test('a JSON request body rewritten by onRequest: identity and gzip, sent with its new Content-Length', async (t) => {
   const origin = await startOrigin(undefined, { t })
   const gw = await startGateway(proxyConfig(origin.url), { t, hooks: jsonHooks('onRequest') })
@@ -126,11 +160,7 @@ test('a retry after a 503 sends the rewritten body again; onUpstreamRequest may 
     },
     { t },
   )
-  const config = proxyConfig(origin.url)
-  ;(config.upstreams as Record<string, Record<string, unknown>>).origin!.retries = {
-    attempts: 2,
-    backoff: { base: '1ms', max: '2ms' },
-  }
+  const config = retrying(proxyConfig(origin.url))
   for (const where of ['onRequest', 'onUpstreamRequest'] as const) {
     n = 0
     const gw = await startGateway(config, { t, hooks: jsonHooks(where) })
@@ -169,17 +199,9 @@ test('a body arriving in pieces, and a client leaving mid-body: nothing sent ups
     const config = proxyConfig(origin.url, { limits: { bodyBuffer: 0 } })
     const gw = await startGateway(config, { t, hooks: jsonHooks(where) })
     const start = origin.requests.length
-    const socket = net.connect(gw.port, '127.0.0.1')
-    await new Promise((r) => socket.once('connect', r))
-    let answer = ''
-    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')))
-    socket.write(
-      'POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"e"',
+    const answer = await postInPieces(gw.port, '{"e"', ':7}', 100, () =>
+      assert.equal(origin.requests.length, start, `${where}: no head upstream before the body is whole`),
     )
-    await new Promise((r) => setTimeout(r, 100))
-    assert.equal(origin.requests.length, start, `${where}: no head upstream before the body is whole`)
-    socket.write(':7}')
-    await new Promise((r) => socket.once('close', r))
     assert.match(answer, /^HTTP\/1\.1 200/, where)
     assert.equal(origin.requests.at(-1)!.body.toString(), '{"e":7,"seen":true}')
     // Gone after half the body: the request never reaches the origin, the gateway lets go of everything.
@@ -206,26 +228,13 @@ test('onUpstreamRequest: the connection held while the body arrives fails, the r
     setTimeout(() => socket.destroy(), 20) // closed while the gateway still reads the client's body
   })
   // limits.bodyBuffer 0: the exchange starts at the head, not once the (small) body is read.
-  const config = proxyConfig(origin.url, { limits: { bodyBuffer: 0 } })
-  ;(config.upstreams as Record<string, Record<string, unknown>>).origin!.retries = {
-    attempts: 2,
-    backoff: { base: '1ms', max: '2ms' },
-  }
+  const config = retrying(proxyConfig(origin.url, { limits: { bodyBuffer: 0 } }))
   const gw = await startGateway(config, { t, hooks: jsonHooks('onUpstreamRequest') })
   const tries: string[] = []
   const onTry = (m: unknown) => void tries.push((m as UpstreamTryMessage).error?.code ?? 'ok')
   diagnostics.subscribe('portcullis:upstream:try', onTry)
   t.after(() => diagnostics.unsubscribe('portcullis:upstream:try', onTry))
-  const socket = net.connect(gw.port, '127.0.0.1')
-  await new Promise((r) => socket.once('connect', r))
-  let answer = ''
-  socket.on('data', (d: Buffer) => (answer += d.toString('latin1')))
-  socket.write(
-    'POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"g"',
-  )
-  await new Promise((r) => setTimeout(r, 150))
-  socket.write(':8}')
-  await new Promise((r) => socket.once('close', r))
+  const answer = await postInPieces(gw.port, '{"g"', ':8}', 150)
   assert.match(answer, /^HTTP\/1\.1 200/)
   assert.deepEqual(
     origin.requests.map((r) => r.body.toString()),
