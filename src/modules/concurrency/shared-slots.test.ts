@@ -80,6 +80,16 @@ describe('SharedSlots', () => {
     assert.equal(await waiting, undefined) // admitted once a's spare went back
     assert.equal(a.active + b.active, 2)
   })
+
+  it('refuses (503) rather than exceeding the limit when the store fails', async (t) => {
+    const [store] = twoWorkers(t)
+    store.update = (() => Promise.reject(new Error('store down'))) as Store['update']
+    const slots = new SharedSlots(store, 'cc:down', cfg({ queue: 4 }))
+    const r = await slots.acquire(session(1))
+    assert.equal(r?.kind, 'respond')
+    assert.equal(r?.kind === 'respond' && r.response.status, 503)
+    assert.equal(slots.active + slots.waiting, 0)
+  })
 })
 
 describe('the slots script', () => {
