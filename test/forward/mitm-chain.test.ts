@@ -5,7 +5,8 @@
  * usual), pooled per destination. The parents here are a minimal CONNECT
  * proxy written in the test (it counts CONNECTs and checks the credentials
  * of the chain URL) and a second Portcullis forward listener. A parent that
- * is down, or refuses the CONNECT, is a 502 with the stable error body, and
+ * is down, or refuses the CONNECT, is a 502 (one that never accepts a 504)
+ * with the stable error body, and
  * the error log says why.
  */
 import assert from 'node:assert/strict'
@@ -21,7 +22,7 @@ import { createCa } from '../../src/forward/mitm/ca.ts'
 import type { UpstreamTryMessage } from '../../src/observe/channels.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
 import { startConnectProxy } from '../helpers/connect-proxy.ts'
-import { curl, startForward, waitFor } from '../helpers/forward.ts'
+import { curl, startBlackhole, startForward, waitFor } from '../helpers/forward.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
 
@@ -118,7 +119,7 @@ test(
 )
 
 test(
-  'the parent down, or refusing the CONNECT: 502 with the stable error body, logged why',
+  'the parent down, refusing the CONNECT or never accepting: 502 / 504 with the stable error body, logged why',
   { skip },
   async (t) => {
     const s = await setup(t)
@@ -134,27 +135,43 @@ test(
     const refusing = await startConnectProxy(t, { status: 407 })
     const logged: string[] = []
     const { describeCause } = await import('../../src/observe/upstream-failure.ts')
-    for (const [proxy, code, why, cause] of [
+    const blackhole = await startBlackhole(t)
+    for (const [proxy, status, code, why, cause] of [
       [
         `http://127.0.0.1:${downPort}`,
+        502,
         'UPSTREAM_CONNECT_REFUSED',
         /chained proxy 127\.0\.0\.1:\d+: connect: ECONNREFUSED/,
         /chained proxy 127\.0\.0\.1:\d+: connect ECONNREFUSED/,
       ],
       [
         refusing.url,
+        502,
         'UPSTREAM_CONNECT_FAILED',
         /chained proxy 127\.0\.0\.1:\d+ answered 407/,
         /chained proxy 127\.0\.0\.1:\d+ answered 407/,
       ],
+      // A parent that never accepts: the connect timeout, 504.
+      [
+        `http://127.0.0.1:${blackhole.port}`,
+        504,
+        'UPSTREAM_CONNECT_TIMEOUT',
+        /connect timeout/,
+        /connect timeout after \d+ ms/,
+      ],
     ] as const) {
       const fwd = await startForward(
-        { ports: [s.port], mitm: s.mitm, chain: [{ match: ['localhost'], proxy }] },
+        {
+          ports: [s.port],
+          mitm: s.mitm,
+          chain: [{ match: ['localhost'], proxy }],
+          timeouts: { connect: '300ms' },
+        },
         { t },
       )
       const r = await curl(['--cacert', s.caPem, '-x', fwd.proxy, '-i', `https://localhost:${s.port}/`])
       assert.equal(r.code, 0, r.stderr)
-      assert.match(r.stdout, /\r\n\r\nHTTP\/1\.1 502/)
+      assert.match(r.stdout, new RegExp(`\r\n\r\nHTTP/1\\.1 ${status}`))
       assert.match(r.stdout, new RegExp(`code: ${code}`))
       const failed = tries.filter((m) => m.gateway === fwd.gw && m.error !== undefined)
       assert.ok(failed.length >= 1)
