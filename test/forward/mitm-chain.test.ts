@@ -6,8 +6,7 @@
  * proxy written in the test (it counts CONNECTs and checks the credentials
  * of the chain URL) and a second Portcullis forward listener. A parent that
  * is down, or refuses the CONNECT, is a 502 (one that never accepts a 504)
- * with the stable error body, and
- * the error log says why.
+ * with the stable error body, and the error log says why.
  */
 import assert from 'node:assert/strict'
 import diagnostics from 'node:diagnostics_channel'
