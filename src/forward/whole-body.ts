@@ -7,9 +7,10 @@
  * - `rewriteBody(res, fn)`, from an onResponse hook: sets the response's
  *   bodyTransform to one that collects the body up to a cap, decodes its
  *   Content-Encoding (gzip, deflate, br), hands it to `fn`, and sends what
- *   that returns unencoded: Content-Encoding, Content-Length and ETag are
- *   removed (the exchange re-frames the body as chunked, RFC 9112 §7.1), so
- *   the fields always describe the bytes sent. With `reencode`, the result
+ *   that returns unencoded: Content-Encoding, Content-Length, ETag and the
+ *   digests of the old body (Content-Digest, Repr-Digest, Digest,
+ *   Content-MD5) are removed (the exchange re-frames the body as chunked,
+ *   RFC 9112 §7.1), so the fields always describe the bytes sent. With `reencode`, the result
  *   is encoded again in the origin's coding and Content-Encoding kept (RFC
  *   9110 §8.4): a client that was sent a compressed body still is. A body
  *   over the cap, or one that does not decode, fails the response (the
@@ -19,7 +20,7 @@
  *   (src/proxy/request-body.ts), decodes it, hands it to `fn`, and sends the
  *   result with its own Content-Length (a known length: origins that refuse
  *   chunked uploads take it), Content-Encoding dropped or, with `reencode`,
- *   re-applied. A body over the cap (as received or decoded) is answered 413
+ *   re-applied, digests of the old body removed. A body over the cap (as received or decoded) is answered 413
  *   `BODY_TOO_LARGE`, one that does not decode 400 `MALFORMED_REQUEST`: the upstream never sees a
  *   truncated or mislabelled body. Retries send the rewritten body again.
  *
@@ -42,6 +43,7 @@ import { GatewayError } from '../core/errors.ts'
 import type { MaybePromise, ResponseHeadView } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
 import { trimOws } from '../http1/fields.ts'
+import { BODY_DIGEST_FIELDS } from '../proxy/request-body.ts'
 
 type Decoder = (b: Buffer, o: zlib.ZlibOptions) => Promise<Buffer>
 type Encoder = (b: Buffer) => Promise<Buffer>
@@ -126,7 +128,7 @@ export function rewriteBody(
   if (codec === undefined) return false
   const max = options.maxSize ?? DEFAULT_MAX
   // The body changes: its length and validator no longer hold; its coding only if it is re-applied.
-  for (const name of ['content-length', 'etag']) res.headers.delete(name)
+  for (const name of ['content-length', 'etag', ...BODY_DIGEST_FIELDS]) res.headers.delete(name)
   if (codec.encode === undefined) res.headers.delete('content-encoding')
   const chunks: Buffer[] = []
   let size = 0

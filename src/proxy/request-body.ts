@@ -12,6 +12,7 @@
  *   Transfer-Encoding goes, and with it a chunked body's trailers.
  * - Content-Encoding is what the rewrite declares (RFC 9110 §8.4): dropped
  *   when the result is sent unencoded, kept when it was encoded again.
+ *   Digests of the old body (BODY_DIGEST_FIELDS) go.
  * - `Expect: 100-continue` is answered here (RFC 9110 §10.1.1): the client
  *   must send the body before the upstream is asked, and the field is not
  *   forwarded since the body goes with the head.
@@ -72,10 +73,23 @@ export class RequestBodyCollector {
   }
 }
 
+/**
+ * Fields computed from a body's bytes (RFC 9530 Content-Digest and
+ * Repr-Digest, RFC 3230 Digest, RFC 1864 Content-MD5): a rewritten body no
+ * longer matches them, so both whole-body hooks remove them.
+ */
+export const BODY_DIGEST_FIELDS: readonly string[] = [
+  'content-digest',
+  'repr-digest',
+  'digest',
+  'content-md5',
+]
+
 /** reframeRequest makes a request head's fields describe the rewritten body. */
 export function reframeRequest(headers: HeaderList, whole: WholeRequestBody): void {
   for (const name of ['content-length', 'transfer-encoding', 'content-encoding', 'expect'])
     headers.delete(name)
+  for (const name of BODY_DIGEST_FIELDS) headers.delete(name)
   headers.set('Content-Length', String(whole.body.length))
   if (whole.encoding !== undefined) headers.set('Content-Encoding', whole.encoding)
 }

@@ -85,11 +85,12 @@ test('a JSON request body rewritten by onRequest: identity and gzip, sent with i
   const gw = await startGateway(proxyConfig(origin.url), { t, hooks: jsonHooks('onRequest') })
   const json = Buffer.from('{"a":1}')
 
-  let r = await post(gw.port, '/', `Content-Length: ${json.length}\r\n`, json)
+  let r = await post(gw.port, '/', `Content-Length: ${json.length}\r\nContent-Digest: sha-256=:x:\r\n`, json)
   assert.match(r, /^HTTP\/1\.1 200/)
   let seen = origin.requests.at(-1)!
   assert.equal(seen.body.toString(), '{"a":1,"seen":true}')
   assert.equal(seen.headers['content-length'], String(seen.body.length))
+  assert.equal(seen.headers['content-digest'], undefined, 'a digest of the old body goes')
 
   // Chunked from the client: a known length upstream, no Transfer-Encoding.
   const chunked = Buffer.from(`3\r\n{"a\r\n4\r\n":2}\r\n0\r\n\r\n`)
