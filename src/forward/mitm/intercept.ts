@@ -19,6 +19,9 @@ import type { ForwardClient } from '../client.ts'
 import { CONNECT_ESTABLISHED } from '../connect-tunnel.ts'
 import type { LeafCache } from './leaf-cache.ts'
 
+/** ALPN's wire form (RFC 7301 §3.1), made once: given as an array, Node converts it for every socket. */
+const ALPN_HTTP1 = Buffer.from('\x08http/1.1', 'latin1')
+
 /** Serves the decrypted connection of an intercepted CONNECT. */
 export type ServeIntercepted = (socket: tls.TLSSocket, dest: Destination) => void
 
@@ -67,7 +70,7 @@ function terminate(
   const secure = new tls.TLSSocket(early ?? raw, {
     isServer: true,
     secureContext: context,
-    ALPNProtocols: ['http/1.1'],
+    ALPNProtocols: ALPN_HTTP1,
     SNICallback: function leafForSni(servername, done) {
       // Most clients name the CONNECT host: its context is the one already set, no lookup.
       if (servername.toLowerCase() === dest.host.toLowerCase()) return done(null, context)

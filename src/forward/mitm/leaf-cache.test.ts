@@ -84,3 +84,26 @@ test('an RSA CA (ca init --rsa) signs leaves that verify (sha256WithRSAEncryptio
   assert.ok(peer.verify(new X509Certificate(ca.certPem).publicKey))
   assert.equal(peer.publicKey.asymmetricKeyType, 'ec')
 })
+
+test('a host alone is made without waiting for a turn of the loop; a host asked for during a burst is made before the burst is done (newest first)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-leaf-order-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const cache = new LeafCache(await createCa(join(dir, 'ca')), 1000, 0)
+  t.after(() => cache.close())
+  await cache.contextFor('first.example') // the shared leaf key and template made
+  await new Promise((r) => setImmediate(r))
+  let turned = false
+  setImmediate(() => (turned = true))
+  await cache.contextFor('alone.example')
+  assert.equal(turned, false, 'made within the same turn')
+
+  const done: string[] = []
+  const burst = Array.from({ length: 40 }, (_, i) =>
+    cache.contextFor(`burst${i}.example`).then(() => done.push(`burst${i}`)),
+  )
+  await new Promise((r) => setImmediate(r))
+  const late = cache.contextFor('late.example').then(() => done.push('late'))
+  await Promise.all([...burst, late])
+  assert.equal(done.length, 41)
+  assert.ok(done.indexOf('late') < 40, `late made before the last of the burst: ${done.join(' ')}`)
+})
