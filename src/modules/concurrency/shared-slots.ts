@@ -26,7 +26,7 @@ import type { HookResult } from '../../core/hooks.ts'
 import type { Session } from '../../core/session.ts'
 import type { Store } from '../../store/store.ts'
 import type { ConcurrencyConfig } from '../../config/modules/concurrency.ts'
-import { refuse, type Waiter } from './slots.ts'
+import { refuse, SlotQueue } from './slots.ts'
 import { slotsScript } from './slots-script.ts'
 
 /** Spares unused for this long go back to the store; also the poll period of waiters. */
@@ -36,13 +36,10 @@ const HOLD_TTL_MS = 3000
 /** The most slots asked for at once. */
 const MAX_ASK = 64
 
-export class SharedSlots {
+export class SharedSlots extends SlotQueue {
   readonly #store: Store
   readonly #key: string
-  readonly #cfg: ConcurrencyConfig
   readonly #id = randomUUID()
-  readonly #holders = new Set<Session>()
-  readonly #queue: Waiter[] = []
   /** Slots this worker holds in the store. */
   #held = 0
   /** A store call is in flight (one at a time, so the counts it states are current). */
@@ -55,64 +52,33 @@ export class SharedSlots {
   #timer: NodeJS.Timeout | undefined
 
   constructor(store: Store, key: string, cfg: ConcurrencyConfig) {
+    super(cfg)
     this.#store = store
     this.#key = key
-    this.#cfg = cfg
-  }
-
-  get active(): number {
-    return this.#holders.size
-  }
-
-  get waiting(): number {
-    return this.#queue.length
   }
 
   /** acquire takes a held slot at once, or waits for the store's answer (and then the queue). */
   acquire(session: Session): HookResult | undefined | Promise<HookResult | undefined> {
-    if (this.#holders.size < this.#held) {
-      this.#holders.add(session)
+    if (this.holders.size < this.#held) {
+      this.holders.add(session)
       this.#noteSpare()
       return undefined
     }
-    if (this.#full && this.#queue.length >= this.#cfg.queue) return refuse(session, 'queue full')
-    return new Promise((resolve) => {
-      const waiter: Waiter = { session, resolve, timer: undefined as never }
-      waiter.timer = setTimeout(() => {
-        this.#drop(waiter)
-        resolve(refuse(session, 'queue timeout'))
-      }, this.#cfg.queueTimeout)
-      this.#queue.push(waiter)
-      this.#call(Math.min(MAX_ASK, this.#queue.length))
-    })
+    if (this.#full && this.queue.length >= this.cfg.queue) return refuse(session, 'queue full')
+    const waiting = this.wait(session)
+    this.#call(Math.min(MAX_ASK, this.queue.length))
+    return waiting
   }
 
   /** release ends `session`'s hold (or its wait): the slot goes to the oldest waiter, else it is spare. */
   release(session: Session): void {
-    if (!this.#holders.delete(session)) {
-      const waiter = this.#queue.find((w) => w.session === session)
-      if (waiter !== undefined) {
-        this.#drop(waiter) // it left while waiting
-        waiter.resolve(undefined)
-      }
-      return
-    }
-    this.#serve()
+    if (!this.leave(session)) return
+    this.serve(this.#held)
     this.#noteSpare()
   }
 
-  /** #serve hands free held slots to the oldest waiters. */
-  #serve(): void {
-    while (this.#queue.length > 0 && this.#holders.size < this.#held) {
-      const next = this.#queue.shift()!
-      clearTimeout(next.timer)
-      this.#holders.add(next.session)
-      next.resolve(undefined)
-    }
-  }
-
   #noteSpare(): void {
-    this.#minSpare = Math.min(this.#minSpare, this.#held - this.#holders.size)
+    this.#minSpare = Math.min(this.#minSpare, this.#held - this.holders.size)
     this.#timer ??= setInterval(this.#tick, SPARE_MS).unref()
   }
 
@@ -126,25 +92,25 @@ export class SharedSlots {
     this.#busy = true
     this.#lastSent = performance.now()
     this.#timer ??= setInterval(this.#tick, SPARE_MS).unref()
-    this.#store.update(this.#key, slotsScript, [this.#id, this.#held, want, this.#cfg.max, HOLD_TTL_MS]).then(
+    this.#store.update(this.#key, slotsScript, [this.#id, this.#held, want, this.cfg.max, HOLD_TTL_MS]).then(
       ([granted]) => {
         this.#busy = false
         this.#held += granted
-        this.#serve()
-        this.#full = this.#queue.length > 0 && granted === 0
+        this.serve(this.#held)
+        this.#full = this.queue.length > 0 && granted === 0
         // More came meanwhile, and the store had slots: ask for them too.
-        if (this.#queue.length > 0 && granted > 0) return this.#call(Math.min(MAX_ASK, this.#queue.length))
+        if (this.queue.length > 0 && granted > 0) return this.#call(Math.min(MAX_ASK, this.queue.length))
         // The store is full: beyond the queue's size the newest are refused now; the rest wait.
-        while (this.#queue.length > this.#cfg.queue) {
-          const w = this.#queue.pop()!
+        while (this.queue.length > this.cfg.queue) {
+          const w = this.queue.pop()!
           clearTimeout(w.timer)
           w.resolve(refuse(w.session, 'queue full'))
         }
-        this.#minSpare = Math.min(this.#minSpare, this.#held - this.#holders.size)
+        this.#minSpare = Math.min(this.#minSpare, this.#held - this.holders.size)
       },
       () => {
         this.#busy = false
-        for (const w of this.#queue.splice(0)) {
+        for (const w of this.queue.splice(0)) {
           clearTimeout(w.timer)
           w.resolve(refuse(w.session, 'store failed'))
         }
@@ -159,22 +125,16 @@ export class SharedSlots {
    */
   readonly #tick = (): void => {
     if (this.#busy) return
-    const spare = Math.min(this.#minSpare, this.#held - this.#holders.size)
-    if (this.#queue.length > 0) this.#call(Math.min(MAX_ASK, this.#queue.length))
+    const spare = Math.min(this.#minSpare, this.#held - this.holders.size)
+    if (this.queue.length > 0) this.#call(Math.min(MAX_ASK, this.queue.length))
     else if (spare > 0) {
       this.#held -= spare
       this.#call(0)
     } else if (this.#held > 0 && performance.now() - this.#lastSent > HOLD_TTL_MS / 3) this.#call(0)
-    this.#minSpare = this.#held - this.#holders.size
-    if (this.#held === 0 && this.#queue.length === 0 && !this.#busy) {
+    this.#minSpare = this.#held - this.holders.size
+    if (this.#held === 0 && this.queue.length === 0 && !this.#busy) {
       clearInterval(this.#timer)
       this.#timer = undefined
     }
-  }
-
-  #drop(waiter: Waiter): void {
-    clearTimeout(waiter.timer)
-    const i = this.#queue.indexOf(waiter)
-    if (i !== -1) this.#queue.splice(i, 1)
   }
 }

@@ -14,62 +14,82 @@ export interface Waiter {
   timer: NodeJS.Timeout
 }
 
-/** Slots: the sessions holding one, and the queue of those waiting. */
-export class Slots {
-  readonly #cfg: ConcurrencyConfig
-  readonly #holders = new Set<Session>()
-  readonly #queue: Waiter[] = []
+/**
+ * SlotQueue: the sessions holding a slot and the queue of those waiting for
+ * one, in order, with its timeout; where slots come from is the subclass's.
+ */
+export abstract class SlotQueue {
+  protected readonly cfg: ConcurrencyConfig
+  protected readonly holders = new Set<Session>()
+  protected readonly queue: Waiter[] = []
 
   constructor(cfg: ConcurrencyConfig) {
-    this.#cfg = cfg
+    this.cfg = cfg
   }
 
   get active(): number {
-    return this.#holders.size
+    return this.holders.size
   }
 
   get waiting(): number {
-    return this.#queue.length
+    return this.queue.length
   }
 
-  /** acquire takes a slot for `session`, or queues it; resolves to undefined (go on) or a 503. */
-  acquire(session: Session): HookResult | undefined | Promise<HookResult | undefined> {
-    if (this.#holders.size < this.#cfg.max) {
-      this.#holders.add(session)
-      return undefined
-    }
-    if (this.#queue.length >= this.#cfg.queue) return refuse(session, 'queue full')
+  /** wait queues `session`; it resolves when `serve` gives it a slot, or with a 503 after queueTimeout. */
+  protected wait(session: Session): Promise<HookResult | undefined> {
     return new Promise((resolve) => {
       const waiter: Waiter = { session, resolve, timer: undefined as never }
       waiter.timer = setTimeout(() => {
-        this.#drop(waiter)
+        this.drop(waiter)
         resolve(refuse(session, 'queue timeout'))
-      }, this.#cfg.queueTimeout)
-      this.#queue.push(waiter)
+      }, this.cfg.queueTimeout)
+      this.queue.push(waiter)
     })
+  }
+
+  /** leave ends `session`'s hold (true: a slot is free now) or its wait (it left while waiting). */
+  protected leave(session: Session): boolean {
+    if (this.holders.delete(session)) return true
+    const waiter = this.queue.find((w) => w.session === session)
+    if (waiter !== undefined) {
+      this.drop(waiter)
+      waiter.resolve(undefined)
+    }
+    return false
+  }
+
+  /** serve hands slots to the oldest waiters while fewer than `limit` are held. */
+  protected serve(limit: number): void {
+    while (this.queue.length > 0 && this.holders.size < limit) {
+      const next = this.queue.shift()!
+      clearTimeout(next.timer)
+      this.holders.add(next.session)
+      next.resolve(undefined)
+    }
+  }
+
+  protected drop(waiter: Waiter): void {
+    clearTimeout(waiter.timer)
+    const i = this.queue.indexOf(waiter)
+    if (i !== -1) this.queue.splice(i, 1)
+  }
+}
+
+/** Slots: `max` slots of this event loop. */
+export class Slots extends SlotQueue {
+  /** acquire takes a slot for `session`, or queues it; resolves to undefined (go on) or a 503. */
+  acquire(session: Session): HookResult | undefined | Promise<HookResult | undefined> {
+    if (this.holders.size < this.cfg.max) {
+      this.holders.add(session)
+      return undefined
+    }
+    if (this.queue.length >= this.cfg.queue) return refuse(session, 'queue full')
+    return this.wait(session)
   }
 
   /** release ends `session`'s hold (or its wait) and hands the slot to the oldest waiter. */
   release(session: Session): void {
-    if (!this.#holders.delete(session)) {
-      const waiter = this.#queue.find((w) => w.session === session)
-      if (waiter !== undefined) {
-        this.#drop(waiter) // it left while waiting
-        waiter.resolve(undefined)
-      }
-      return
-    }
-    const next = this.#queue.shift()
-    if (next === undefined) return
-    clearTimeout(next.timer)
-    this.#holders.add(next.session)
-    next.resolve(undefined)
-  }
-
-  #drop(waiter: Waiter): void {
-    clearTimeout(waiter.timer)
-    const i = this.#queue.indexOf(waiter)
-    if (i !== -1) this.#queue.splice(i, 1)
+    if (this.leave(session)) this.serve(this.cfg.max)
   }
 }
 
