@@ -3,7 +3,7 @@
  * scripts do, for the command-line tests.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -101,4 +101,25 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/** The line `portcullis start` prints once it listens; group 1 is the port. */
+export const LISTENING = /portcullis listening on http:\/\/127\.0\.0\.1:(\d+)\n/
+
+/**
+ * startWithConfig writes `lines` as gateway.yaml in `dir`, runs `portcullis
+ * start` on it (killed when the test ends) and resolves once it listens,
+ * with the port (the config listens on 127.0.0.1:0).
+ */
+export async function startWithConfig(
+  t: { after(fn: () => Promise<void>): void },
+  dir: string,
+  lines: readonly string[],
+  ms = 20_000,
+): Promise<{ cli: RunningCli; port: string }> {
+  const file = join(dir, 'gateway.yaml')
+  await writeFile(file, [...lines, ''].join('\n'))
+  const cli = killAfter(t, startCli(['start', '-c', file]))
+  const [, port] = await cli.waitForStderr(LISTENING, 0, ms)
+  return { cli, port: port! }
 }

@@ -6,13 +6,10 @@
  * over both workers, avoids the target marked down).
  */
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import { startCli, withTempDir, killAfter } from '../cli/run-cli.ts'
+import { startWithConfig, withTempDir } from '../cli/run-cli.ts'
 import { startFaultOrigin } from '../helpers/fault-origin.ts'
 
-const LISTENING = /portcullis listening on http:\/\/127\.0\.0\.1:(\d+)\n/
 // Probe timeouts near the interval: on a loaded machine a probe of a live target must not time out.
 const INTERVAL = 400
 
@@ -33,9 +30,9 @@ test(
     const a = await startFaultOrigin({ t, name: 'a' })
     const b = await startFaultOrigin({ t, name: 'b' })
     await withTempDir(async (dir) => {
-      const file = join(dir, 'gateway.yaml')
-      await writeFile(
-        file,
+      const { cli, port } = await startWithConfig(
+        t,
+        dir,
         [
           'workers: 2',
           'supervisor: { accept: round-robin }',
@@ -48,12 +45,9 @@ test(
           `      active: { path: /healthz, interval: ${INTERVAL}ms, timeout: 350ms, jitter: 40ms, unhealthyThreshold: 2, healthyThreshold: 1 }`,
           'routes:',
           '  - upstream: app',
-          '',
-        ].join('\n'),
+        ],
+        60_000,
       )
-      const cli = startCli(['start', '-c', file])
-      killAfter(t, cli)
-      const [, port] = await cli.waitForStderr(LISTENING, 0, 60_000)
       // Both workers answer (round-robin over new connections) before counting starts.
       assert.deepEqual((await bodies(Number(port), 4)).sort(), ['a', 'a', 'b', 'b'])
 
@@ -86,9 +80,9 @@ test('2 workers: an ejection one worker decides is applied by the other', { time
   const a = await startFaultOrigin({ t, name: 'a' })
   const b = await startFaultOrigin({ t, name: 'b' })
   await withTempDir(async (dir) => {
-    const file = join(dir, 'gateway.yaml')
-    await writeFile(
-      file,
+    const { cli, port } = await startWithConfig(
+      t,
+      dir,
       [
         'workers: 2',
         'supervisor: { accept: round-robin }',
@@ -101,12 +95,9 @@ test('2 workers: an ejection one worker decides is applied by the other', { time
         '      passive: { consecutiveFailures: 2, baseEjectionTime: 60s }',
         'routes:',
         '  - upstream: app',
-        '',
-      ].join('\n'),
+      ],
+      60_000,
     )
-    const cli = startCli(['start', '-c', file])
-    killAfter(t, cli)
-    const [, port] = await cli.waitForStderr(LISTENING, 0, 60_000)
     await b.set('refuse')
     // New connections alternate between the workers, and each worker's round
     // robin alternates a and b: alone, each worker would need 2 failures on b

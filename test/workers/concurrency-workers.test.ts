@@ -8,39 +8,27 @@
  */
 import assert from 'node:assert/strict'
 import type http from 'node:http'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { killAfter, startCli, withTempDir } from '../cli/run-cli.ts'
+import { startWithConfig, withTempDir } from '../cli/run-cli.ts'
 import { startOrigin, waitFor } from '../helpers/gateway.ts'
 import { get } from '../helpers/http-get.ts'
-
-const LISTENING = /portcullis listening on http:\/\/127\.0\.0\.1:(\d+)\n/
 
 describe('concurrency on the shared store with 2 workers', () => {
   it('lets exactly max requests in across both workers', { timeout: 60_000 }, async (t) => {
     const held: http.ServerResponse[] = []
     const origin = await startOrigin((_req, res) => void held.push(res), { t })
     await withTempDir(async (dir) => {
-      const file = join(dir, 'gateway.yaml')
-      await writeFile(
-        file,
-        [
-          'workers: 2',
-          'supervisor: { accept: round-robin }',
-          'listen:',
-          '  - address: 127.0.0.1:0',
-          `upstreams: { origin: { targets: [{ url: "${origin.url}" }] } }`,
-          'routes:',
-          '  - name: limited',
-          '    upstream: origin',
-          '    concurrency: { max: 4 }',
-          '',
-        ].join('\n'),
-      )
-      const cli = startCli(['start', '-c', file])
-      killAfter(t, cli)
-      const [, port] = await cli.waitForStderr(LISTENING, 0, 20_000)
+      const { cli, port } = await startWithConfig(t, dir, [
+        'workers: 2',
+        'supervisor: { accept: round-robin }',
+        'listen:',
+        '  - address: 127.0.0.1:0',
+        `upstreams: { origin: { targets: [{ url: "${origin.url}" }] } }`,
+        'routes:',
+        '  - name: limited',
+        '    upstream: origin',
+        '    concurrency: { max: 4 }',
+      ])
       const url = `http://127.0.0.1:${port}/`
 
       for (const round of [1, 2]) {

@@ -9,15 +9,12 @@
  * request cap is raised.)
  */
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { startCli, withTempDir, killAfter } from '../cli/run-cli.ts'
+import { startWithConfig, withTempDir } from '../cli/run-cli.ts'
 import { startGateway } from '../helpers/gateway.ts'
 import { pipelined } from '../helpers/pipelined.ts'
 import { redisSkip, startRedisServer } from '../helpers/redis-server.ts'
 
-const LISTENING = /portcullis listening on http:\/\/127\.0\.0\.1:(\d+)\n/
 const N = 100_000
 
 describe('exact counters through the gateway', () => {
@@ -26,24 +23,16 @@ describe('exact counters through the gateway', () => {
     { timeout: 120_000 },
     async (t) => {
       await withTempDir(async (dir) => {
-        const file = join(dir, 'gateway.yaml')
-        await writeFile(
-          file,
-          [
-            'workers: 2',
-            'limits: { maxRequestsPerConnection: 1000000 }',
-            'listen:',
-            '  - address: 127.0.0.1:0',
-            'routes:',
-            '  - name: counted',
-            '    respond: { body: ok }',
-            `    rateLimit: { rate: 1/d, burst: ${N}, key: route, store: shared }`,
-            '',
-          ].join('\n'),
-        )
-        const cli = startCli(['start', '-c', file])
-        killAfter(t, cli)
-        const [, port] = await cli.waitForStderr(LISTENING, 0, 20_000)
+        const { cli, port } = await startWithConfig(t, dir, [
+          'workers: 2',
+          'limits: { maxRequestsPerConnection: 1000000 }',
+          'listen:',
+          '  - address: 127.0.0.1:0',
+          'routes:',
+          '  - name: counted',
+          '    respond: { body: ok }',
+          `    rateLimit: { rate: 1/d, burst: ${N}, key: route, store: shared }`,
+        ])
         const started = performance.now()
         const counts = await pipelined([Number(port)], N + 2, 50)
         t.diagnostic(

@@ -5,13 +5,9 @@
  * exactly 100 of 2,000 concurrent requests through a limit of 100.
  */
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { startCli, withTempDir, killAfter } from '../cli/run-cli.ts'
+import { startWithConfig, withTempDir } from '../cli/run-cli.ts'
 import { burst } from '../helpers/http-get.ts'
-
-const LISTENING = /portcullis listening on http:\/\/127\.0\.0\.1:(\d+)\n/
 
 describe('rateLimit on the shared store with 2 workers', () => {
   // Each worker leases decisions ahead (modules/rate-limit/leases.ts, `lease: 10ms` by default): still exact.
@@ -21,28 +17,20 @@ describe('rateLimit on the shared store with 2 workers', () => {
       { timeout: 60_000 },
       async (t) => {
         await withTempDir(async (dir) => {
-          const file = join(dir, 'gateway.yaml')
-          await writeFile(
-            file,
-            [
-              'workers: 2',
-              // The supervisor hands connections out in turn, so both workers decide (shared accept
-              // leaves the spread to the kernel, which may favour one).
-              'supervisor: { accept: round-robin }',
-              'listen:',
-              '  - address: 127.0.0.1:0',
-              'rateLimits:',
-              `  everyone: { rate: 100/h, key: route, store: shared, algorithm: ${algorithm} }`,
-              'routes:',
-              '  - name: limited',
-              '    respond: { body: ok }',
-              '    rateLimit: everyone',
-              '',
-            ].join('\n'),
-          )
-          const cli = startCli(['start', '-c', file])
-          killAfter(t, cli)
-          const [, port] = await cli.waitForStderr(LISTENING, 0, 20_000)
+          const { cli, port } = await startWithConfig(t, dir, [
+            'workers: 2',
+            // The supervisor hands connections out in turn, so both workers decide (shared accept
+            // leaves the spread to the kernel, which may favour one).
+            'supervisor: { accept: round-robin }',
+            'listen:',
+            '  - address: 127.0.0.1:0',
+            'rateLimits:',
+            `  everyone: { rate: 100/h, key: route, store: shared, algorithm: ${algorithm} }`,
+            'routes:',
+            '  - name: limited',
+            '    respond: { body: ok }',
+            '    rateLimit: everyone',
+          ])
           // 200 connections, each new one handed to the next worker by the primary.
           const started = performance.now()
           const counts = await burst([`http://127.0.0.1:${port}/`], 2000, 200)
