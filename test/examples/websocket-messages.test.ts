@@ -7,17 +7,15 @@
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
-import https from 'node:https'
-import type net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { type RawData, WebSocketServer } from 'ws'
+import type { RawData } from 'ws'
 import { config, hooks } from '../../examples/websocket-messages.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
 import { startForward, waitFor } from '../helpers/forward.ts'
-import { wsThroughMitm } from '../helpers/websocket.ts'
+import { pageOrigin, wsThroughMitm } from '../helpers/websocket.ts'
 
 test(
   'examples/websocket-messages.ts: telemetry dropped, token redacted',
@@ -28,25 +26,13 @@ test(
     const caDir = join(dir, 'ca')
     await createCa(caDir)
     const cert = await makeSelfSigned(dir)
-    const origin = https.createServer({ cert: cert.cert, key: cert.key })
-    const wss = new WebSocketServer({ server: origin })
     const received: string[] = []
-    wss.on('connection', (ws) =>
+    const port = await pageOrigin(t, cert, '', (ws) =>
       ws.on('message', (m: RawData) => {
         received.push(String(m))
         ws.send(JSON.stringify({ reply: String(m), token: 'abc123' }))
       }),
     )
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-    t.after(
-      () =>
-        new Promise<void>((r) => {
-          for (const c of wss.clients) c.terminate()
-          origin.closeAllConnections()
-          origin.close(() => r())
-        }),
-    )
-    const port = (origin.address() as net.AddressInfo).port
     const fwd = await startForward(
       {
         ...config.forward,

@@ -8,15 +8,14 @@
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
-import https from 'node:https'
-import type net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { WebSocketMessage } from '../../src/core/hooks.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
 import { makeSelfSigned } from '../fixtures/self-signed.ts'
-import { CHROMIUM, chromiumSkip, trustingHome } from '../helpers/chromium.ts'
+import { chromiumSkip, launchThroughProxy, trustingHome } from '../helpers/chromium.ts'
+import { pageOrigin } from '../helpers/websocket.ts'
 import { startForward } from '../helpers/forward.ts'
 
 const PAGE = `<!doctype html><title>ws page</title>
@@ -37,27 +36,17 @@ test(
     const home = await trustingHome(dir, join(caDir, 'ca.pem'))
 
     const cert = await makeSelfSigned(dir)
-    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (_req, res) => {
-      res.setHeader('content-type', 'text/html')
-      res.end(PAGE)
-    })
-    const { WebSocketServer } = await import('ws')
-    const wss = new WebSocketServer({ server: origin, perMessageDeflate: true })
     const offers: (string | undefined)[] = []
-    wss.on('connection', (ws, req) => {
-      offers.push(req.headers['sec-websocket-extensions'])
-      ws.on('message', (m) => ws.send(`origin got: ${m.toString()}`))
-    })
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-    t.after(
-      () =>
-        new Promise<void>((r) => {
-          for (const c of wss.clients) c.terminate()
-          origin.closeAllConnections()
-          origin.close(() => r())
-        }),
+    const port = await pageOrigin(
+      t,
+      cert,
+      PAGE,
+      (ws, req) => {
+        offers.push(req.headers['sec-websocket-extensions'])
+        ws.on('message', (m) => ws.send(`origin got: ${m.toString()}`))
+      },
+      { perMessageDeflate: true },
     )
-    const port = (origin.address() as net.AddressInfo).port
 
     const seen: WebSocketMessage[] = []
     const fwd = await startForward(
@@ -73,15 +62,7 @@ test(
         },
       },
     )
-    const { chromium } = await import('playwright-core')
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      env: { ...process.env, HOME: home },
-      // <-loopback>: Chromium otherwise never proxies localhost.
-      args: [`--proxy-server=${fwd.proxy}`, '--proxy-bypass-list=<-loopback>'],
-      timeout: 20_000,
-    })
-    t.after(() => browser.close())
+    const browser = await launchThroughProxy(t, fwd.proxy, home)
     const page = await browser.newPage()
     const res = await page.goto(`https://localhost:${port}/`, { timeout: 10_000 })
     assert.equal(res?.status(), 200)

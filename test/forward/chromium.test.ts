@@ -7,26 +7,18 @@
  * (.ci/run installs them).
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import https from 'node:https'
-import type net from 'node:net'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { promisify } from 'node:util'
 import type { Session } from '../../src/core/session.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { makeSelfSigned } from '../fixtures/self-signed.ts'
+import { chromiumSkip, launchThroughProxy, trustingHome } from '../helpers/chromium.ts'
+import { pageOrigin } from '../helpers/websocket.ts'
 import { startForward, waitFor } from '../helpers/forward.ts'
 
-const run = promisify(execFile)
-const CHROMIUM = '/usr/bin/chromium'
-const skip =
-  (!existsSync(CHROMIUM) && 'needs /usr/bin/chromium') ||
-  (!existsSync('/usr/bin/certutil') && 'needs certutil (libnss3-tools)') ||
-  (!(await hasOpenssl()) && 'needs openssl')
+const skip = await chromiumSkip()
 
 const PAGE = `<!doctype html><title>origin page</title><p id="p">from the origin</p>
 <script>
@@ -43,41 +35,12 @@ test(
     t.after(() => rm(dir, { recursive: true, force: true }))
     const caDir = join(dir, 'ca')
     await createCa(caDir)
-    // A throwaway HOME whose NSS database trusts the CA: what Chromium on Linux reads.
-    const home = join(dir, 'home')
-    const nss = `sql:${join(home, '.pki', 'nssdb')}`
-    await mkdir(join(home, '.pki', 'nssdb'), { recursive: true })
-    await run('certutil', ['-N', '-d', nss, '--empty-password'])
-    await run('certutil', [
-      '-d',
-      nss,
-      '-A',
-      '-t',
-      'C,,',
-      '-n',
-      'portcullis-test',
-      '-i',
-      join(caDir, 'ca.pem'),
-    ])
+    const home = await trustingHome(dir, join(caDir, 'ca.pem'))
 
     const cert = await makeSelfSigned(dir)
-    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (_req, res) => {
-      res.setHeader('content-type', 'text/html')
-      res.end(PAGE)
-    })
-    const { WebSocketServer } = await import('ws')
-    const wss = new WebSocketServer({ server: origin })
-    wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`pong after ${m.toString()}`)))
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-    t.after(
-      () =>
-        new Promise<void>((r) => {
-          for (const c of wss.clients) c.terminate()
-          origin.closeAllConnections()
-          origin.close(() => r())
-        }),
+    const port = await pageOrigin(t, cert, PAGE, (ws) =>
+      ws.on('message', (m) => ws.send(`pong after ${m.toString()}`)),
     )
-    const port = (origin.address() as net.AddressInfo).port
 
     const logged: Session[] = []
     const fwd = await startForward(
@@ -92,15 +55,7 @@ test(
         },
       },
     )
-    const { chromium } = await import('playwright-core')
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      env: { ...process.env, HOME: home },
-      // <-loopback>: Chromium otherwise never proxies localhost.
-      args: [`--proxy-server=${fwd.proxy}`, '--proxy-bypass-list=<-loopback>'],
-      timeout: 20_000,
-    })
-    t.after(() => browser.close())
+    const browser = await launchThroughProxy(t, fwd.proxy, home)
     const page = await browser.newPage()
     const res = await page.goto(`https://localhost:${port}/`, { timeout: 10_000 })
     assert.equal(res?.status(), 200)

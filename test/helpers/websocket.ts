@@ -6,9 +6,11 @@
  */
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
+import type http from 'node:http'
+import https from 'node:https'
 import net from 'node:net'
 import tls from 'node:tls'
-import { WebSocket } from 'ws'
+import { WebSocket, WebSocketServer } from 'ws'
 import type { Cleanup } from './gateway.ts'
 
 /** wsThroughMitm opens `wss://host:port/path` through the forward proxy on `proxyPort`, trusting `caPem`. */
@@ -50,4 +52,34 @@ export async function wsThroughForward(t: Cleanup, proxyPort: number, url: URL):
   t.after(() => ws.terminate())
   await once(ws, 'open')
   return ws
+}
+
+/**
+ * pageOrigin starts an HTTPS origin on 127.0.0.1 that answers every request
+ * with `page` (HTML) and accepts WebSockets (`onSocket` gets each with its
+ * upgrade request); closed when the test ends. Resolves with its port.
+ */
+export async function pageOrigin(
+  t: Cleanup,
+  cert: { cert: string; key: string },
+  page: string,
+  onSocket: (ws: WebSocket, req: http.IncomingMessage) => void,
+  options: { perMessageDeflate?: boolean } = {},
+): Promise<number> {
+  const origin = https.createServer({ cert: cert.cert, key: cert.key }, (_req, res) => {
+    res.setHeader('content-type', 'text/html')
+    res.end(page)
+  })
+  const wss = new WebSocketServer({ server: origin, ...options })
+  wss.on('connection', onSocket)
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        for (const c of wss.clients) c.terminate()
+        origin.closeAllConnections()
+        origin.close(() => r())
+      }),
+  )
+  return (origin.address() as net.AddressInfo).port
 }
