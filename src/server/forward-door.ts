@@ -6,7 +6,6 @@
  * an Entry; reverse-proxy listeners have none and never reach this file.
  */
 import net from 'node:net'
-import type tls from 'node:tls'
 import type { ForwardConfig } from '../config/schema.ts'
 import { GatewayError } from '../core/errors.ts'
 import type { Destination } from '../core/session.ts'
@@ -98,8 +97,8 @@ export class Interception {
       this.leaves = new LeafCache(ca, cfg.cacheSize, cfg.spareContexts)
       this.caDir = cfg.caDir
     }
-    const serve = (socket: tls.TLSSocket, dest: Destination) =>
-      gw.adopt(socket, new DoorHost(gw, insideEntry(dest)), true)
+    const serve = (socket: net.Socket, dest: Destination, tls: boolean) =>
+      gw.adopt(socket, new DoorHost(gw, insideEntry(dest)), tls)
     rt.forward!.interceptor = createInterceptor(this.leaves, serve, rt.config.timeouts.head)
   }
 }

@@ -22,8 +22,11 @@ import type { LeafCache } from './leaf-cache.ts'
 /** ALPN's wire form (RFC 7301 §3.1), made once: given as an array, Node converts it for every socket. */
 const ALPN_HTTP1 = Buffer.from('\x08http/1.1', 'latin1')
 
-/** Serves the decrypted connection of an intercepted CONNECT. */
-export type ServeIntercepted = (socket: tls.TLSSocket, dest: Destination) => void
+/** Serves the decrypted (or plain: `tls` false) connection of an intercepted CONNECT. */
+export type ServeIntercepted = (socket: net.Socket, dest: Destination, tls: boolean) => void
+
+/** The first byte of a TLS handshake record (RFC 8446 §5.1): what a ClientHello starts with. */
+const TLS_HANDSHAKE = 0x16
 
 /**
  * createInterceptor: what ForwardRuntime calls for a CONNECT it intercepts.
@@ -32,6 +35,7 @@ export type ServeIntercepted = (socket: tls.TLSSocket, dest: Destination) => voi
  */
 export function createInterceptor(leaves: LeafCache, serve: ServeIntercepted, handshakeTimeout: number) {
   return function intercept(client: ForwardClient, session: Session, dest: Destination): void {
+    if (dest.port !== 443) return sniff(client, session, dest, leaves, serve, handshakeTimeout)
     // The CONNECT host's leaf is made before the 200, so a client without SNI (an IP) is served too.
     leaves.contextFor(dest.host).then(
       (context) => {
@@ -41,6 +45,74 @@ export function createInterceptor(leaves: LeafCache, serve: ServeIntercepted, ha
       () => client.current === session && client.socket.destroy(),
     )
   }
+}
+
+/**
+ * sniff serves a CONNECT to another port than 443 by what the client sends
+ * first: a TLS ClientHello is intercepted as on 443; an HTTP request is
+ * served in the clear, each request a `mitm` Session to `http://host:port`
+ * (what a browser does for `ws://` and `http://` through a proxy, and
+ * mitmproxy reads the same way); anything else closes the tunnel. Port 443
+ * is not sniffed: TLS there goes straight onto the socket, without a
+ * JavaScript stream in between.
+ */
+function sniff(
+  client: ForwardClient,
+  session: Session,
+  dest: Destination,
+  leaves: LeafCache,
+  serve: ServeIntercepted,
+  handshakeTimeout: number,
+): void {
+  const raw = client.socket
+  // Gone already (its end was read while the CONNECT's hooks ran): nothing to tunnel.
+  if (raw.readableEnded || raw.destroyed) return void raw.destroy()
+  const timer = setTimeout(() => raw.destroy(), handshakeTimeout).unref()
+  raw.once('close', () => clearTimeout(timer))
+  const leave = (): void => void raw.destroy()
+  let stream: Duplex | undefined
+  const first = (data: Buffer): void => {
+    if (stream !== undefined) return void stream.push(data)
+    if (data[0] === TLS_HANDSHAKE) {
+      stream = jsStream(raw, data)
+      leaves.contextFor(dest.host).then(
+        (context) => {
+          clearTimeout(timer)
+          raw.off('end', leave)
+          secure(raw, stream!, dest, context, leaves, serve, handshakeTimeout)
+        },
+        () => raw.destroy(),
+      )
+    } else if (isTokenChar(data[0]!)) {
+      // A request line starts with a method token (RFC 9112 §3): hand the bytes back, serve HTTP.
+      clearTimeout(timer)
+      raw.off('end', leave)
+      raw.off('data', sink)
+      raw.unshift(data)
+      serve(raw, { ...dest, scheme: 'http' }, false)
+    } else raw.destroy()
+  }
+  const sink = (data: Buffer): void => {
+    session.bytesIn += data.length
+    first(Buffer.from(data))
+  }
+  open(client, session)
+  const rest = client.detachForTunnel(sink)
+  // Until TLS or HTTP owns the socket, a client that leaves closes it (it is half-open capable).
+  raw.once('end', leave)
+  if (rest !== null && rest.length > 0) sink(rest)
+}
+
+/** isTokenChar: an ASCII letter, what every HTTP method starts with (and no TLS record does). */
+function isTokenChar(b: number): boolean {
+  return (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
+}
+
+/** open answers the CONNECT: the tunnel is established. */
+function open(client: ForwardClient, session: Session): void {
+  session.status = 200
+  client.socket.write(CONNECT_ESTABLISHED, 'latin1')
+  session.bytesOut += CONNECT_ESTABLISHED.length
 }
 
 function terminate(
@@ -53,9 +125,7 @@ function terminate(
   handshakeTimeout: number,
 ): void {
   const raw = client.socket
-  session.status = 200
-  raw.write(CONNECT_ESTABLISHED, 'latin1')
-  session.bytesOut += CONNECT_ESTABLISHED.length
+  open(client, session)
   // Bytes the client sent before our 200 (an eager ClientHello) were read
   // already: only a stream in JavaScript can be given them back.
   let early: Duplex | undefined
@@ -67,7 +137,20 @@ function terminate(
     session.bytesIn += rest.length
     early = jsStream(raw, rest)
   }
-  const secure = new tls.TLSSocket(early ?? raw, {
+  secure(raw, early ?? raw, dest, context, leaves, serve, handshakeTimeout)
+}
+
+/** secure terminates TLS from the client over `source` (the socket, or a stream of bytes read ahead). */
+function secure(
+  raw: net.Socket,
+  source: net.Socket | Duplex,
+  dest: Destination,
+  context: tls.SecureContext,
+  leaves: LeafCache,
+  serve: ServeIntercepted,
+  handshakeTimeout: number,
+): void {
+  const secure = new tls.TLSSocket(source, {
     isServer: true,
     secureContext: context,
     ALPNProtocols: ALPN_HTTP1,
@@ -80,6 +163,10 @@ function terminate(
       )
     },
   })
+  // Over a JavaScript stream the TLSSocket has no address of its own: the client's is the tunnel's.
+  if (source !== raw)
+    for (const k of ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort'] as const)
+      Object.defineProperty(secure, k, { value: raw[k] })
   const timer = setTimeout(() => secure.destroy(), handshakeTimeout).unref()
   secure.on('error', () => secure.destroy())
   // The tunnelled socket is half-open capable: a client gone mid-handshake must not hold it.
@@ -94,7 +181,7 @@ function terminate(
     clearTimeout(timer)
     secure.removeAllListeners('error')
     secure.off('end', leftEarly)
-    serve(secure, dest)
+    serve(secure, dest, true)
   })
 }
 
