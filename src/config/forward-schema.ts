@@ -77,6 +77,12 @@ const mitm = z.strictObject({
    * turns (~38 KiB each), so a burst of new hosts only loads certificates.
    */
   spareContexts: z.number().int().min(0).max(10_000).default(128),
+  /**
+   * CONNECT ports whose first bytes decide between TLS and plain HTTP (a
+   * browser's `ws://` and `http://` through a proxy); on every other port an
+   * intercepted tunnel is TLS, terminated straight on the socket.
+   */
+  sniffPorts: z.array(z.number().int().min(1).max(65535)).default([80]),
 })
 
 const r = routeSchema.shape

@@ -99,7 +99,7 @@ export class Interception {
     }
     const serve = (socket: net.Socket, dest: Destination, tls: boolean) =>
       gw.adopt(socket, new DoorHost(gw, insideEntry(dest)), tls)
-    rt.forward!.interceptor = createInterceptor(this.leaves, serve, rt.config.timeouts.head)
+    rt.forward!.interceptor = createInterceptor(this.leaves, serve, rt.config.timeouts.head, cfg.sniffPorts)
   }
 }
 

@@ -106,8 +106,12 @@ test('plain HTTP inside an intercepted CONNECT: a ws:// WebSocket and a GET, as 
   await createCa(join(dir, 'ca'))
   const seen: string[] = []
   const fwd = await startForward(
-    // A CONNECT to another port than 443 must be allowed (`ports`); what comes first decides TLS or HTTP.
-    { allow: ['127.0.0.1'], ports: [port], mitm: { caDir: join(dir, 'ca'), hosts: ['127.0.0.1'] } },
+    // The port must be allowed for CONNECT (`ports`) and sniffed (`mitm.sniffPorts`, default [80]).
+    {
+      allow: ['127.0.0.1'],
+      ports: [port],
+      mitm: { caDir: join(dir, 'ca'), hosts: ['127.0.0.1'], sniffPorts: [port] },
+    },
     {
       t,
       hooks: [

@@ -33,9 +33,14 @@ const TLS_HANDSHAKE = 0x16
  * `handshakeTimeout` bounds the TLS handshake (as `timeouts.head` bounds a
  * request head).
  */
-export function createInterceptor(leaves: LeafCache, serve: ServeIntercepted, handshakeTimeout: number) {
+export function createInterceptor(
+  leaves: LeafCache,
+  serve: ServeIntercepted,
+  handshakeTimeout: number,
+  sniffPorts: readonly number[] = [],
+) {
   return function intercept(client: ForwardClient, session: Session, dest: Destination): void {
-    if (dest.port !== 443) return sniff(client, session, dest, leaves, serve, handshakeTimeout)
+    if (sniffPorts.includes(dest.port)) return sniff(client, session, dest, leaves, serve, handshakeTimeout)
     // The CONNECT host's leaf is made before the 200, so a client without SNI (an IP) is served too.
     leaves.contextFor(dest.host).then(
       (context) => {
@@ -48,13 +53,13 @@ export function createInterceptor(leaves: LeafCache, serve: ServeIntercepted, ha
 }
 
 /**
- * sniff serves a CONNECT to another port than 443 by what the client sends
- * first: a TLS ClientHello is intercepted as on 443; an HTTP request is
- * served in the clear, each request a `mitm` Session to `http://host:port`
- * (what a browser does for `ws://` and `http://` through a proxy, and
- * mitmproxy reads the same way); anything else closes the tunnel. Port 443
- * is not sniffed: TLS there goes straight onto the socket, without a
- * JavaScript stream in between.
+ * sniff serves a CONNECT to one of `mitm.sniffPorts` by what the client
+ * sends first: a TLS ClientHello is intercepted as elsewhere; an HTTP
+ * request is served in the clear, each request a `mitm` Session to
+ * `http://host:port` (what a browser does for `ws://` and `http://` through
+ * a proxy; mitmproxy reads the same way); anything else closes the tunnel.
+ * Other ports are not sniffed: their TLS goes straight onto the socket,
+ * without the JavaScript stream reading ahead needs.
  */
 function sniff(
   client: ForwardClient,
