@@ -71,7 +71,7 @@ function sniff(
 ): void {
   const raw = client.socket
   // Gone already (its end was read while the CONNECT's hooks ran): nothing to tunnel.
-  if (raw.readableEnded || raw.destroyed) return void raw.destroy()
+  if (client.current !== session || raw.readableEnded || raw.destroyed) return void raw.destroy()
   const timer = setTimeout(() => raw.destroy(), handshakeTimeout).unref()
   raw.once('close', () => clearTimeout(timer))
   const leave = (): void => void raw.destroy()
@@ -99,7 +99,8 @@ function sniff(
   }
   const sink = (data: Buffer): void => {
     session.bytesIn += data.length
-    first(Buffer.from(data))
+    client.lend() // kept beyond this read: in the stream, or unshifted
+    first(data)
   }
   open(client, session)
   const rest = client.detachForTunnel(sink)
