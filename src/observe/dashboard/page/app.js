@@ -304,14 +304,14 @@ function renderRequests() {
       tbody,
     )
     tr.dataset.key = r.key
-    tr.addEventListener('click', () => openDetail(r.key))
+    tr.addEventListener('click', () => openDetail(r))
   }
 }
 
-async function openDetail(key) {
-  const res = await fetch('/dashboard/api/requests/' + encodeURIComponent(key), { headers: authHeaders() })
-  if (!res.ok) return
-  const r = await res.json()
+async function openDetail(listed) {
+  const res = await fetch('/dashboard/api/requests/' + encodeURIComponent(listed.key), { headers: authHeaders() })
+  // The gateway keeps the details of its last requests only: an older row shows what the list has.
+  const r = res.ok ? await res.json() : { ...listed, headers: ['(headers)', 'no longer kept by the gateway'] }
   $('detail-title').textContent = r.method + ' ' + r.host + r.path + ' → ' + (r.status || r.error)
   const fields = $('detail-fields')
   fields.replaceChildren()
