@@ -88,6 +88,9 @@ async function leases(store: Store, key: string): Promise<void> {
     assert.deepEqual(sizes.slice(0, 2), [23, 17])
     assert.deepEqual(sizes.slice(-4), [1, 1, 1, 1])
   }
+  // A sliding-window lease is never valid past its window's end, whatever was asked.
+  const short = await store.update(`${key}:lease-window`, slidingWindow, ['1000', '100', 10, 1e9])
+  assert.ok(short[4] >= 0 && short[4] <= 1000, String(short[4]))
 }
 
 describe('rate-limit scripts', () => {
