@@ -17,6 +17,7 @@ import { RedisStore } from '../../store/redis.ts'
 import { SharedStore, SharedStoreHost } from '../../store/shared.ts'
 import type { Store } from '../../store/store.ts'
 import type { ConcurrencyConfig } from '../../config/modules/concurrency.ts'
+import { configSchema } from '../../config/schema.ts'
 import { SharedSlots } from './shared-slots.ts'
 import { slotsScript } from './slots-script.ts'
 
@@ -89,6 +90,24 @@ describe('SharedSlots', () => {
     assert.equal(r?.kind, 'respond')
     assert.equal(r?.kind === 'respond' && r.response.status, 503)
     assert.equal(slots.active + slots.waiting, 0)
+  })
+})
+
+describe('concurrency.store', () => {
+  it('redis needs stores.redis, on a route and in a policy set', () => {
+    const r = configSchema.safeParse({
+      policies: { busy: { concurrency: { max: 2, store: 'redis' } } },
+      routes: [{ match: {}, respond: {}, concurrency: { max: 2, store: 'redis' } }],
+    })
+    assert.equal(r.success, false)
+    const messages = r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`)
+    for (const at of ['routes.0', 'policies.busy'])
+      assert.ok(
+        messages.includes(
+          `${at}.concurrency.store: store: redis needs stores.redis (url, cluster or sentinel)`,
+        ),
+        messages.join('\n'),
+      )
   })
 })
 
