@@ -23,6 +23,19 @@ async function bodies(port: number, n: number): Promise<string[]> {
   return out
 }
 
+/** The config both tests share: 2 workers handed connections in turn, upstream `app` on origins a and b (its health follows). */
+function twoWorkersBefore(a: string, b: string): string[] {
+  return [
+    'workers: 2',
+    'supervisor: { accept: round-robin }',
+    'listen:',
+    '  - address: 127.0.0.1:0',
+    'upstreams:',
+    '  app:',
+    `    targets: [{ url: "${a}" }, { url: "${b}" }]`,
+  ]
+}
+
 test(
   '2 workers: one probe per target per interval for the instance, verdicts applied by both',
   { timeout: 120_000 },
@@ -34,13 +47,7 @@ test(
         t,
         dir,
         [
-          'workers: 2',
-          'supervisor: { accept: round-robin }',
-          'listen:',
-          '  - address: 127.0.0.1:0',
-          'upstreams:',
-          '  app:',
-          `    targets: [{ url: "${a.url}" }, { url: "${b.url}" }]`,
+          ...twoWorkersBefore(a.url, b.url),
           '    health:',
           `      active: { path: /healthz, interval: ${INTERVAL}ms, timeout: 350ms, jitter: 40ms, unhealthyThreshold: 2, healthyThreshold: 1 }`,
           'routes:',
@@ -84,13 +91,7 @@ test('2 workers: an ejection one worker decides is applied by the other', { time
       t,
       dir,
       [
-        'workers: 2',
-        'supervisor: { accept: round-robin }',
-        'listen:',
-        '  - address: 127.0.0.1:0',
-        'upstreams:',
-        '  app:',
-        `    targets: [{ url: "${a.url}" }, { url: "${b.url}" }]`,
+        ...twoWorkersBefore(a.url, b.url),
         '    health:',
         '      passive: { consecutiveFailures: 2, baseEjectionTime: 60s }',
         'routes:',

@@ -25,6 +25,13 @@ const ALPN_HTTP1 = Buffer.from('\x08http/1.1', 'latin1')
 /** Serves the decrypted (or plain: `tls` false) connection of an intercepted CONNECT. */
 export type ServeIntercepted = (socket: net.Socket, dest: Destination, tls: boolean) => void
 
+/** What every step of one interceptor needs: the leaves, who serves the inside, the handshake's time limit. */
+interface Interception {
+  readonly leaves: LeafCache
+  readonly serve: ServeIntercepted
+  readonly handshakeTimeout: number
+}
+
 /** The first byte of a TLS handshake record (RFC 8446 §5.1): what a ClientHello starts with. */
 const TLS_HANDSHAKE = 0x16
 
@@ -39,13 +46,14 @@ export function createInterceptor(
   handshakeTimeout: number,
   sniffPorts: readonly number[] = [],
 ) {
+  const it: Interception = { leaves, serve, handshakeTimeout }
   return function intercept(client: ForwardClient, session: Session, dest: Destination): void {
-    if (sniffPorts.includes(dest.port)) return sniff(client, session, dest, leaves, serve, handshakeTimeout)
+    if (sniffPorts.includes(dest.port)) return sniff(client, session, dest, it)
     // The CONNECT host's leaf is made before the 200, so a client without SNI (an IP) is served too.
     leaves.contextFor(dest.host).then(
       (context) => {
         if (client.current !== session) return
-        terminate(client, session, dest, context, leaves, serve, handshakeTimeout)
+        terminate(client, session, dest, context, it)
       },
       () => client.current === session && client.socket.destroy(),
     )
@@ -61,18 +69,11 @@ export function createInterceptor(
  * Other ports are not sniffed: their TLS goes straight onto the socket,
  * without the JavaScript stream reading ahead needs.
  */
-function sniff(
-  client: ForwardClient,
-  session: Session,
-  dest: Destination,
-  leaves: LeafCache,
-  serve: ServeIntercepted,
-  handshakeTimeout: number,
-): void {
+function sniff(client: ForwardClient, session: Session, dest: Destination, it: Interception): void {
   const raw = client.socket
   // Gone already (its end was read while the CONNECT's hooks ran): nothing to tunnel.
   if (client.current !== session || raw.readableEnded || raw.destroyed) return void raw.destroy()
-  const timer = setTimeout(() => raw.destroy(), handshakeTimeout).unref()
+  const timer = setTimeout(() => raw.destroy(), it.handshakeTimeout).unref()
   raw.once('close', () => clearTimeout(timer))
   const leave = (): void => void raw.destroy()
   let stream: Duplex | undefined
@@ -80,11 +81,11 @@ function sniff(
     if (stream !== undefined) return void stream.push(data)
     if (data[0] === TLS_HANDSHAKE) {
       stream = jsStream(raw, data)
-      leaves.contextFor(dest.host).then(
+      it.leaves.contextFor(dest.host).then(
         (context) => {
           clearTimeout(timer)
           raw.off('end', leave)
-          secure(raw, stream!, dest, context, leaves, serve, handshakeTimeout)
+          secure(raw, stream!, dest, context, it)
         },
         () => raw.destroy(),
       )
@@ -94,7 +95,7 @@ function sniff(
       raw.off('end', leave)
       raw.off('data', sink)
       raw.unshift(data)
-      serve(raw, { ...dest, scheme: 'http' }, false)
+      it.serve(raw, { ...dest, scheme: 'http' }, false)
     } else raw.destroy()
   }
   const sink = (data: Buffer): void => {
@@ -126,9 +127,7 @@ function terminate(
   session: Session,
   dest: Destination,
   context: tls.SecureContext,
-  leaves: LeafCache,
-  serve: ServeIntercepted,
-  handshakeTimeout: number,
+  it: Interception,
 ): void {
   const raw = client.socket
   open(client, session)
@@ -143,7 +142,7 @@ function terminate(
     session.bytesIn += rest.length
     early = jsStream(raw, rest)
   }
-  secure(raw, early ?? raw, dest, context, leaves, serve, handshakeTimeout)
+  secure(raw, early ?? raw, dest, context, it)
 }
 
 /** secure terminates TLS from the client over `source` (the socket, or a stream of bytes read ahead). */
@@ -152,9 +151,7 @@ function secure(
   source: net.Socket | Duplex,
   dest: Destination,
   context: tls.SecureContext,
-  leaves: LeafCache,
-  serve: ServeIntercepted,
-  handshakeTimeout: number,
+  it: Interception,
 ): void {
   const secure = new tls.TLSSocket(source, {
     isServer: true,
@@ -163,7 +160,7 @@ function secure(
     SNICallback: function leafForSni(servername, done) {
       // Most clients name the CONNECT host: its context is the one already set, no lookup.
       if (servername.toLowerCase() === dest.host.toLowerCase()) return done(null, context)
-      leaves.contextFor(servername).then(
+      it.leaves.contextFor(servername).then(
         (ctx) => done(null, ctx),
         (err: Error) => done(err),
       )
@@ -173,7 +170,7 @@ function secure(
   if (source !== raw)
     for (const k of ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort'] as const)
       Object.defineProperty(secure, k, { value: raw[k] })
-  const timer = setTimeout(() => secure.destroy(), handshakeTimeout).unref()
+  const timer = setTimeout(() => secure.destroy(), it.handshakeTimeout).unref()
   secure.on('error', () => secure.destroy())
   // The tunnelled socket is half-open capable: a client gone mid-handshake must not hold it.
   const leftEarly = () => secure.destroy()
@@ -187,7 +184,7 @@ function secure(
     clearTimeout(timer)
     secure.removeAllListeners('error')
     secure.off('end', leftEarly)
-    serve(secure, dest, true)
+    it.serve(secure, dest, true)
   })
 }
 

@@ -9,6 +9,34 @@ import tls from 'node:tls'
 import { createCa, loadCa } from './ca.ts'
 import { LeafCache } from './leaf-cache.ts'
 
+/**
+ * presented serves `secureContext` as interception does (a TLSSocket in
+ * server mode over an accepted socket) and resolves with the certificate a
+ * client trusting `caPem` is shown.
+ */
+async function presented(
+  t: { after(fn: () => unknown): void },
+  secureContext: tls.SecureContext,
+  caPem: string,
+  servername?: string,
+): Promise<X509Certificate> {
+  const server = net.createServer((raw) => {
+    const s = new tls.TLSSocket(raw, { isServer: true, secureContext })
+    s.on('error', () => {})
+    s.on('secure', () => s.end())
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.after(() => server.close())
+  const port = (server.address() as { port: number }).port
+  return new Promise<X509Certificate>((resolve, reject) => {
+    const c = tls.connect({ host: '127.0.0.1', port, servername, ca: caPem }, () => {
+      resolve(c.getPeerX509Certificate()!)
+      c.destroy()
+    })
+    c.on('error', reject)
+  })
+}
+
 for (const spares of [0, 2])
   test(`one generation per host however many ask at once; bounded; leaves verify against the CA (${spares} spare contexts)`, async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'portcullis-leaf-'))
@@ -31,23 +59,7 @@ for (const spares of [0, 2])
     for (const h of ['b.example', 'c.example', 'd.example', '127.0.0.1']) await cache.contextFor(h)
     assert.equal(cache.size, 3)
     // The leaf a TLS server presents: SAN for an IP, signed by the CA, for server auth.
-    // As interception does: a TLSSocket in server mode over an accepted socket.
-    const secureContext = first
-    const server = net.createServer((raw) => {
-      const s = new tls.TLSSocket(raw, { isServer: true, secureContext })
-      s.on('error', () => {})
-      s.on('secure', () => s.end())
-    })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    t.after(() => server.close())
-    const port = (server.address() as { port: number }).port
-    const peer = await new Promise<X509Certificate>((resolve, reject) => {
-      const c = tls.connect({ host: '127.0.0.1', port, ca: ca.certPem }, () => {
-        resolve(c.getPeerX509Certificate()!)
-        c.destroy()
-      })
-      c.on('error', reject)
-    })
+    const peer = await presented(t, first, ca.certPem)
     assert.equal(peer.subjectAltName, 'IP Address:127.0.0.1')
     assert.ok(peer.checkIssued(new X509Certificate(ca.certPem)))
     assert.ok(peer.keyUsage?.includes('1.3.6.1.5.5.7.3.1'))
@@ -63,22 +75,7 @@ test('an RSA CA (ca init --rsa) signs leaves that verify (sha256WithRSAEncryptio
   assert.equal(ca.signer.asymmetricKeyType, 'rsa')
   const cache = new LeafCache(ca, 10, 1)
   t.after(() => cache.close())
-  const secureContext = await cache.contextFor('rsa.example')
-  const server = net.createServer((raw) => {
-    const s = new tls.TLSSocket(raw, { isServer: true, secureContext })
-    s.on('error', () => {})
-    s.on('secure', () => s.end())
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.after(() => server.close())
-  const port = (server.address() as { port: number }).port
-  const peer = await new Promise<X509Certificate>((resolve, reject) => {
-    const c = tls.connect({ host: '127.0.0.1', port, servername: 'rsa.example', ca: ca.certPem }, () => {
-      resolve(c.getPeerX509Certificate()!)
-      c.destroy()
-    })
-    c.on('error', reject)
-  })
+  const peer = await presented(t, await cache.contextFor('rsa.example'), ca.certPem, 'rsa.example')
   assert.equal(peer.subjectAltName, 'DNS:rsa.example')
   assert.ok(peer.checkIssued(new X509Certificate(ca.certPem)))
   assert.ok(peer.verify(new X509Certificate(ca.certPem).publicKey))
