@@ -128,7 +128,7 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
 
   requestEnd(trailers: string[] | undefined): void {
     if (this.done) return
-    if (this.collector !== null) return this.collector.requestEnd()
+    if (this.collector !== null) return this.collector.requestEnd(trailers)
     if (this.rs !== null) this.rs.body?.end(trailers)
     if (!this.req.headSent) {
       this.req.holdEnd(trailers)
@@ -161,8 +161,8 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
       this.collector = null
       if (err !== undefined) return this.fail(err)
       this.whole = whole!
-      this.req.holdWhole(whole!.body)
-      this.rs?.replaceBody(whole!.body, s.method)
+      this.req.holdWhole(whole!.body, whole!.trailers)
+      this.rs?.replaceBody(whole!.body, s.method, whole!.trailers)
       const after = this.afterBody
       this.afterBody = undefined
       if (typeof after === 'function') after()

@@ -12,7 +12,7 @@ import type { BodyFraming } from './forwarding.ts'
 import type { UpstreamConnection } from '../upstream/connection.ts'
 
 export class RequestWriter {
-  /** How the body is framed upstream ('length' once a whole-body rewrite made it, see holdWhole). */
+  /** How the body is framed upstream ('length', or 'chunked' with trailers, once a whole-body rewrite made it: holdWhole). */
   framing: BodyFraming
   /** The head went out on the current connection; until then body events are held. */
   headSent = false
@@ -63,12 +63,16 @@ export class RequestWriter {
     early?.replayTo(sink)
   }
 
-  /** holdWhole: the body is `body`, whole (a whole-body rewrite), to go with the head framed by its length. */
-  holdWhole(body: Buffer): void {
-    this.framing = 'length'
+  /**
+   * holdWhole: the body is `body`, whole (a whole-body rewrite), to go with
+   * the head framed by its length, or chunked when `trailers` follow it
+   * (only a chunked body carries trailers, RFC 9112 §7.1.2).
+   */
+  holdWhole(body: Buffer, trailers: string[] | undefined): void {
+    this.framing = trailers === undefined ? 'length' : 'chunked'
     const early = (this.early = new HeldBody())
     if (body.length > 0) early.data(body)
-    early.end(undefined)
+    early.end(trailers)
   }
 
   /** The trailers of a held end. */

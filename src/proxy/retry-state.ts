@@ -97,10 +97,11 @@ export class RetryState {
 
   /**
    * replaceBody: a whole-body rewrite (request-body.ts) made the body; it is
-   * what a retry sends again (already in memory, so the bodyBuffer bound
-   * does not apply), when the policy lets this method be replayed.
+   * what a retry sends again, with the same trailers (already in memory, so
+   * the bodyBuffer bound does not apply), when the policy lets this method
+   * be replayed.
    */
-  replaceBody(body: Buffer, method: string): void {
+  replaceBody(body: Buffer, method: string, trailers: string[] | undefined): void {
     const p = this.policy
     if (p === null || !(p.unsafeMethods || isIdempotent(method))) {
       this.body = null
@@ -110,6 +111,7 @@ export class RetryState {
     whole.chunks = [body]
     whole.bytes = body.length
     whole.ended = true
+    whole.trailers = trailers
     this.body = whole
   }
 

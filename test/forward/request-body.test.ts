@@ -6,6 +6,8 @@
  * neither reaching the origin; a retry after a 503 sends the rewritten body
  * again; an onUpstreamRequest hook asks once the connection is there; and a
  * request inside TLS interception is rewritten on its way to an HTTPS origin.
+ * A chunked body's trailers follow the rewritten body (then chunked), minus
+ * digests and fields no trailer may be, on every try.
  * A body in pieces is read whole before the head goes upstream; a client
  * leaving mid-body leaves nothing open and nothing reaches the origin.
  */
@@ -41,8 +43,14 @@ function jsonHooks(where: 'onRequest' | 'onUpstreamRequest', maxSize = 1000): Ga
 }
 
 /** post sends `body` with these fields on a fresh connection and returns the raw response text. */
-async function post(port: number, path: string, fields: string, body: Buffer): Promise<string> {
-  const head = `POST ${path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n${fields}Connection: close\r\n\r\n`
+async function post(
+  port: number,
+  path: string,
+  fields: string,
+  body: Buffer,
+  method = 'POST',
+): Promise<string> {
+  const head = `${method} ${path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n${fields}Connection: close\r\n\r\n`
   return (await rawRequest(port, [head, body], { timeout: 5000 })).text
 }
 
@@ -125,6 +133,57 @@ test('a JSON request body rewritten by onRequest: identity and gzip, sent with i
     { timeout: 500 },
   )
   assert.match(res.text, /^HTTP\/1\.1 100 Continue\r\n\r\n/)
+})
+
+test('trailers of a chunked body go on after the rewritten body (chunked), digests and forbidden ones dropped, again on a retry', async (t) => {
+  let n = 0
+  const origin = await startOrigin(
+    (req, res, record) => {
+      req.on('end', () => {
+        res.statusCode = record.url === '/flaky' && n++ === 0 ? 503 : 200
+        res.end('ok')
+      })
+    },
+    { t },
+  )
+  const chunked = (trailers: string) => Buffer.from(`3\r\n{"a\r\n4\r\n":9}\r\n0\r\n${trailers}\r\n`)
+  const trailers =
+    'X-Checksum: abc\r\nDigest: sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=\r\n' +
+    'Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\r\nAuthorization: Basic eDp5\r\nX-Signed-By: k1\r\n'
+  const wanted = ['X-Checksum', 'abc', 'X-Signed-By', 'k1']
+  for (const where of ['onRequest', 'onUpstreamRequest'] as const)
+    for (const path of ['/', '/flaky']) {
+      n = 0
+      const gw = await startGateway(retrying(proxyConfig(origin.url)), { t, hooks: jsonHooks(where) })
+      const start = origin.requests.length
+      const r = await post(
+        gw.port,
+        path,
+        'Transfer-Encoding: chunked\r\nTrailer: X-Checksum, Digest\r\n',
+        chunked(trailers),
+        'PUT', // idempotent: retried after the 503
+      )
+      assert.match(r, /^HTTP\/1\.1 200/, `${where} ${path}`)
+      const tries = origin.requests.slice(start)
+      assert.equal(tries.length, path === '/' ? 1 : 2, `${where} ${path}: tries`)
+      for (const seen of tries) {
+        assert.equal(seen.complete, true)
+        assert.equal(seen.body.toString(), '{"a":9,"seen":true}', path)
+        assert.equal(seen.headers['transfer-encoding'], 'chunked', `${path}: chunked, to carry the trailers`)
+        assert.equal(seen.headers['content-length'], undefined, path)
+        assert.deepEqual(seen.rawTrailers, wanted, `${path}: the trailers, minus digests and Authorization`)
+      }
+      await gw.close()
+    }
+  // Only dropped ones: nothing to carry, so the body goes with its Content-Length.
+  const gw = await startGateway(proxyConfig(origin.url), { t, hooks: jsonHooks('onRequest') })
+  const r = await post(gw.port, '/', 'Transfer-Encoding: chunked\r\n', chunked('Digest: sha-256=:x:\r\n'))
+  assert.match(r, /^HTTP\/1\.1 200/)
+  const seen = origin.requests.at(-1)!
+  assert.equal(seen.body.toString(), '{"a":9,"seen":true}')
+  assert.equal(seen.headers['content-length'], String(seen.body.length))
+  assert.equal(seen.headers['transfer-encoding'], undefined)
+  assert.deepEqual(seen.rawTrailers, [])
 })
 
 test('over the cap: 413, a body that does not decode: 400; neither reaches the origin', async (t) => {
