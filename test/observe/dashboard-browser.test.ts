@@ -4,7 +4,9 @@
  * sends bounded traffic (reverse-proxied 200s and 500s, and forward-proxy
  * requests), then checks that the charts drew that traffic, the request
  * list shows it and filters it, and that a click opens a request's headers
- * with the credentials redacted. A screenshot goes to test/output/
+ * with the credentials redacted; and once more traffic made the gateway drop
+ * that request's details (it keeps its last 500), the same row still opens,
+ * with what the list has and "no longer kept". A screenshot goes to test/output/
  * (PORTCULLIS_TEST_OUTPUT overrides; not committed). Skipped when
  * /usr/bin/chromium is missing (.ci/run installs it).
  */
@@ -189,6 +191,29 @@ test('the dashboard shows live traffic, filters requests and opens one', { skip 
   assert.ok(!detail.includes('dashboard-secret-token') && !detail.includes('session=abc'))
   mkdirSync(OUTPUT, { recursive: true })
   await page.screenshot({ path: join(OUTPUT, 'dashboard-request.png') })
+  await page.keyboard.press('Escape')
+
+  // The same row once the gateway no longer keeps its details (its last 500): the paused page still
+  // lists it; more traffic until the API says 404 for it; then it opens with what the list has.
+  const first = page.locator('#requests tbody tr').first()
+  const key = (await first.getAttribute('data-key'))!
+  const api = `http://127.0.0.1:${admin.port}/dashboard/api/requests/${encodeURIComponent(key)}`
+  const { requestId } = (await (await fetch(api)).json()) as { requestId: string }
+  const more = traffic(gw, originPort, 20_000)
+  for (let i = 0; (await fetch(api)).status === 200; i++) {
+    assert.ok(i < 600, 'the details of the row are dropped within a minute of traffic')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  await more.stop()
+  assert.equal((await fetch(api)).status, 404)
+  await first.click()
+  await page.waitForSelector('#detail[open]', { timeout: 10_000 })
+  const fallback = (await page.textContent('#detail')) ?? ''
+  assert.match(fallback, /no longer kept by the gateway/)
+  assert.match(fallback, /request id/)
+  assert.ok(fallback.includes(requestId), 'the request id the list has shows')
+  assert.match((await page.textContent('#detail-title')) ?? '', /^GET .*\/ok\/\d+ → 200$/)
+  await page.screenshot({ path: join(OUTPUT, 'dashboard-request-gone.png') })
   await page.keyboard.press('Escape')
   await page.uncheck('#paused')
   await page.fill('#filter', '')
