@@ -116,6 +116,15 @@ export class Session<Ctx extends object = Record<string, unknown>> {
   destination: Destination | undefined = undefined
   /** A whole-body rewrite of the request body a hook asked for (rewriteRequestBody); undefined: streamed as received. */
   requestBody: RequestBodyRewrite | undefined = undefined
+  /**
+   * Called with each request body slice as it arrives from the client
+   * (chunked framing removed, before any rewrite), for captures such as
+   * HarRecorder. The slice is only valid during the call (read buffers are
+   * reused): copy what you keep. It must not throw. To add a tap, wrap the
+   * one already set. undefined: nothing is called.
+   * @experimental
+   */
+  requestBodyTap: ((chunk: Buffer) => void) | undefined = undefined
   private headerView: HeaderList | undefined = undefined
 
   constructor(head: RequestHead, clientAddress: string, clientPort: number, tls: boolean, t0: number) {

@@ -1,37 +1,50 @@
 /**
  * HAR 1.2 capture (http://www.softwareishard.com/blog/har-12-spec/): a
- * recorder whose hooks note each request and response head and timing, and
- * which writes a file a browser's devtools opens (Network, "Import HAR").
- * Authorization, Proxy-Authorization, Cookie and Set-Cookie values are
- * redacted by default. Bounded: at most `maxEntries` entries are kept (the
- * oldest dropped). Response bodies are captured up to `maxBodySize` bytes
- * each (`content.text`, decoded from gzip/deflate/br, base64 unless text;
- * a longer body is cut and says so in `content.comment`); with capture on,
- * a captured response is re-framed chunked (its bytes pass through a
- * stream). `maxBodySize: 0` captures none (sizes only, which HAR allows).
- * Request bodies are not captured (sizes only).
+ * recorder whose hooks note each request and response, and which writes a
+ * file a browser's devtools opens (Network, "Import HAR"), with what
+ * Chromium's own export carries. Authorization, Proxy-Authorization, Cookie
+ * and Set-Cookie values are redacted by default. Bounded: at most
+ * `maxEntries` entries are kept (the oldest dropped), and per entry:
+ *
+ * - Response bodies up to `maxBodySize` bytes (`content.text`, decoded from
+ *   gzip/deflate/br, base64 unless text; a longer body is cut and says so in
+ *   `content.comment`). With capture on, a captured response is re-framed
+ *   chunked (its bytes pass through a stream).
+ * - Request bodies up to `maxBodySize` bytes (`request.postData`, har-body.ts):
+ *   tapped as they arrive from the client (`session.requestBodyTap`), so what
+ *   goes upstream is unchanged and a longer body is never held whole.
+ * - With `webSocketMessages` (the default), a WebSocket's messages, at most
+ *   `maxWebSocketMessages`, each cut at `maxBodySize` bytes, as Chromium's
+ *   `_webSocketMessages` (har-websocket.ts). This adds an onWebSocketMessage
+ *   hook: the gateway then reads every frame of every WebSocket (see the
+ *   hook's documentation). Off, an upgraded connection stays a byte pipe and
+ *   its entry has `_resourceType: "websocket"` without messages.
+ *
+ * `maxBodySize: 0` captures no bodies (sizes only, which HAR allows) and
+ * WebSocket messages without their data. A WebSocket entry is added when
+ * the connection closes; one still open when the HAR is written is in it
+ * with the messages so far (`comment` says it is open).
+ *
+ * A hook sees what hooks before it left: give `har.hooks` last to record
+ * requests, responses and messages as they were sent on.
  *
  * ```ts
  * const har = new HarRecorder()
- * const gw = await createGateway(config, { hooks: har.hooks })
+ * const gw = await createGateway(config, { hooks: [myHooks, har.hooks] })
  * …
  * await har.write('capture.har')
  * ```
  * @experimental
  */
 import { writeFile } from 'node:fs/promises'
-import { Transform } from 'node:stream'
-import zlib from 'node:zlib'
+import { performance } from 'node:perf_hooks'
 import { authorityOf } from './authority.ts'
 import type { GatewayHooks } from '../core/hooks.ts'
 import type { Session } from '../core/session.ts'
+import { BodyCapture, type HarHeader, requestPostData, responseContent, tapTransform } from './har-body.ts'
+import { isWebSocket, WebSocketCapture } from './har-websocket.ts'
 
 const REDACTED = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie'])
-
-interface HarHeader {
-  name: string
-  value: string
-}
 
 /** Options of HarRecorder. */
 export interface HarOptions {
@@ -39,44 +52,44 @@ export interface HarOptions {
   maxEntries?: number
   /** Header names (lowercase) whose values are replaced by `[redacted]`. */
   redact?: readonly string[]
-  /** Response body bytes kept per entry; default 64 KiB; 0: none. */
+  /** Body bytes kept per request, per response and per WebSocket message; default 64 KiB; 0: none. */
   maxBodySize?: number
+  /** Record WebSocket messages (`_webSocketMessages`); default true. */
+  webSocketMessages?: boolean
+  /** WebSocket messages kept per connection (the first ones); default 1,000. */
+  maxWebSocketMessages?: number
 }
 
-/** A response body as captured: its first bytes, and how many there were in all. */
-interface Captured {
-  chunks: Buffer[]
-  kept: number
-  size: number
-}
-
-const TEXT_RE = /^text\/|[/+](json|xml|javascript|ecmascript)\b|^application\/x-www-form-urlencoded/i
-const DECODE: Record<string, (b: Buffer) => Buffer> = {
-  gzip: zlib.gunzipSync,
-  'x-gzip': zlib.gunzipSync,
-  deflate: zlib.inflateSync,
-  br: zlib.brotliDecompressSync,
+interface HarResponseHead {
+  status: number
+  reason: string
+  headers: HarHeader[]
 }
 
 export class HarRecorder {
   /** The hooks to give the gateway (alone or with others). */
   readonly hooks: GatewayHooks
   private readonly entries: object[] = []
-  private readonly responses = new WeakMap<
-    Session,
-    { status: number; reason: string; headers: HarHeader[] }
-  >()
-  private readonly bodies = new WeakMap<Session, Captured>()
+  private readonly responses = new WeakMap<Session, HarResponseHead>()
+  private readonly bodies = new WeakMap<Session, BodyCapture>()
+  private readonly requestBodies = new WeakMap<Session, BodyCapture>()
+  /** WebSocket upgrades not logged yet (open, or refused and about to be logged): bounded by open connections. */
+  private readonly sockets = new Map<Session, WebSocketCapture>()
   private readonly max: number
   private readonly maxBody: number
+  private readonly maxMessages: number
   private readonly redact: ReadonlySet<string>
 
   constructor(options: HarOptions = {}) {
     this.max = options.maxEntries ?? 10_000
     this.maxBody = options.maxBodySize ?? 64 * 1024
+    this.maxMessages = options.maxWebSocketMessages ?? 1000
     this.redact = new Set(options.redact ?? REDACTED)
     const self = this
-    this.hooks = {
+    const hooks: GatewayHooks = {
+      onRequestHead: function harRequestHead(session) {
+        self.requestStarted(session)
+      },
       onResponse: function harResponse(session, res) {
         self.responses.set(session, {
           status: res.status,
@@ -89,23 +102,36 @@ export class HarRecorder {
           res.bodyTransform === undefined &&
           session.method !== 'HEAD' &&
           session.method !== 'CONNECT'
-        )
-          res.bodyTransform = self.tap(session)
+        ) {
+          const c = new BodyCapture(self.maxBody)
+          self.bodies.set(session, c)
+          res.bodyTransform = tapTransform(c)
+        }
       },
       onLog: function harLog(session) {
         self.add(session)
       },
     }
+    if (options.webSocketMessages ?? true)
+      hooks.onWebSocketMessage = function harWebSocketMessage(session, message) {
+        let c = self.sockets.get(session)
+        if (c === undefined) self.sockets.set(session, (c = self.newSocket()))
+        c.add(message)
+      }
+    this.hooks = hooks
   }
 
-  /** The HAR document of what was recorded so far. */
+  /** The HAR document of what was recorded so far, with the WebSockets still open. */
   toJSON(): object {
+    const open: object[] = []
+    for (const session of this.sockets.keys())
+      if (session.status === 101) open.push(this.entry(session, 'WebSocket open when written'))
     return {
       log: {
         version: '1.2',
         creator: { name: 'portcullis', version: '0.1' },
         pages: [],
-        entries: this.entries,
+        entries: open.length === 0 ? this.entries : [...this.entries, ...open],
       },
     }
   }
@@ -115,97 +141,86 @@ export class HarRecorder {
     return writeFile(path, JSON.stringify(this.toJSON(), null, 1))
   }
 
-  /** tap passes the body through, keeping its first maxBodySize bytes for the entry. */
-  private tap(session: Session): Transform {
-    const c: Captured = { chunks: [], kept: 0, size: 0 }
-    this.bodies.set(session, c)
-    const max = this.maxBody
-    return new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        c.size += chunk.length
-        if (c.kept < max) {
-          const part = chunk.length <= max - c.kept ? chunk : chunk.subarray(0, max - c.kept)
-          c.chunks.push(Buffer.from(part)) // a copy: read buffers may be reused
-          c.kept += part.length
-        }
-        done(null, chunk)
-      },
-    })
+  /** requestStarted taps the request body, and notes a WebSocket upgrade. */
+  private requestStarted(session: Session): void {
+    const h = session.head
+    if (this.maxBody > 0 && (h.contentLength > 0 || h.chunked)) {
+      const c = new BodyCapture(this.maxBody)
+      // Bytes held before this hook ran (an earlier hook was async) are not seen: said so.
+      c.missed = session.bytesIn
+      c.size = session.bytesIn
+      this.requestBodies.set(session, c)
+      const before = session.requestBodyTap
+      session.requestBodyTap =
+        before === undefined
+          ? c.add
+          : (chunk) => {
+              before(chunk)
+              c.add(chunk)
+            }
+    }
+    if (isWebSocket(h.upgradeProtocol) && !this.sockets.has(session))
+      this.sockets.set(session, this.newSocket())
   }
 
-  /** content: the HAR content object of a response, with its captured text when there is one. */
-  private content(session: Session, headers: HarHeader[] | undefined): object {
-    const field = (n: string) => headers?.find((h) => h.name.toLowerCase() === n)?.value
-    const mimeType = field('content-type') ?? ''
-    const c = this.bodies.get(session)
-    if (c === undefined) return { size: -1, mimeType }
-    let body: Buffer = Buffer.concat(c.chunks)
-    const coding = field('content-encoding')?.trim().toLowerCase()
-    const whole = c.kept === c.size
-    let comment: string | undefined
-    if (!whole) comment = `body cut at ${c.kept} of ${c.size} bytes`
-    if (coding !== undefined && coding !== 'identity') {
-      const decode = Object.hasOwn(DECODE, coding) ? DECODE[coding] : undefined
-      try {
-        if (decode === undefined || !whole) throw new Error('not decodable')
-        body = decode(body)
-      } catch {
-        // A cut or unknown coding: the bytes as sent, base64.
-        return {
-          size: c.size,
-          mimeType,
-          text: body.toString('base64'),
-          encoding: 'base64',
-          comment: comment ?? `${coding} body`,
-        }
-      }
-    }
-    const text = TEXT_RE.test(mimeType)
-      ? { text: body.toString('utf8') }
-      : { text: body.toString('base64'), encoding: 'base64' }
-    return {
-      size: whole ? body.length : c.size,
-      mimeType,
-      ...text,
-      ...(comment !== undefined && { comment }),
-    }
+  private newSocket(): WebSocketCapture {
+    return new WebSocketCapture(this.maxMessages, this.maxBody)
   }
 
   private add(session: Session): void {
     if (session.method === 'CONNECT') return // the requests inside are the entries
+    this.entries.push(this.entry(session, undefined))
+    this.sockets.delete(session)
+    if (this.entries.length > this.max) this.entries.shift()
+  }
+
+  /** entry: the HAR entry of a session (`note` goes to its comment). */
+  private entry(session: Session, note: string | undefined): object {
     const res = this.responses.get(session)
     const t = session.timings
     const http = session.head.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0'
     const wait = t.upstreamHead > 0 ? t.upstreamHead - (t.upstreamConnected || 0) : 0
-    this.entries.push({
+    // An upgrade's 101 skips onResponse hooks: its head is not seen, only its status.
+    const status = res?.status ?? session.status
+    // Chromium's entry for a WebSocket: a ws: or wss: URL and the resource type, upgraded or not.
+    const websocket = isWebSocket(session.head.upgradeProtocol)
+    const ws = session.status === 101 ? this.sockets.get(session) : undefined
+    const headers = this.pairs(session.head.rawHeaders)
+    const body = this.requestBodies.get(session)
+    const comment = [session.error?.code, ws?.note(), note].filter((c) => c !== undefined).join('; ')
+    const end = t.end > 0 ? t.end : performance.now() - session.t0
+    return {
       startedDateTime: new Date(session.startedAt).toISOString(),
-      time: t.end,
+      time: end,
       request: {
         method: session.method,
-        url: urlOf(session),
+        url: websocket ? urlOf(session).replace(/^http/, 'ws') : urlOf(session),
         httpVersion: http,
         cookies: [],
-        headers: this.pairs(session.head.rawHeaders),
+        headers,
         queryString: queryOf(session.query),
+        ...(body !== undefined && body.size > 0 && { postData: requestPostData(body, headers) }),
         headersSize: -1,
         bodySize: session.bytesIn,
       },
       response: {
-        status: res?.status ?? session.status,
-        statusText: res?.reason ?? '',
+        status,
+        statusText: res?.reason ?? (status === 101 ? 'Switching Protocols' : ''),
         httpVersion: 'HTTP/1.1',
         cookies: [],
         headers: res?.headers ?? [],
-        content: this.content(session, res?.headers),
+        content: responseContent(this.bodies.get(session), res?.headers),
         redirectURL: '',
         headersSize: -1,
         bodySize: -1,
       },
       cache: {},
-      timings: { send: 0, wait: Math.max(0, wait), receive: Math.max(0, t.end - (t.upstreamHead || t.end)) },
-      ...(session.error !== undefined && { comment: session.error.code }),
-    })
-    if (this.entries.length > this.max) this.entries.shift()
+      timings: { send: 0, wait: Math.max(0, wait), receive: Math.max(0, end - (t.upstreamHead || end)) },
+      ...(comment !== '' && { comment }),
+      ...(websocket && { _resourceType: 'websocket' }),
+      ...(ws !== undefined &&
+        this.hooks.onWebSocketMessage !== undefined && { _webSocketMessages: ws.messages }),
+    }
   }
 
   private pairs(raw: readonly string[]): HarHeader[] {

@@ -248,6 +248,7 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
   onBody(data: Buffer): void {
     const session = this.session!
     session.bytesIn += data.length
+    if (session.requestBodyTap !== undefined) session.requestBodyTap(data)
     this.upload.received(data.length)
     if (this.dkind === D_BODY) this.armBodyDeadline()
     const ex = this.exchange
