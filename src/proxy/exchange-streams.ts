@@ -26,7 +26,7 @@ import { RequestWriter } from './request-writer.ts'
 import { chooseFraming, ResponseWriter } from './response-writer.ts'
 import type { RetryState } from './retry-state.ts'
 import { startTunnel } from './tunnel.ts'
-import { offerNoExtensions } from './websocket-relay.ts'
+import { offerReadableExtensions } from './websocket-relay.ts'
 
 // What the exchange's deadline guards.
 export const P_QUEUE = 0
@@ -89,9 +89,9 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
     this.hooks = route.hooks
     this.out = new ResponseWriter(client)
     this.req = new RequestWriter(session.head)
-    // The message relay reads every frame: no extension (permessage-deflate) may be negotiated.
+    // The message relay reads every frame: only extensions it can read (permessage-deflate) may be agreed.
     if (session.head.upgradeProtocol !== undefined && this.hooks.onWebSocketMessage.length > 0)
-      offerNoExtensions(session.head)
+      offerReadableExtensions(session.head)
   }
 
   abstract expire(now: number): void

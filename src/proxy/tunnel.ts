@@ -31,7 +31,8 @@ export function startTunnel(
   const b = up.socket
   const protocol = head.upgrade ?? session.head.upgradeProtocol
   if (messageHooks.length > 0 && isWebSocket(protocol)) {
-    relayMessages(client, up, head, session, new WebSocketRelay(a, b, session, messageHooks, maxMessage))
+    const relay = new WebSocketRelay(a, b, session, messageHooks, maxMessage, head.rawHeaders)
+    relayMessages(client, up, head, session, relay)
     return
   }
   // Upstream bytes arrive in the connection's read buffer: a write still
@@ -68,7 +69,7 @@ function relayMessages(
   if (upRest !== null) relay.fromServer(upRest)
   if (clientRest !== null) relay.fromClient(clientRest)
   pairSockets(client.socket, up.socket, 0)
-  relay.keepSendersPaused()
+  relay.start()
 }
 
 function serialize101(head: ResponseHead, protocol: string | undefined): string {

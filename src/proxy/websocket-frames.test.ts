@@ -104,6 +104,45 @@ describe('WebSocketReader and encodeFrame (RFC 6455 §5)', () => {
     }
   })
 
+  it('with permessage-deflate agreed, RSV1 on a first frame marks the message compressed; elsewhere it is 1002', () => {
+    const got: [number, string, boolean][] = []
+    const sink = {
+      message: (op: number, p: Buffer, compressed: boolean) =>
+        got.push([op, p.toString('latin1'), compressed]),
+      control: () => {},
+    }
+    const deflating = () => new WebSocketReader(false, 1 << 20, sink, true)
+    const first = fragment(OP_TEXT, 'ab', false)
+    first[0] = first[0]! | 0x40
+    deflating().push(
+      Buffer.concat([
+        first,
+        encodeFrame(OP_PING, Buffer.from('p'), false),
+        encodeFrame(0, Buffer.from('cd'), false),
+        encodeFrame(OP_BINARY, Buffer.from('plain'), false),
+        encodeFrame(OP_BINARY, Buffer.from('z'), false, true),
+      ]),
+    )
+    assert.deepEqual(got, [
+      [OP_TEXT, 'abcd', true],
+      [OP_BINARY, 'plain', false],
+      [OP_BINARY, 'z', true],
+    ])
+    const cases: [string, Buffer][] = [
+      ['RSV1 on a continuation', Buffer.concat([first, encodeFrame(0, Buffer.from('x'), false, true)])],
+      ['RSV1 on a ping', encodeFrame(OP_PING, Buffer.from('x'), false, true)],
+      ['RSV1 on a close', encodeFrame(OP_CLOSE, Buffer.from([3, 232]), false, true)],
+      ['RSV2', Buffer.from([0xa1, 0x00])],
+      ['RSV3', Buffer.from([0x91, 0x00])],
+    ]
+    for (const [what, bytes] of cases)
+      assert.equal(
+        codeOf(() => deflating().push(bytes)),
+        CLOSE_PROTOCOL_ERROR,
+        what,
+      )
+  })
+
   it('refuses a message over the cap with 1009 before reading its payload, across fragments too', () => {
     const { r } = reader(false, 10)
     // Only the head of an 11-byte frame: refused without waiting for the payload.

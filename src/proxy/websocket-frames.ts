@@ -2,8 +2,10 @@
  * RFC 6455 §5 framing for the WebSocket message relay (websocket-relay.ts):
  * an incremental reader that checks each frame, unmasks it and reassembles
  * fragmented messages under a size cap, and the encoder for frames the relay
- * sends. Only used when a route has `onWebSocketMessage` hooks; otherwise an
- * upgraded connection stays a byte pipe (tunnel.ts).
+ * sends. RSV1 marks a message compressed with permessage-deflate (RFC 7692),
+ * which websocket-deflate.ts inflates. Only used when a route has
+ * `onWebSocketMessage` hooks; otherwise an upgraded connection stays a byte
+ * pipe (tunnel.ts).
  */
 import { randomFillSync } from 'node:crypto'
 
@@ -32,8 +34,12 @@ export class FrameError extends Error {
 
 /** What a WebSocketReader hands on. */
 export interface FrameSink {
-  /** A complete data message (fragments joined): OP_TEXT or OP_BINARY, payload unmasked. */
-  message(opcode: number, payload: Buffer): void
+  /**
+   * A complete data message (fragments joined): OP_TEXT or OP_BINARY,
+   * payload unmasked; `compressed` when its first frame had RSV1 (RFC 7692 §6),
+   * the payload then still deflated.
+   */
+  message(opcode: number, payload: Buffer, compressed: boolean): void
   /** A control frame (close, ping, pong), possibly between the fragments of a message. */
   control(opcode: number, payload: Buffer): void
 }
@@ -51,6 +57,8 @@ export class WebSocketReader {
   /** Largest message in bytes (all its fragments), else CLOSE_TOO_BIG. */
   private readonly maxMessage: number
   private readonly sink: FrameSink
+  /** Whether permessage-deflate was agreed: RSV1 then marks a compressed message. */
+  private readonly deflate: boolean
   private readonly head = Buffer.alloc(14)
   private headLen = 0
   private fin = false
@@ -61,13 +69,16 @@ export class WebSocketReader {
   private masked = false
   /** The opcode of the fragmented message being read (0 when none), and its fragments so far. */
   private messageOpcode = 0
+  /** Whether the message being read (its first frame) had RSV1. */
+  private compressed = false
   private fragments: Buffer[] = []
   private messageSize = 0
 
-  constructor(fromClient: boolean, maxMessage: number, sink: FrameSink) {
+  constructor(fromClient: boolean, maxMessage: number, sink: FrameSink, deflate = false) {
     this.fromClient = fromClient
     this.maxMessage = maxMessage
     this.sink = sink
+    this.deflate = deflate
   }
 
   /** push reads `chunk`; complete messages and control frames go to the sink in order. */
@@ -99,13 +110,16 @@ export class WebSocketReader {
     this.opcode = h[0]! & 0x0f
     this.masked = (h[1]! & 0x80) !== 0
     const who = this.fromClient ? 'client' : 'server'
-    // No extension is negotiated while messages are relayed (tunnel.ts drops the offers): RSV must be 0.
-    if ((h[0]! & 0x70) !== 0) throw new FrameError(CLOSE_PROTOCOL_ERROR, `${who} frame with RSV bits set`)
     if (this.masked !== this.fromClient)
       throw new FrameError(CLOSE_PROTOCOL_ERROR, `${who} frame ${this.masked ? 'masked' : 'not masked'}`)
     const op = this.opcode
     if ((op > OP_BINARY && op < OP_CLOSE) || op > OP_PONG)
       throw new FrameError(CLOSE_PROTOCOL_ERROR, `${who} frame with opcode ${op}`)
+    // The relay offers no extension but permessage-deflate (websocket-extensions.ts): RSV2 and RSV3
+    // must be 0, and RSV1 only marks the first frame of a compressed data message (RFC 7692 §6).
+    const rsv = h[0]! & 0x70
+    if (rsv !== 0 && (rsv !== 0x40 || !this.deflate || op === OP_CONTINUATION || op >= OP_CLOSE))
+      throw new FrameError(CLOSE_PROTOCOL_ERROR, `${who} frame with RSV bits ${rsv >> 4} on opcode ${op}`)
     let len = h[1]! & 0x7f
     let at = 2
     if (len === 126) {
@@ -133,6 +147,7 @@ export class WebSocketReader {
       // Checked before anything is allocated: a peer cannot make us hold more than the cap.
       if (this.messageSize + len > this.maxMessage)
         throw new FrameError(CLOSE_TOO_BIG, `${who} message over ${this.maxMessage} bytes`)
+      if (starts) this.compressed = rsv !== 0
     }
     if (this.masked) h.copy(this.mask, 0, at, at + 4)
     this.headLen = 0
@@ -159,7 +174,7 @@ export class WebSocketReader {
     if (op !== OP_CONTINUATION) this.messageOpcode = op
     if (this.fin && this.fragments.length === 0) {
       this.messageOpcode = 0
-      return this.sink.message(op, p)
+      return this.sink.message(op, p, this.compressed)
     }
     this.fragments.push(p)
     this.messageSize += p.length
@@ -169,7 +184,7 @@ export class WebSocketReader {
     this.fragments = []
     this.messageSize = 0
     this.messageOpcode = 0
-    this.sink.message(messageOp, whole)
+    this.sink.message(messageOp, whole, this.compressed)
   }
 }
 
@@ -184,16 +199,16 @@ function unmask(p: Buffer, mask: Buffer): void {
 }
 
 /**
- * encodeFrame makes one final frame (FIN set). Frames to a server are masked
- * with a fresh key (RFC 6455 §5.3: unpredictable, one per frame); frames to
- * a client are not.
+ * encodeFrame makes one final frame (FIN set), with RSV1 when `compressed`
+ * (RFC 7692 §6). Frames to a server are masked with a fresh key (RFC 6455
+ * §5.3: unpredictable, one per frame); frames to a client are not.
  */
-export function encodeFrame(opcode: number, payload: Buffer, toServer: boolean): Buffer {
+export function encodeFrame(opcode: number, payload: Buffer, toServer: boolean, compressed = false): Buffer {
   const len = payload.length
   const lenBytes = len < 126 ? 0 : len < 0x10000 ? 2 : 8
   const headLen = 2 + lenBytes + (toServer ? 4 : 0)
   const out = Buffer.allocUnsafe(headLen + len)
-  out[0] = 0x80 | opcode
+  out[0] = (compressed ? 0xc0 : 0x80) | opcode
   out[1] = (toServer ? 0x80 : 0) | (lenBytes === 0 ? len : lenBytes === 2 ? 126 : 127)
   if (lenBytes === 2) out.writeUInt16BE(len, 2)
   else if (lenBytes === 8) {

@@ -3,18 +3,22 @@
  * `onWebSocketMessage` hooks, each direction's frames are read
  * (websocket-frames.ts), each whole message goes through the hooks, and what
  * they leave is sent on as one final frame (RFC 6455 §5.4 lets an
- * intermediary refragment when no extension is in use: the offers are
- * removed from the upgrade request by offerNoExtensions). Control frames
+ * intermediary refragment when it knows the extensions in use: the offers
+ * are cut to permessage-deflate by offerReadableExtensions). With
+ * permessage-deflate agreed (RFC 7692), compressed messages are inflated for
+ * the hooks and sent on compressed (websocket-deflate.ts). Control frames
  * pass as they came, in their place in the stream. A message whose hooks
  * await holds the frames behind it (and pauses the sender), so order is
  * kept per direction. A violation closes both sides: 1002, 1007 (text that
- * is not UTF-8), 1009 (over the cap) or 1011 (a hook failed).
+ * is not UTF-8, data that does not inflate), 1009 (over the cap, inflated
+ * or not) or 1011 (a hook failed).
  */
 import type net from 'node:net'
 import { GatewayError, toGatewayError } from '../core/errors.ts'
 import type { HookLists, WebSocketMessage, WebSocketMessageResult } from '../core/hooks.ts'
-import type { RequestHead } from '../core/request-head.ts'
 import type { Session } from '../core/session.ts'
+import { MessageDeflate } from './websocket-deflate.ts'
+import { type DeflateParams, negotiatedDeflate } from './websocket-extensions.ts'
 import {
   CLOSE_INTERNAL_ERROR,
   CLOSE_INVALID_DATA,
@@ -29,33 +33,14 @@ import {
   WebSocketReader,
 } from './websocket-frames.ts'
 
+export { isWebSocket, offerReadableExtensions } from './websocket-extensions.ts'
+
 export type MessageHook = HookLists['onWebSocketMessage'][number]
-
-/** isWebSocket: whether an `Upgrade` value (as forwarded) names the WebSocket protocol (RFC 6455 §4.1). */
-export function isWebSocket(protocol: string | undefined): boolean {
-  if (protocol === undefined) return false
-  for (const member of protocol.split(',')) if (member.trim().toLowerCase() === 'websocket') return true
-  return false
-}
-
-/**
- * offerNoExtensions removes `Sec-WebSocket-Extensions` from a WebSocket
- * upgrade request, so the server negotiates none (RFC 6455 §9.1): the relay
- * must read every frame, and permessage-deflate (RFC 7692) would compress
- * them. Called only for routes with message hooks.
- */
-export function offerNoExtensions(head: RequestHead): void {
-  if (!isWebSocket(head.upgradeProtocol)) return
-  const raw = head.rawHeaders
-  for (let i = raw.length - 2; i >= 0; i -= 2) {
-    if (raw[i]!.toLowerCase() === 'sec-websocket-extensions') raw.splice(i, 2)
-  }
-}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** One item waiting behind a message whose hooks are awaited. */
-type Pending = { opcode: number; payload: Buffer; control: boolean }
+type Pending = { opcode: number; payload: Buffer; control: boolean; compressed: boolean }
 
 /** One direction of the relay: frames read from `from`, written to `to`. */
 class Direction implements FrameSink {
@@ -64,27 +49,37 @@ class Direction implements FrameSink {
   private readonly from: net.Socket
   private readonly to: net.Socket
   private readonly fromClient: boolean
+  /** The sender's permessage-deflate, when agreed. */
+  private readonly deflate: MessageDeflate | null
   /** True while a message's hooks are awaited; frames read meanwhile wait in `queue`. */
   private busy = false
   private readonly queue: Pending[] = []
 
-  constructor(relay: WebSocketRelay, from: net.Socket, to: net.Socket, fromClient: boolean, max: number) {
+  constructor(
+    relay: WebSocketRelay,
+    from: net.Socket,
+    to: net.Socket,
+    fromClient: boolean,
+    max: number,
+    deflate: MessageDeflate | null,
+  ) {
     this.relay = relay
     this.from = from
     this.to = to
     this.fromClient = fromClient
-    this.reader = new WebSocketReader(fromClient, max, this)
+    this.deflate = deflate
+    this.reader = new WebSocketReader(fromClient, max, this, deflate !== null)
   }
 
-  message(opcode: number, payload: Buffer): void {
+  message(opcode: number, payload: Buffer, compressed: boolean): void {
     if (this.relay.closed) return
-    if (this.busy) this.hold({ opcode, payload, control: false })
-    else this.process(opcode, payload)
+    if (this.busy) this.hold({ opcode, payload, control: false, compressed })
+    else this.process(opcode, payload, compressed)
   }
 
   control(opcode: number, payload: Buffer): void {
     if (this.relay.closed) return
-    if (this.busy) this.hold({ opcode, payload, control: true })
+    if (this.busy) this.hold({ opcode, payload, control: true, compressed: false })
     else this.send(opcode, payload)
   }
 
@@ -105,8 +100,21 @@ class Direction implements FrameSink {
     this.from.pause()
   }
 
-  /** process runs the hooks on one message, then sends what they left; false when it waits on a promise. */
-  private process(opcode: number, payload: Buffer): boolean {
+  /**
+   * process runs the hooks on one message (inflated first when `compressed`:
+   * messages are processed in order, as the sender's window needs), then
+   * sends what they left; false when it waits on a promise.
+   */
+  private process(opcode: number, wire: Buffer, compressed: boolean): boolean {
+    let payload = wire
+    if (compressed) {
+      try {
+        payload = this.deflate!.inflate(wire)
+      } catch (err) {
+        this.relay.fail(err)
+        return true
+      }
+    }
     let message: WebSocketMessage
     const direction = this.fromClient ? 'client' : 'server'
     if (opcode === OP_BINARY) message = { direction, type: 'binary', data: payload }
@@ -123,7 +131,7 @@ class Direction implements FrameSink {
     const original = message
     const r = this.relay.runHooks(message, 0, (done) => {
       this.busy = false
-      if (done !== undefined) this.sendMessage(done, original, payload)
+      if (done !== undefined) this.sendMessage(done, original, payload, compressed ? wire : null)
       this.drainQueue()
     })
     if (r === PENDING) {
@@ -131,16 +139,40 @@ class Direction implements FrameSink {
       this.from.pause()
       return false
     }
-    if (r !== undefined) this.sendMessage(r, original, payload)
+    if (r !== undefined) this.sendMessage(r, original, payload, compressed ? wire : null)
     return true
   }
 
-  /** sendMessage sends a message as the hooks left it; one no hook replaced keeps its bytes. */
-  private sendMessage(m: WebSocketMessage | typeof DROPPED, original: WebSocketMessage, bytes: Buffer): void {
-    if (m === DROPPED) return
-    if (m === original) this.send(m.type === 'text' ? OP_TEXT : OP_BINARY, bytes)
-    else if (m.type === 'binary') this.send(OP_BINARY, m.data)
-    else this.send(OP_TEXT, Buffer.from(m.data, 'utf8'))
+  /**
+   * sendMessage sends a message as the hooks left it. One left as it was
+   * keeps its bytes: a compressed one its compressed bytes, while the
+   * receiver's window is the sender's (MessageDeflate.keepsOriginal);
+   * otherwise what goes on compressed is deflated anew. `deflated` is the
+   * message as it came when it came compressed, else null.
+   */
+  private sendMessage(
+    m: WebSocketMessage | typeof DROPPED,
+    original: WebSocketMessage,
+    bytes: Buffer,
+    deflated: Buffer | null,
+  ): void {
+    const deflate = this.deflate
+    if (m === DROPPED) {
+      if (deflated !== null) deflate!.diverge()
+      return
+    }
+    const opcode = m.type === 'text' ? OP_TEXT : OP_BINARY
+    // A string equal to the text is the text (strings cannot be changed in place; Buffers can).
+    const same = m === original || (m.type === 'text' && original.type === 'text' && m.data === original.data)
+    if (deflated === null) {
+      if (same) this.send(opcode, bytes)
+      else this.send(opcode, m.type === 'binary' ? m.data : Buffer.from(m.data, 'utf8'))
+    } else if (same && deflate!.keepsOriginal) this.send(opcode, deflated, true)
+    else {
+      if (!same) deflate!.diverge()
+      const plain = same ? bytes : m.type === 'binary' ? m.data : Buffer.from(m.data, 'utf8')
+      this.send(opcode, deflate!.deflate(plain), true)
+    }
   }
 
   /** drainQueue sends what waited behind an awaited message, until the next one awaits. */
@@ -148,15 +180,15 @@ class Direction implements FrameSink {
     while (this.queue.length > 0 && !this.relay.closed) {
       const item = this.queue.shift()!
       if (item.control) this.send(item.opcode, item.payload)
-      else if (!this.process(item.opcode, item.payload)) return
+      else if (!this.process(item.opcode, item.payload, item.compressed)) return
     }
     if (!this.relay.closed && !this.to.writableNeedDrain) this.from.resume()
   }
 
-  send(opcode: number, payload: Buffer): void {
+  send(opcode: number, payload: Buffer, compressed = false): void {
     if (this.relay.closed || this.to.writableEnded) return
     // Backpressure as for the byte pipe: pairSockets resumes the sender on 'drain'.
-    if (!this.to.write(encodeFrame(opcode, payload, this.fromClient))) this.from.pause()
+    if (!this.to.write(encodeFrame(opcode, payload, this.fromClient, compressed))) this.from.pause()
   }
 }
 
@@ -168,7 +200,8 @@ const DROPPED = Symbol('dropped')
 /**
  * WebSocketRelay joins the two sides of an upgraded WebSocket through the
  * message hooks. `fromClient` and `fromServer` take the raw bytes each side
- * sends (they copy what they keep).
+ * sends (they copy what they keep). `agreed` is the 101's header list: its
+ * `Sec-WebSocket-Extensions` says whether messages may come compressed.
  */
 export class WebSocketRelay {
   closed = false
@@ -178,6 +211,8 @@ export class WebSocketRelay {
   private readonly hooks: readonly MessageHook[]
   private readonly clientSocket: net.Socket
   private readonly serverSocket: net.Socket
+  /** Set when the 101 agreed to an extension the relay cannot read; start() then closes with 1002. */
+  private readonly refused: FrameError | undefined
 
   constructor(
     clientSocket: net.Socket,
@@ -185,11 +220,19 @@ export class WebSocketRelay {
     session: Session,
     hooks: readonly MessageHook[],
     maxMessage: number,
+    agreed: readonly string[] = [],
   ) {
     this.session = session
     this.hooks = hooks
-    this.client = new Direction(this, clientSocket, serverSocket, true, maxMessage)
-    this.server = new Direction(this, serverSocket, clientSocket, false, maxMessage)
+    let params: DeflateParams | null = null
+    try {
+      params = negotiatedDeflate(agreed)
+    } catch (err) {
+      this.refused = err as FrameError
+    }
+    const [fromClient, fromServer] = params === null ? [null, null] : deflates(params, maxMessage)
+    this.client = new Direction(this, clientSocket, serverSocket, true, maxMessage, fromClient)
+    this.server = new Direction(this, serverSocket, clientSocket, false, maxMessage, fromServer)
     this.clientSocket = clientSocket
     this.serverSocket = serverSocket
   }
@@ -197,10 +240,15 @@ export class WebSocketRelay {
   readonly fromClient = (data: Buffer): void => this.feed(this.client, data)
   readonly fromServer = (data: Buffer): void => this.feed(this.server, data)
 
-  /** keepSendersPaused: call after pairSockets (see Direction.keepPaused). */
-  keepSendersPaused(): void {
+  /**
+   * start: call after pairSockets. Keeps a sender paused behind an awaited
+   * hook (see Direction.keepPaused), and closes both sides at once when the
+   * 101 agreed to an extension the relay cannot read.
+   */
+  start(): void {
     this.client.keepPaused()
     this.server.keepPaused()
+    if (this.refused !== undefined) this.fail(this.refused)
   }
 
   private feed(d: Direction, data: Buffer): void {
@@ -292,6 +340,14 @@ export class WebSocketRelay {
     this.clientSocket.resume()
     this.serverSocket.resume()
   }
+}
+
+/** deflates: each sender's MessageDeflate, with the window and context the 101 agreed for it (RFC 7692 §7.1). */
+function deflates(p: DeflateParams, max: number): [MessageDeflate, MessageDeflate] {
+  return [
+    new MessageDeflate(p.clientMaxWindowBits, p.clientNoContextTakeover, max, 'client'),
+    new MessageDeflate(p.serverMaxWindowBits, p.serverNoContextTakeover, max, 'server'),
+  ]
 }
 
 /** apply: the message after a hook's result; DROPPED, or undefined for a result that is none of the kinds. */
