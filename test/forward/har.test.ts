@@ -23,7 +23,7 @@ import { HarRecorder } from '../../src/forward/har.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
 import { curl, startForward, waitFor } from '../helpers/forward.ts'
-import { proxyConfig, startGateway } from '../helpers/gateway.ts'
+import { proxyConfig, rawRequest, startGateway } from '../helpers/gateway.ts'
 import { assertHar12, type HarEntry } from '../helpers/har.ts'
 import { wsThroughForward, wsThroughMitm } from '../helpers/websocket.ts'
 
@@ -317,4 +317,24 @@ test('HAR: a request body through the reverse proxy; maxBodySize 0 keeps none', 
   const [n] = await written(t, none)
   assert.equal(n!.request.postData, undefined)
   assert.equal(n!.request.bodySize, body.length)
+})
+
+test('HAR: body bytes that arrived while an earlier onRequestHead hook awaited are said to be missed', async (t) => {
+  const port = await origin(t, http.createServer())
+  const har = new HarRecorder()
+  const slow = { onRequestHead: () => new Promise<void>((r) => setTimeout(r, 20)) }
+  const gw = await startGateway(proxyConfig(`http://127.0.0.1:${port}`), { t, hooks: [slow, har.hooks] })
+  // Head and body in one write: the body is read (and held) before the slow hook lets the recorder tap it.
+  const head =
+    'POST /late HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 15\r\nConnection: close\r\n\r\n'
+  const res = await rawRequest(gw.port, head + 'plain text body')
+  assert.equal(res.status, 200)
+  assert.match(res.text, new RegExp(sha(Buffer.from('plain text body'))), 'the origin got the body')
+  assert.ok(await waitFor(() => count(har) === 1))
+  const [e] = await written(t, har)
+  assert.deepEqual(e!.request.postData, {
+    mimeType: 'text/plain',
+    text: '',
+    comment: 'capture began after 15 bytes; 0 of 15 kept',
+  })
 })
