@@ -83,6 +83,13 @@ const mitm = z.strictObject({
    * intercepted tunnel is TLS, terminated straight on the socket.
    */
   sniffPorts: z.array(z.number().int().min(1).max(65535)).default([80]),
+  /**
+   * eager: an intercepted destination's upstream connection is opened when
+   * its CONNECT is answered, so the origin's handshakes run while the client
+   * does its own (mitmproxy's `connection_strategy` default); lazy: at the
+   * first request.
+   */
+  connectionStrategy: z.enum(['eager', 'lazy']).default('eager'),
 })
 
 const r = routeSchema.shape

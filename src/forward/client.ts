@@ -17,6 +17,8 @@ export interface TunnelClient {
   detachForTunnel(sink: (data: Buffer) => void): Buffer | null
   /** Marks the bytes of the current read as kept beyond it (the sink queued them). */
   lend(): void
+  /** Stops reading, where it can, until the socket is read again (its bytes wait in the kernel); else they go to the sink. */
+  holdReads(): void
 }
 
 /** The client connection as the forward proxy's phases see it. */

@@ -81,6 +81,8 @@ export class ForwardRuntime {
   private readonly unverified: (host: string, port: number) => boolean
   private readonly mitmHosts: (host: string, port: number) => boolean
   private readonly passthrough: (host: string, port: number) => boolean
+  /** mitm.connectionStrategy eager: ports (all but sniffPorts, whose scheme the client decides) whose origin is connected at the CONNECT. */
+  private readonly eager: ((port: number) => boolean) | undefined
 
   constructor(o: ForwardOptions) {
     const cfg = (this.config = o.config)
@@ -111,6 +113,8 @@ export class ForwardRuntime {
     this.unverified = compilePatterns(cfg.mitm?.unverified ?? [])
     this.mitmHosts = compilePatterns(cfg.mitm?.hosts ?? [])
     this.passthrough = compilePatterns(cfg.mitm?.passthrough ?? [])
+    const sniffPorts = cfg.mitm?.sniffPorts ?? []
+    this.eager = cfg.mitm?.connectionStrategy === 'eager' ? (port) => !sniffPorts.includes(port) : undefined
   }
 
   /** The routes outside the table whose policy is `policy`. */
@@ -198,14 +202,31 @@ export class ForwardRuntime {
       }
       // A host whose pool resolved it lately: that address (the one its requests
       // will go to) is checked, without a new lookup on the way to the 200.
-      const known = this.pools.freshAddress(`${dest.scheme}://${authorityOf(dest)}`)
+      const key = `${dest.scheme}://${authorityOf(dest)}`
+      const known = this.pools.freshAddress(key)
       if (known === undefined)
-        return this.resolved(client, session, dest, () => intercept(client, session, dest))
+        return this.resolved(client, session, dest, (address) => {
+          intercept(client, session, dest) // the 200 is written first
+          this.connectAhead(key, dest, address)
+        })
       const refused = this.rules.checkAddress(dest.host, dest.port, known, true)
-      return refused === undefined ? intercept(client, session, dest) : client.respondError(refused)
+      if (refused !== undefined) return client.respondError(refused)
+      intercept(client, session, dest)
+      return this.connectAhead(key, dest, known)
     }
     if (chain !== undefined) return this.tunnelVia(client, session, dest, chain)
     this.resolved(client, session, dest, (address) => this.tunnel(client, session, dest, address))
+  }
+
+  /**
+   * connectAhead opens the intercepted destination's first upstream
+   * connection now, with `connectionStrategy: eager` (mitmproxy's default):
+   * its TCP and TLS handshakes overlap the client's handshake with us instead
+   * of following the client's first request. Not through a chained proxy.
+   */
+  private connectAhead(key: string, dest: Destination, address: string): void {
+    if (this.eager === undefined || !this.eager(dest.port)) return
+    this.pools.upstreamFor(key, dest, address, this.templateFor(dest)).targets[0]!.pool.preconnect()
   }
 
   /** chainFor: the first chain rule naming the destination, if any. */

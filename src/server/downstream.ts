@@ -164,6 +164,18 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     this.reads?.lend()
   }
 
+  /**
+   * holdReads stops reading the socket until something reads it again (a
+   * TLSSocket taking its handle), so the client's next bytes wait in the
+   * kernel. Only a socket on its own reads stops in the kernel when paused;
+   * another would go on reading into its stream, where a TLSSocket taking
+   * the handle would not find them: it is left reading, and the tunnel's
+   * sink gets its bytes.
+   */
+  holdReads(): void {
+    if (this.reads !== null) this.socket.pause()
+  }
+
   /** ReadOwner: whether bytes of the read just handled are still referenced here (see ClientReads). */
   keepsReadBytes(): boolean {
     return (

@@ -16,6 +16,7 @@ import {
   scanResponseHead,
 } from '../http1/response-head.ts'
 import { ReadBuffer } from '../http1/read-buffer.ts'
+import { systemTrustContext } from './system-trust.ts'
 
 /** The exchange using a connection. */
 export interface UpstreamUser {
@@ -139,7 +140,7 @@ export class UpstreamConnection implements Expirable, ChunkSink {
           ALPNProtocols: ['http/1.1'],
           secureContext:
             endpoint.ca === undefined
-              ? undefined
+              ? systemTrustContext()
               : (endpoint.context ??= tls.createSecureContext({ ca: endpoint.ca })),
           rejectUnauthorized: endpoint.verify,
         })

@@ -29,6 +29,8 @@ export class ConnectionPool implements ConnectionOwner {
   private readonly waiters: PoolWaiter[] = []
   /** The waiter each connecting socket was opened for. */
   private readonly opening = new Map<UpstreamConnection, PoolWaiter>()
+  /** Connections opened ahead of any request (preconnect), not yet claimed by a waiter. */
+  private readonly unclaimed: UpstreamConnection[] = []
   private open = 0
   private closed = false
   readonly endpoint: Endpoint
@@ -67,11 +69,30 @@ export class ConnectionPool implements ConnectionOwner {
         return
       }
     }
+    // A connection opened ahead for the request this one likely is: it waits for that, not for a second handshake.
+    const ahead = this.unclaimed.pop()
+    if (ahead !== undefined) {
+      this.opening.set(ahead, waiter)
+      return
+    }
     if (this.open < this.options.maxConnections) {
-      this.connect(waiter)
+      this.opening.set(this.connect(), waiter)
       return
     }
     this.waiters.push(waiter)
+  }
+
+  /**
+   * preconnect opens a connection before any request asks for one (an
+   * intercepted CONNECT's requests are on their way: its TCP and TLS
+   * handshakes then overlap the client's own), unless one is idle or already
+   * opened ahead. The first request to ask takes it, connected or not; one
+   * nobody asks for goes idle and ages out as any idle connection.
+   */
+  preconnect(): void {
+    if (this.closed || this.idle.length > 0 || this.unclaimed.length > 0) return
+    if (this.open >= this.options.maxConnections) return
+    this.unclaimed.push(this.connect())
   }
 
   /** cancel withdraws a waiter (its queue timeout passed or its client left). */
@@ -115,6 +136,7 @@ export class ConnectionPool implements ConnectionOwner {
   }
 
   onConnected(conn: UpstreamConnection): void {
+    this.claim(conn)
     const waiter = this.opening.get(conn)
     this.opening.delete(conn)
     if (waiter !== undefined) {
@@ -128,6 +150,7 @@ export class ConnectionPool implements ConnectionOwner {
 
   onConnectFailed(conn: UpstreamConnection, err: GatewayError): void {
     this.open--
+    this.claim(conn)
     const waiter = this.opening.get(conn)
     this.opening.delete(conn)
     waiter?.onPoolError(err)
@@ -151,16 +174,22 @@ export class ConnectionPool implements ConnectionOwner {
     return undefined
   }
 
-  private connect(waiter: PoolWaiter): void {
+  private connect(): UpstreamConnection {
     this.open++
-    const conn = new UpstreamConnection(
+    return new UpstreamConnection(
       this.endpoint,
       this,
       this.deadlines,
       this.options.connectTimeout,
       this.options.idleTimeout,
     )
-    this.opening.set(conn, waiter)
+  }
+
+  /** claim: `conn` finished opening (or failed); it is no longer one a request may take over. */
+  private claim(conn: UpstreamConnection): void {
+    if (this.unclaimed.length === 0) return
+    const i = this.unclaimed.indexOf(conn)
+    if (i !== -1) this.unclaimed.splice(i, 1)
   }
 
   /** A slot freed: open a connection for the first waiter, if any (closed or not, see release). */

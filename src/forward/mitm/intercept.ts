@@ -49,14 +49,7 @@ export function createInterceptor(
   const it: Interception = { leaves, serve, handshakeTimeout }
   return function intercept(client: ForwardClient, session: Session, dest: Destination): void {
     if (sniffPorts.includes(dest.port)) return sniff(client, session, dest, it)
-    // The CONNECT host's leaf is made before the 200, so a client without SNI (an IP) is served too.
-    leaves.contextFor(dest.host).then(
-      (context) => {
-        if (client.current !== session) return
-        terminate(client, session, dest, context, it)
-      },
-      () => client.current === session && client.socket.destroy(),
-    )
+    terminate(client, session, dest, it)
   }
 }
 
@@ -122,27 +115,38 @@ function open(client: ForwardClient, session: Session): void {
   session.bytesOut += CONNECT_ESTABLISHED.length
 }
 
-function terminate(
-  client: ForwardClient,
-  session: Session,
-  dest: Destination,
-  context: tls.SecureContext,
-  it: Interception,
-): void {
+/**
+ * terminate answers the CONNECT at once and intercepts its TLS. The CONNECT
+ * host's leaf is made while the 200 and the client's ClientHello travel; the
+ * ClientHello waits in the socket, unread, until the leaf is ready, so a
+ * client without SNI (an IP) is served the right one too.
+ */
+function terminate(client: ForwardClient, session: Session, dest: Destination, it: Interception): void {
   const raw = client.socket
   open(client, session)
-  // Bytes the client sent before our 200 (an eager ClientHello) were read
-  // already: only a stream in JavaScript can be given them back.
+  // Bytes read before TLS takes the socket (sent with the CONNECT, or read
+  // where reads cannot be held): only a stream in JavaScript can be given them.
+  let read: Buffer[] | null = null
   let early: Duplex | undefined
   const rest = client.detachForTunnel((data) => {
     session.bytesIn += data.length
-    early?.push(data)
+    if (early !== undefined) return void early.push(data)
+    client.lend()
+    ;(read ??= []).push(data)
   })
   if (rest !== null) {
     session.bytesIn += rest.length
-    early = jsStream(raw, rest)
+    read = [rest]
   }
-  secure(raw, early ?? raw, dest, context, it)
+  client.holdReads()
+  it.leaves.contextFor(dest.host).then(
+    (context) => {
+      if (client.current !== session || raw.destroyed) return
+      if (read !== null) early = jsStream(raw, read.length === 1 ? read[0]! : Buffer.concat(read))
+      secure(raw, early ?? raw, dest, context, it)
+    },
+    () => raw.destroy(),
+  )
 }
 
 /** secure terminates TLS from the client over `source` (the socket, or a stream of bytes read ahead). */
