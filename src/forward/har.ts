@@ -60,6 +60,9 @@ export interface HarOptions {
   maxWebSocketMessages?: number
 }
 
+/** An entry as built here: only its start is read back (to sort). */
+type HarEntry = { startedDateTime: string } & Record<string, unknown>
+
 interface HarResponseHead {
   status: number
   reason: string
@@ -69,7 +72,7 @@ interface HarResponseHead {
 export class HarRecorder {
   /** The hooks to give the gateway (alone or with others). */
   readonly hooks: GatewayHooks
-  private readonly entries: object[] = []
+  private readonly entries: HarEntry[] = []
   private readonly responses = new WeakMap<Session, HarResponseHead>()
   private readonly bodies = new WeakMap<Session, BodyCapture>()
   private readonly requestBodies = new WeakMap<Session, BodyCapture>()
@@ -121,17 +124,25 @@ export class HarRecorder {
     this.hooks = hooks
   }
 
-  /** The HAR document of what was recorded so far, with the WebSockets still open. */
+  /**
+   * The HAR document of what was recorded so far, with the WebSockets still
+   * open, sorted by start as the spec prefers (an entry is added when its
+   * exchange ends: a long one after shorter ones that began later).
+   */
   toJSON(): object {
-    const open: object[] = []
+    const entries = [...this.entries]
     for (const session of this.sockets.keys())
-      if (session.status === 101) open.push(this.entry(session, 'WebSocket open when written'))
+      if (session.status === 101) entries.push(this.entry(session, 'WebSocket open when written'))
+    // ISO 8601 strings of one format sort as their times do; sort is stable.
+    entries.sort((a, b) =>
+      a.startedDateTime < b.startedDateTime ? -1 : a.startedDateTime > b.startedDateTime ? 1 : 0,
+    )
     return {
       log: {
         version: '1.2',
         creator: { name: 'portcullis', version: '0.1' },
         pages: [],
-        entries: open.length === 0 ? this.entries : [...this.entries, ...open],
+        entries,
       },
     }
   }
@@ -175,7 +186,7 @@ export class HarRecorder {
   }
 
   /** entry: the HAR entry of a session (`note` goes to its comment). */
-  private entry(session: Session, note: string | undefined): object {
+  private entry(session: Session, note: string | undefined): HarEntry {
     const res = this.responses.get(session)
     const t = session.timings
     const http = session.head.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0'

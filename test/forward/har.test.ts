@@ -212,8 +212,13 @@ test('HAR: WebSocket messages bounded (count and size, said so); off keeps the b
   await roundTrip(ws, 'short')
   await roundTrip(ws, 'aééééé') // 11 bytes: cut at 8 inside an é, which is left out
   await roundTrip(ws, Buffer.alloc(20, 7))
-  await closed(ws, small, 1)
-  const [e] = await written(t, small)
+  // A request that begins after the WebSocket and ends before it: sorted by start in the file.
+  const get = http.get({ host: '127.0.0.1', port: fwd.port, path: `http://127.0.0.1:${port}/later` })
+  ;((await once(get, 'response'))[0] as http.IncomingMessage).resume()
+  assert.ok(await waitFor(() => count(small) === 1))
+  await closed(ws, small, 2)
+  const [e, later] = await written(t, small)
+  assert.equal(later!.request.url, `http://127.0.0.1:${port}/later`, 'entries in the order they began')
   assert.equal(e!.request.url, `ws://127.0.0.1:${port}/feed`)
   assert.deepEqual(
     e!._webSocketMessages!.map(({ time: _, ...m }) => m),
