@@ -156,6 +156,8 @@ test(
 
     const before = Date.now() / 1000
     const ws = await wsThroughMitm(t, fwd.port, new URL(`wss://localhost:${port}/chat?room=1`), caPem)
+    // Compressed on the wire (the relay keeps permessage-deflate): the HAR has the messages, not the frames.
+    assert.match(ws.extensions, /permessage-deflate/)
     await roundTrip(ws, 'hello')
     await roundTrip(ws, Buffer.from([1, 2, 3, 250]))
     await roundTrip(ws, 'bye')
