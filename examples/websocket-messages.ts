@@ -8,9 +8,9 @@
  *   node examples/websocket-messages.ts     # Node 24 runs TypeScript as is
  *   chromium --proxy-server=http://127.0.0.1:3128 https://your-app.example/
  *
- * With the hook, Portcullis reads every frame: the permessage-deflate offer
- * is removed from the upgrade, and a message over `limits.maxWebSocketMessage`
- * closes the connection with 1009.
+ * With the hook, Portcullis reads every frame: permessage-deflate stays
+ * agreed (messages are inflated for the hook and deflated again), and a
+ * message over `limits.maxWebSocketMessage` closes the connection with 1009.
  */
 import type { GatewayConfigInput } from '../src/config/schema.ts'
 import { DROP_MESSAGE, type GatewayHooks } from '../src/core/hooks.ts'

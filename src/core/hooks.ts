@@ -164,9 +164,11 @@ export interface GatewayHooks<Ctx extends object = Record<string, unknown>> {
    * upgraded (reverse, forward and intercepted alike), in order per
    * direction: a later message waits while a hook awaits. Control frames
    * (ping, pong, close) pass untouched. With such a hook the gateway reads
-   * the frames (RFC 6455): `Sec-WebSocket-Extensions` is removed from the
-   * upgrade request so no permessage-deflate is negotiated, and a message
-   * over `limits.maxWebSocketMessage` closes the connection with 1009.
+   * the frames (RFC 6455): the upgrade offers only permessage-deflate (RFC
+   * 7692), which the gateway inflates for the hook and deflates again, and a
+   * message over `limits.maxWebSocketMessage` (inflated) closes the
+   * connection with 1009. A hook that edits a binary message's Buffer in
+   * place must return it: undefined sends the message as it came.
    * Default (no hook): the upgraded connection is a byte pipe.
    * Return a replacement, `DROP_MESSAGE`, or undefined to send it on.
    * A hook that throws closes both sides with 1011.

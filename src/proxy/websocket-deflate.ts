@@ -30,8 +30,14 @@ export class MessageDeflate {
   private readonly resetEachMessage: boolean
   private readonly inflateOptions: zlib.ZlibOptions
   private readonly who: string
-  /** With context takeover, the last bytes inflated: the window the sender's next message refers to. */
+  /**
+   * With context takeover, the last bytes inflated (the first `windowLength`
+   * of this buffer, allocated once at 2^windowBits): the window the sender's
+   * next message refers to. zlib copies a dictionary when it starts, so one
+   * buffer serves every message.
+   */
   private window: Buffer | null = null
+  private windowLength = 0
   /**
    * With context takeover, true once a compressed message went on other
    * than as it came (replaced or dropped): the receiver's window no longer
@@ -58,7 +64,7 @@ export class MessageDeflate {
     const input = Buffer.allocUnsafe(payload.length + 4)
     payload.copy(input, 0)
     TAIL.copy(input, payload.length)
-    const window = this.window
+    const window = this.windowLength === 0 ? null : this.window!.subarray(0, this.windowLength)
     let out: Buffer
     try {
       out = zlib.inflateRawSync(
@@ -111,19 +117,20 @@ export class MessageDeflate {
     return out.subarray(0, out.length - 4)
   }
 
-  /** remember keeps the last 2^windowBits bytes inflated (copied: `out` goes to the hooks). */
+  /** remember keeps the last 2^windowBits bytes inflated (copied: `out` goes to the hooks, which may change it). */
   private remember(out: Buffer): void {
+    if (out.length === 0) return
     const size = 1 << this.windowBits
+    const w = (this.window ??= Buffer.allocUnsafe(size))
     if (out.length >= size) {
-      this.window = Buffer.from(out.subarray(out.length - size))
+      out.copy(w, 0, out.length - size)
+      this.windowLength = size
       return
     }
-    if (out.length === 0) return
-    const prev = this.window
-    const keep = prev === null ? 0 : Math.min(prev.length, size - out.length)
-    const w = Buffer.allocUnsafe(keep + out.length)
-    if (prev !== null) prev.copy(w, 0, prev.length - keep)
+    // Slide what is kept to the front (copy handles the overlap), then append.
+    const keep = Math.min(this.windowLength, size - out.length)
+    w.copy(w, 0, this.windowLength - keep, this.windowLength)
     out.copy(w, keep)
-    this.window = w
+    this.windowLength = keep + out.length
   }
 }
