@@ -39,7 +39,13 @@ import { ProxyAuth } from './proxy-auth.ts'
 import { resolveHost } from './resolve.ts'
 
 /** Intercepts a CONNECT's TLS (mitm/intercept.ts); given by whoever can serve the requests inside. */
-export type Interceptor = (client: ForwardClient, session: Session, dest: Destination) => void
+export type Interceptor = (
+  client: ForwardClient,
+  session: Session,
+  dest: Destination,
+  /** Called once the leaf is made and TLS waits for the client (connectionStrategy eager). */
+  ahead?: () => void,
+) => void
 
 /** What a ForwardRuntime is built from. */
 export interface ForwardOptions {
@@ -205,28 +211,31 @@ export class ForwardRuntime {
       const key = `${dest.scheme}://${authorityOf(dest)}`
       const known = this.pools.freshAddress(key)
       if (known === undefined)
-        return this.resolved(client, session, dest, (address) => {
-          intercept(client, session, dest) // the 200 is written first
-          this.connectAhead(key, dest, address)
-        })
+        return this.resolved(client, session, dest, (address) =>
+          intercept(client, session, dest, this.ahead(key, dest, address)),
+        )
       const refused = this.rules.checkAddress(dest.host, dest.port, known, true)
       if (refused !== undefined) return client.respondError(refused)
-      intercept(client, session, dest)
-      return this.connectAhead(key, dest, known)
+      return intercept(client, session, dest, this.ahead(key, dest, known))
     }
     if (chain !== undefined) return this.tunnelVia(client, session, dest, chain)
     this.resolved(client, session, dest, (address) => this.tunnel(client, session, dest, address))
   }
 
   /**
-   * connectAhead opens the intercepted destination's first upstream
-   * connection now, with `connectionStrategy: eager` (mitmproxy's default):
-   * its TCP and TLS handshakes overlap the client's handshake with us instead
-   * of following the client's first request. Not through a chained proxy.
+   * ahead: with `connectionStrategy: eager` (mitmproxy's default), what opens
+   * the intercepted destination's first upstream connection once its leaf is
+   * made, so its TCP and TLS handshakes overlap the client's handshake with
+   * us instead of following the client's first request. Once the leaf is
+   * made, not at the CONNECT: a burst of new hosts then opens its upstream
+   * connections in the order and pace its leaves are made (newest first, in
+   * slices), not all while its CONNECTs are still being accepted. Not
+   * through a chained proxy.
    */
-  private connectAhead(key: string, dest: Destination, address: string): void {
-    if (this.eager === undefined || !this.eager(dest.port)) return
-    this.pools.upstreamFor(key, dest, address, this.templateFor(dest)).targets[0]!.pool.preconnect()
+  private ahead(key: string, dest: Destination, address: string): (() => void) | undefined {
+    if (this.eager === undefined || !this.eager(dest.port)) return undefined
+    return () =>
+      this.pools.upstreamFor(key, dest, address, this.templateFor(dest)).targets[0]!.pool.preconnect()
   }
 
   /** chainFor: the first chain rule naming the destination, if any. */

@@ -16,7 +16,13 @@ const gateway = await createGateway({
   forward: {
     address: { host: '127.0.0.1', port: Number(port) },
     allow: allow.split(','),
-    mitm: { caDir: caDir!, hosts: ['*'], ...(upstreamCa === '-' ? {} : { upstreamCa }) },
+    mitm: {
+      caDir: caDir!,
+      hosts: ['*'],
+      ...(upstreamCa === '-' ? {} : { upstreamCa }),
+      // MITM_CONNECT=lazy in the environment: upstream connections at the first request (default eager).
+      connectionStrategy: process.env.MITM_CONNECT === 'lazy' ? 'lazy' : 'eager',
+    },
   },
 })
 await gateway.listen()

@@ -96,6 +96,11 @@ export class LeafCache {
     this.spares.length = 0
   }
 
+  /** Leaves waiting to be made: a burst of new hosts is being served while this is not 0. */
+  get pending(): number {
+    return this.queue.length
+  }
+
   /** Hosts cached (made or being made). */
   get size(): number {
     return this.entries.size
