@@ -17,7 +17,7 @@ export interface TunnelClient {
   detachForTunnel(sink: (data: Buffer) => void): Buffer | null
   /** Marks the bytes of the current read as kept beyond it (the sink queued them). */
   lend(): void
-  /** Stops reading, where it can, until the socket is read again (its bytes wait in the kernel); else they go to the sink. */
+  /** Pauses the socket: later bytes wait (in its stream buffer or the kernel) for whoever reads it next, not the sink. */
   holdReads(): void
 }
 

@@ -165,15 +165,14 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
   }
 
   /**
-   * holdReads stops reading the socket until something reads it again (a
-   * TLSSocket taking its handle), so the client's next bytes wait in the
-   * kernel. Only a socket on its own reads stops in the kernel when paused;
-   * another would go on reading into its stream, where a TLSSocket taking
-   * the handle would not find them: it is left reading, and the tunnel's
-   * sink gets its bytes.
+   * holdReads pauses the socket until something reads it again (a TLSSocket
+   * built on it): on its own reads it stops reading, the client's next
+   * bytes wait in the kernel; a stream socket stops emitting them, they
+   * wait in its buffer (up to its high-water mark, then in the kernel),
+   * where the TLSSocket takes them first.
    */
   holdReads(): void {
-    if (this.reads !== null) this.socket.pause()
+    this.socket.pause()
   }
 
   /** ReadOwner: whether bytes of the read just handled are still referenced here (see ClientReads). */

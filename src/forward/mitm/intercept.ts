@@ -123,8 +123,12 @@ function open(client: ForwardClient, session: Session): void {
 /**
  * terminate answers the CONNECT at once and intercepts its TLS. The CONNECT
  * host's leaf is made while the 200 and the client's ClientHello travel; the
- * ClientHello waits in the socket, unread, until the leaf is ready, so a
- * client without SNI (an IP) is served the right one too.
+ * ClientHello waits in the paused socket until the leaf is ready, so a
+ * client without SNI (an IP) is served the right one too. Bytes read before
+ * TLS takes the socket (sent with the CONNECT, or read into a paused
+ * socket's stream buffer) are put back in that buffer, which Node's
+ * TLSSocket reads first: TLS stays on the socket's handle, never on a
+ * JavaScript stream.
  */
 function terminate(
   client: ForwardClient,
@@ -135,26 +139,14 @@ function terminate(
 ): void {
   const raw = client.socket
   open(client, session)
-  // Bytes read before TLS takes the socket (sent with the CONNECT, or read
-  // where reads cannot be held): only a stream in JavaScript can be given them.
-  let read: Buffer[] | null = null
-  let early: Duplex | undefined
-  const rest = client.detachForTunnel((data) => {
-    session.bytesIn += data.length
-    if (early !== undefined) return void early.push(data)
-    client.lend()
-    ;(read ??= []).push(data)
-  })
-  if (rest !== null) {
-    session.bytesIn += rest.length
-    read = [rest]
-  }
+  // Counted as the TLSSocket takes them from the stream buffer (it emits them as it reads them).
+  const rest = client.detachForTunnel((data) => void (session.bytesIn += data.length))
   client.holdReads()
+  if (rest !== null) raw.unshift(rest)
   it.leaves.contextFor(dest.host).then(
     (context) => {
       if (client.current !== session || raw.destroyed) return
-      if (read !== null) early = jsStream(raw, read.length === 1 ? read[0]! : Buffer.concat(read))
-      secure(raw, early ?? raw, dest, context, it)
+      secure(raw, raw, dest, context, it)
       // Connecting ahead is speculative work: not while a burst of new hosts
       // still waits for its leaves (measured with bench/forward/new-hosts.ts:
       // a burst's 100 upstream handshakes held its probe's 200 back 3-5x).
