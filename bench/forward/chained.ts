@@ -14,7 +14,7 @@
  * and the chained/direct ratio (median of same-round ratios).
  *
  * Usage: node bench/forward/chained.ts [--rounds 5] [--seconds 3]
- *        [--connections 20] [--prof DIR]
+ *        [--connections 20] [--prof DIR] [--priority]
  * `--prof DIR` runs both gateways with --cpu-prof (DIR/direct, DIR/chained).
  * Roles it starts itself: `chained.ts gateway PORT CA_DIR ORIGIN_CA [PARENT_PORT]`
  * and `chained.ts parent PORT`.
@@ -89,6 +89,7 @@ async function harness(): Promise<void> {
       seconds: { type: 'string', default: '3' },
       connections: { type: 'string', default: '20' },
       prof: { type: 'string' },
+      priority: { type: 'boolean', default: false },
     },
   })
   const ROUNDS = Number(values.rounds)
@@ -106,6 +107,8 @@ async function harness(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-bench-chained-'))
   p.installCleanup(() => {})
   p.pinSelf(placement.loadCpu)
+  // As contestants.ts --priority: nice -10 for the harness and all it starts, against other load.
+  if (values.priority) p.usePriority(-10)
   const cert = await makeSelfSigned(dir)
   await createCa(join(dir, 'ca'))
   const ids = ['direct', 'chained'] as const
