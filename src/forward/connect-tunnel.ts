@@ -8,7 +8,6 @@
  * or 504 when the connect timed out, with the stable error body.
  */
 import net from 'node:net'
-import { Duplex } from 'node:stream'
 import { GatewayError } from '../core/errors.ts'
 import type { Session } from '../core/session.ts'
 import { pairSockets } from '../proxy/tunnel.ts'
@@ -66,62 +65,6 @@ export function connectTo(ep: TunnelEndpoint): Promise<{ socket: net.Socket; res
       })
     })
   })
-}
-
-/**
- * streamThrough is a stream over the tunnel `opening` yields (a CONNECT
- * through a chained proxy), returned at once so a TLS client can be started
- * on it: what is written before the tunnel is open waits, and a tunnel that
- * fails destroys the stream with its GatewayError. Destroying the stream
- * closes the tunnel. Intercepted TLS to an origin behind a chained proxy
- * runs over it (Endpoint.connectVia): a JavaScript stream, so it costs more
- * per byte than a socket, paid only by chained interception.
- */
-export function streamThrough(opening: Promise<{ socket: net.Socket; rest: Buffer | null }>): Duplex {
-  let socket: net.Socket | null = null
-  let waiting: (() => void) | null = null
-  const stream = new Duplex({
-    read() {
-      socket?.resume()
-    },
-    write(chunk: Buffer, _enc, done) {
-      if (socket !== null) socket.write(chunk, done)
-      else waiting = () => socket!.write(chunk, done) // Writable calls write() one at a time: one waits at most
-    },
-    final(done) {
-      socket?.end()
-      done()
-    },
-    destroy(err, done) {
-      socket?.destroy()
-      done(err)
-    },
-  })
-  opening.then(
-    (open) => {
-      if (stream.destroyed) return open.socket.destroy()
-      socket = open.socket
-      socket.removeAllListeners('error')
-      socket.on('error', (err) => stream.destroy(err))
-      let ended = false
-      // A clean end is passed on (the TLS client then closes the stream); a close without one is a reset.
-      socket.on('end', () => {
-        ended = true
-        stream.push(null)
-      })
-      socket.on('close', () => ended || stream.destroy(new GatewayError('UPSTREAM_RESET', 'tunnel closed')))
-      socket.on('data', (data: Buffer) => {
-        if (!stream.push(data)) socket!.pause()
-      })
-      if (open.rest !== null) stream.push(open.rest)
-      socket.resume()
-      const w = waiting
-      waiting = null
-      w?.()
-    },
-    (err: Error) => stream.destroy(err),
-  )
-  return stream
 }
 
 /** readChainAnswer waits for the chained proxy's answer head: 2xx opens the tunnel, anything else is a 502. */

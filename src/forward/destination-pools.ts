@@ -6,7 +6,7 @@
  * address changed. An evicted upstream closes its idle connections at once
  * and its busy ones when their exchange ends.
  */
-import type { Duplex } from 'node:stream'
+import type net from 'node:net'
 import type { UpstreamConfig } from '../config/schema.ts'
 import type { Deadlines } from '../core/deadlines.ts'
 import type { Destination } from '../core/session.ts'
@@ -61,8 +61,8 @@ export class DestinationPools {
    * upstreamFor returns the upstream for `dest` at `address`, creating it (and
    * evicting the least recently used) when none exists for that address.
    * `template.tls.servername` may name the SNI (intercepted TLS). With
-   * `connectVia` (intercepted TLS through a chained proxy) each connection's
-   * TLS runs over the stream it opens, `address` only names the way (the
+   * `openVia` (intercepted TLS through a chained proxy) each connection's
+   * TLS runs on the socket it opens, `address` only names the way (the
    * chained proxy) and the host name stays the name to verify.
    */
   upstreamFor(
@@ -70,7 +70,7 @@ export class DestinationPools {
     dest: Destination,
     address: string,
     template: DestinationTemplate,
-    connectVia?: () => Duplex,
+    openVia?: () => Promise<net.Socket>,
   ): Upstream {
     const e = this.entries.get(key)
     const until = performance.now() + RESOLVE_TTL_MS
@@ -86,9 +86,9 @@ export class DestinationPools {
       authorityOf(dest),
       config,
       this.deadlines,
-      connectVia === undefined ? address : undefined,
+      openVia === undefined ? address : undefined,
     )
-    if (connectVia !== undefined) for (const t of upstream.targets) t.pool.endpoint.connectVia = connectVia
+    if (openVia !== undefined) for (const t of upstream.targets) t.pool.endpoint.openVia = openVia
     this.entries.set(key, { upstream, address, until })
     if (this.entries.size > this.max) {
       const [oldest, old] = this.entries.entries().next().value!

@@ -6,7 +6,7 @@
  * (RFC 9112 §3.2.2), and one for requests inside intercepted TLS. Each has
  * a name for logs and metrics: `forward`, `forward-chain-N`, `mitm`.
  */
-import type { Duplex } from 'node:stream'
+import type net from 'node:net'
 import type { GatewayConfig, RouteConfig } from '../config/schema.ts'
 import { GatewayError } from '../core/errors.ts'
 import { routeSchema } from '../config/route-schema.ts'
@@ -15,7 +15,7 @@ import { type ModuleContext, routeModuleHooks } from '../modules/registry.ts'
 import type { Destination } from '../core/session.ts'
 import type { CompiledRoute } from '../routing/router.ts'
 import { authorityOf } from './authority.ts'
-import { connectTo, streamThrough } from './connect-tunnel.ts'
+import { connectTo } from './connect-tunnel.ts'
 import { resolveHost } from './resolve.ts'
 
 /** forwardRoute builds a route outside the table named `name` with these hooks (and `forward.route`'s keys). */
@@ -83,13 +83,14 @@ export function chainConnect(proxy: URL, authority: string): string {
 /**
  * chainVia opens the way to an intercepted `dest` behind the chained proxy
  * `proxy`, once per pooled connection: the proxy's name resolved, a CONNECT
- * for the destination (with the proxy's credentials), and the stream the
- * origin's TLS then runs over (verified as usual, SNI the host). A proxy
+ * for the destination (with the proxy's credentials), and the tunnel's
+ * socket, which the origin's TLS then runs on (verified as usual, SNI the
+ * host). A proxy
  * that cannot be reached or answers other than 2xx fails the connection
  * with a 502 (504 on the connect timeout), the proxy named in the message
  * the error log shows (never its credentials).
  */
-export function chainVia(proxy: URL, dest: Destination, connectTimeout: number): () => Duplex {
+export function chainVia(proxy: URL, dest: Destination, connectTimeout: number): () => Promise<net.Socket> {
   const host = proxy.hostname.replace(/^\[|\]$/g, '')
   const port = Number(proxy.port || 80)
   const chainRequest = chainConnect(proxy, authorityOf(dest))
@@ -104,15 +105,20 @@ export function chainVia(proxy: URL, dest: Destination, connectTimeout: number):
       root && Object.assign(new Error(named(root.message)), { code: (root as { code?: unknown }).code })
     return new GatewayError(err.code, named(err.message), { cause })
   }
-  return function connectViaChain() {
-    const opening = resolveHost(host).then((address) =>
-      connectTo({ address, port, connectTimeout, chainRequest }),
-    )
-    return streamThrough(
-      opening.catch((err: GatewayError) => {
-        throw label(err)
-      }),
-    )
+  return function openViaChain() {
+    return resolveHost(host)
+      .then((address) => connectTo({ address, port, connectTimeout, chainRequest }))
+      .then(
+        ({ socket, rest }) => {
+          // Bytes past the proxy's answer (a TLS server never speaks first, so
+          // they fail the handshake): the TLSSocket reads a socket's buffer first.
+          if (rest !== null) socket.unshift(rest)
+          return socket
+        },
+        (err: GatewayError) => {
+          throw label(err)
+        },
+      )
   }
 }
 
