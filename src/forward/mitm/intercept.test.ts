@@ -3,7 +3,9 @@
  * sends its ClientHello at once (before the leaf is ready), or together with
  * the CONNECT's bytes, is served all the same, by a TLSSocket over the
  * socket itself (its buffered bytes taken first), with the CONNECT host's
- * leaf.
+ * leaf. During a burst of new hosts the destination is connected ahead only
+ * once the ClientHello shows the client handshaking (ALPN or SNI); ALPN
+ * other than http/1.1 alone is refused (RFC 7301 §3.2).
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -128,3 +130,64 @@ for (const withConnect of [false, true])
     assert.equal(served.length, 1)
     assert.ok(served[0]!.parent instanceof net.Socket, 'TLS runs on the socket, not a JavaScript stream')
   })
+
+/** serveOne: an interceptor over `leaves` on a listener, each CONNECT's head read as the forward listener does. */
+async function serveOne(
+  t: import('node:test').TestContext,
+  leaves: LeafCache,
+  ahead: (() => void) | undefined,
+): Promise<number> {
+  const intercept = createInterceptor(leaves, (socket) => socket.end('inside\n'), 5000)
+  const dest: Destination = { scheme: 'https', host: '127.0.0.1', port: 443 }
+  const server = net.createServer({ allowHalfOpen: true }, (raw) => {
+    raw.once('data', () => {
+      const client = clientOf(raw, null)
+      intercept(client, client.current!, dest, ahead)
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.after(() => server.close())
+  return (server.address() as net.AddressInfo).port
+}
+
+/** handshake: CONNECT, then TLS with `alpn` offered; resolves with what the inside sent, or the error. */
+async function handshake(port: number, caPem: string, alpn?: string[]): Promise<string | Error> {
+  const raw = net.connect(port, '127.0.0.1')
+  raw.write('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n')
+  await new Promise((r) => raw.once('data', r))
+  const secure = tls.connect({ socket: raw, ca: caPem, host: '127.0.0.1', ALPNProtocols: alpn })
+  return new Promise((resolve) => {
+    let got = ''
+    secure.on('data', (d: Buffer) => (got += d.toString()))
+    secure.on('end', () => resolve(got))
+    secure.on('error', (err) => resolve(err))
+  })
+}
+
+test('in a burst, the destination is connected ahead at an ALPN ClientHello; h2 alone is refused', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-intercept-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  await createCa(join(dir, 'ca'))
+  const caPem = await readFile(join(dir, 'ca', 'ca.pem'), 'latin1')
+  const real = new LeafCache(await loadCa(join(dir, 'ca')), 10)
+  // Other hosts' leaves still waiting: a burst.
+  const busy = { pending: 5, contextFor: (host: string) => real.contextFor(host) } as unknown as LeafCache
+  let connected = 0
+  const port = await serveOne(t, busy, () => connected++)
+  assert.equal(await handshake(port, caPem), 'inside\n')
+  assert.equal(connected, 0, 'a ClientHello naming nothing: no speculative connection in a burst')
+  assert.equal(await handshake(port, caPem, ['h2', 'http/1.1']), 'inside\n')
+  assert.equal(connected, 1, 'an ALPN ClientHello: connected ahead once')
+  const refused = await handshake(port, caPem, ['h2'])
+  assert.ok(
+    refused instanceof Error && /no.application.protocol|alert number 120/i.test(refused.message),
+    String(refused),
+  )
+
+  // No burst: connected ahead at once, before any ClientHello.
+  const quiet = { pending: 0, contextFor: (host: string) => real.contextFor(host) } as unknown as LeafCache
+  let early = 0
+  const port2 = await serveOne(t, quiet, () => early++)
+  assert.equal(await handshake(port2, caPem), 'inside\n')
+  assert.equal(early, 1)
+})

@@ -19,9 +19,6 @@ import type { ForwardClient } from '../client.ts'
 import { CONNECT_ESTABLISHED } from '../connect-tunnel.ts'
 import type { LeafCache } from './leaf-cache.ts'
 
-/** ALPN's wire form (RFC 7301 §3.1), made once: given as an array, Node converts it for every socket. */
-const ALPN_HTTP1 = Buffer.from('\x08http/1.1', 'latin1')
-
 /** Serves the decrypted (or plain: `tls` false) connection of an intercepted CONNECT. */
 export type ServeIntercepted = (socket: net.Socket, dest: Destination, tls: boolean) => void
 
@@ -146,29 +143,49 @@ function terminate(
   it.leaves.contextFor(dest.host).then(
     (context) => {
       if (client.current !== session || raw.destroyed) return
-      secure(raw, raw, dest, context, it)
-      // Connecting ahead is speculative work: not while a burst of new hosts
-      // still waits for its leaves (measured with bench/forward/new-hosts.ts:
-      // a burst's 100 upstream handshakes held its probe's 200 back 3-5x).
-      if (ahead !== undefined && it.leaves.pending === 0) ahead()
+      // Connecting ahead is speculative work: at once when no burst of new
+      // hosts waits for leaves; during one, only for a client whose
+      // ClientHello shows it handshaking (its SNI or ALPN), so CONNECTs that
+      // send nothing cost no upstream handshakes (measured with
+      // bench/forward/new-hosts.ts: a burst's 100 upstream handshakes held
+      // its probe's 200 back 3-5x).
+      const now = ahead !== undefined && it.leaves.pending === 0
+      secure(raw, raw, dest, context, it, now ? undefined : ahead)
+      if (now) ahead!()
     },
     () => raw.destroy(),
   )
 }
 
-/** secure terminates TLS from the client over `source` (the socket, or a stream of bytes read ahead). */
+/**
+ * secure terminates TLS from the client over `source` (the socket, or a
+ * stream of bytes read ahead); `hello` is called once, when the ClientHello
+ * names a server (SNI) or protocols (ALPN).
+ */
 function secure(
   raw: net.Socket,
   source: net.Socket | Duplex,
   dest: Destination,
   context: tls.SecureContext,
   it: Interception,
+  hello?: () => void,
 ): void {
+  const said = (): void => {
+    const h = hello
+    hello = undefined
+    h?.()
+  }
   const secure = new tls.TLSSocket(source, {
     isServer: true,
     secureContext: context,
-    ALPNProtocols: ALPN_HTTP1,
+    // http/1.1 or nothing: a client offering only others gets the fatal
+    // no_application_protocol alert (RFC 7301 §3.2).
+    ALPNCallback: function alpn({ protocols }) {
+      said()
+      return protocols.includes('http/1.1') ? 'http/1.1' : undefined
+    },
     SNICallback: function leafForSni(servername, done) {
+      said()
       // Most clients name the CONNECT host: its context is the one already set, no lookup.
       if (servername.toLowerCase() === dest.host.toLowerCase()) return done(null, context)
       it.leaves.contextFor(servername).then(
