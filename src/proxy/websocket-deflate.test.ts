@@ -78,6 +78,37 @@ describe('MessageDeflate (RFC 7692 §7.2)', () => {
     })
   }
 
+  for (const windowBits of [15, 9, 8]) {
+    it(`mixes messages passed as they came and deflated anew for one receiver (${windowBits} bits)`, async () => {
+      const wire = await sender(windowBits, [...messages, ...messages])
+      const md = new MessageDeflate(windowBits, false, 1 << 20, 'client')
+      const inflate = receiver(windowBits)
+      for (let i = 0; i < wire.length; i++) {
+        const plain = md.inflate(wire[i]!)
+        const original = Buffer.from(plain)
+        let out: Buffer
+        let expected: Buffer
+        if (i % 4 === 2) {
+          md.diverge()
+          expected = Buffer.concat([Buffer.from('replaced: '), original])
+          out = md.deflate(expected)
+        } else if (md.keepsOriginal) [out, expected] = [wire[i]!, original]
+        else [out, expected] = [md.deflate(plain), original]
+        assert.ok((await inflate(out)).equals(expected), `message ${i}`)
+      }
+    })
+  }
+
+  it('deflating, refers back to what the receiver has, unless context takeover is off', () => {
+    const m = Buffer.from('{"type":"quote","symbol":"ACME","price":101.25}')
+    const keeps = new MessageDeflate(15, false, 1 << 20, 'server')
+    const alone = keeps.deflate(m).length
+    assert.ok(keeps.deflate(m).length < alone / 2, 'the second time it is mostly a reference')
+    const resets = new MessageDeflate(15, true, 1 << 20, 'server')
+    resets.deflate(m)
+    assert.equal(resets.deflate(m).length, alone)
+  })
+
   it('with no context takeover, each message inflates alone and may always keep its bytes', async () => {
     const wire = await sender(15, messages, true)
     const md = new MessageDeflate(15, true, 1 << 20, 'server')

@@ -9,11 +9,16 @@
  * call on a kept zlib stream). Context takeover is kept without a kept
  * stream: after a sync flush the only state between two messages is the
  * LZ77 window, so the last 2^windowBits bytes inflated are the next
- * message's dictionary.
+ * message's dictionary. Deflating, the dictionary is the last 1 KiB the
+ * relay deflated in that direction: most of the gain for small messages that
+ * repeat each other (a 64-byte JSON message: 66 bytes alone, 17 with it), at
+ * about the cost of none, where 32 KiB measured 3-5x.
  */
 import zlib from 'node:zlib'
 import { CLOSE_INVALID_DATA, CLOSE_TOO_BIG, FrameError } from './websocket-frames.ts'
 
+/** How much of what it deflated before the relay's deflate refers back to, at most. */
+const SENT_DICTIONARY = 1024
 /** RFC 7692 §7.2.2: the bytes a sync flush ends with, removed by the sender and put back to inflate. */
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const { Z_SYNC_FLUSH } = zlib.constants
@@ -30,14 +35,15 @@ export class MessageDeflate {
   private readonly resetEachMessage: boolean
   private readonly inflateOptions: zlib.ZlibOptions
   private readonly who: string
+  /** With context takeover, the last bytes inflated: the window the sender's next message refers to. */
+  private readonly window: Tail | null
   /**
-   * With context takeover, the last bytes inflated (the first `windowLength`
-   * of this buffer, allocated once at 2^windowBits): the window the sender's
-   * next message refers to. zlib copies a dictionary when it starts, so one
-   * buffer serves every message.
+   * With context takeover, the last bytes the relay deflated: what its next
+   * deflate may refer to. Always the end of the receiver's window: once the
+   * relay deflates, no compressed message goes on as it came (deflate sets
+   * `diverged`).
    */
-  private window: Buffer | null = null
-  private windowLength = 0
+  private readonly sent: Tail | null
   /**
    * With context takeover, true once a compressed message went on other
    * than as it came (replaced or dropped): the receiver's window no longer
@@ -53,6 +59,8 @@ export class MessageDeflate {
     // maxOutputLength: zlib stops after the output chunk that passes it, so a
     // bomb is never inflated whole (at most the cap and one 16 KiB chunk).
     this.inflateOptions = { windowBits, finishFlush: Z_SYNC_FLUSH, maxOutputLength: maxMessage }
+    this.window = noContextTakeover ? null : new Tail(1 << windowBits)
+    this.sent = noContextTakeover ? null : new Tail(Math.min(SENT_DICTIONARY, 1 << windowBits))
   }
 
   /**
@@ -64,12 +72,12 @@ export class MessageDeflate {
     const input = Buffer.allocUnsafe(payload.length + 4)
     payload.copy(input, 0)
     TAIL.copy(input, payload.length)
-    const window = this.windowLength === 0 ? null : this.window!.subarray(0, this.windowLength)
+    const window = this.window?.view()
     let out: Buffer
     try {
       out = zlib.inflateRawSync(
         input,
-        window === null ? this.inflateOptions : { ...this.inflateOptions, dictionary: window },
+        window === undefined ? this.inflateOptions : { ...this.inflateOptions, dictionary: window },
       )
     } catch (err) {
       const code = (err as { code?: unknown }).code
@@ -83,7 +91,7 @@ export class MessageDeflate {
         `${this.who} compressed message does not inflate (${String(code)})`,
       )
     }
-    if (!this.resetEachMessage) this.remember(out)
+    this.window?.push(out)
     return out
   }
 
@@ -99,38 +107,62 @@ export class MessageDeflate {
 
   /**
    * deflate compresses a message for the receiver (RFC 7692 §7.2.1: sync
-   * flush, the trailing 00 00 ff ff removed). Each message is compressed on
-   * its own, referring to no earlier one: context takeover allows such
-   * references but never requires them (§7.1.1), and setting a 32 KiB window
-   * as a dictionary measured 3-5x the cost of the compression itself.
+   * flush, the trailing 00 00 ff ff removed). With context takeover it may
+   * refer to the last SENT_DICTIONARY bytes it deflated (see `sent`);
+   * without, to nothing (§7.1.1).
    */
   deflate(plain: Buffer): Buffer {
-    // A window larger than the message (plus zlib's 262-byte lookahead) finds no more matches,
-    // and a smaller one is cheaper to set up. Never above the agreed size; zlib
+    const dictionary = this.sent?.view()
+    // A window larger than the message and dictionary (plus zlib's 262-byte lookahead) finds no
+    // more matches, and a smaller one is cheaper to set up. Never above the agreed size; zlib
     // makes 8 into 9, whose farthest match (250 bytes) still fits a 256-byte window.
-    const bits = Math.min(this.windowBits, Math.max(9, Math.ceil(Math.log2(plain.length + 262))))
-    const out = zlib.deflateRawSync(plain, {
+    const reach = plain.length + (dictionary?.length ?? 0) + 262
+    const bits = Math.min(this.windowBits, Math.max(9, Math.ceil(Math.log2(reach))))
+    const options: zlib.ZlibOptions = {
       windowBits: bits,
       memLevel: Math.min(8, Math.max(1, bits - 6)),
       finishFlush: Z_SYNC_FLUSH,
-    })
+    }
+    if (dictionary !== undefined) options.dictionary = dictionary
+    const out = zlib.deflateRawSync(plain, options)
+    this.sent?.push(plain)
+    this.diverged = true
     return out.subarray(0, out.length - 4)
   }
+}
 
-  /** remember keeps the last 2^windowBits bytes inflated (copied: `out` goes to the hooks, which may change it). */
-  private remember(out: Buffer): void {
-    if (out.length === 0) return
-    const size = 1 << this.windowBits
-    const w = (this.window ??= Buffer.allocUnsafe(size))
-    if (out.length >= size) {
-      out.copy(w, 0, out.length - size)
-      this.windowLength = size
+/**
+ * Tail keeps the last `cap` bytes pushed (copied: they may go to the hooks,
+ * which may change them), in one buffer allocated on first use: zlib copies
+ * a dictionary when it starts, so one buffer serves every message.
+ */
+class Tail {
+  private readonly cap: number
+  private buf: Buffer | null = null
+  private length = 0
+
+  constructor(cap: number) {
+    this.cap = cap
+  }
+
+  push(bytes: Buffer): void {
+    if (bytes.length === 0) return
+    const cap = this.cap
+    const b = (this.buf ??= Buffer.allocUnsafe(cap))
+    if (bytes.length >= cap) {
+      bytes.copy(b, 0, bytes.length - cap)
+      this.length = cap
       return
     }
     // Slide what is kept to the front (copy handles the overlap), then append.
-    const keep = Math.min(this.windowLength, size - out.length)
-    w.copy(w, 0, this.windowLength - keep, this.windowLength)
-    out.copy(w, keep)
-    this.windowLength = keep + out.length
+    const keep = Math.min(this.length, cap - bytes.length)
+    b.copy(b, 0, this.length - keep, this.length)
+    bytes.copy(b, keep)
+    this.length = keep + bytes.length
+  }
+
+  /** view: what is kept, undefined when nothing is. */
+  view(): Buffer | undefined {
+    return this.length === 0 ? undefined : this.buf!.subarray(0, this.length)
   }
 }

@@ -102,18 +102,26 @@ export const originExpects = conversation
 /** What the client must read back: the origin's echoes, `secret` hidden (the uppercased ones keep SECRET). */
 export const clientExpects = originExpects.map((m) => `echo ${m}`.replaceAll('secret', '******'))
 
-/** talk sends `messages` and resolves with the first `count` text messages that come back. */
+/**
+ * talk sends `messages` and resolves with the first `count` text messages
+ * that come back; rejects if the connection closes first (a message that
+ * did not inflate, say).
+ */
 export function talk(ws: WebSocket, messages: readonly string[], count: number): Promise<string[]> {
   const got: string[] = []
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    const onClose = (code: number) =>
+      reject(new Error(`closed with ${code} after ${got.length} of ${count} messages`))
     const onMessage = (data: RawData) => {
       got.push(String(data))
       if (got.length === count) {
         ws.off('message', onMessage)
+        ws.off('close', onClose)
         resolve(got)
       }
     }
     ws.on('message', onMessage)
+    ws.once('close', onClose)
     for (const m of messages) ws.send(m)
   })
 }
