@@ -17,8 +17,6 @@ export interface TunnelClient {
   detachForTunnel(sink: (data: Buffer) => void): Buffer | null
   /** Marks the bytes of the current read as kept beyond it (the sink queued them). */
   lend(): void
-  /** Pauses the socket: later bytes wait (in its stream buffer or the kernel) for whoever reads it next, not the sink. */
-  holdReads(): void
 }
 
 /** The client connection as the forward proxy's phases see it. */

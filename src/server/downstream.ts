@@ -164,17 +164,6 @@ export class DownstreamConnection implements RequestHandler, Expirable, PhaseHos
     this.reads?.lend()
   }
 
-  /**
-   * holdReads pauses the socket until something reads it again (a TLSSocket
-   * built on it): on its own reads it stops reading, the client's next
-   * bytes wait in the kernel; a stream socket stops emitting them, they
-   * wait in its buffer (up to its high-water mark, then in the kernel),
-   * where the TLSSocket takes them first.
-   */
-  holdReads(): void {
-    this.socket.pause()
-  }
-
   /** ReadOwner: whether bytes of the read just handled are still referenced here (see ClientReads). */
   keepsReadBytes(): boolean {
     return (

@@ -33,9 +33,6 @@ function clientOf(socket: net.Socket, rest: Buffer | null): ForwardClient {
       return rest
     },
     lend() {},
-    holdReads() {
-      socket.pause()
-    },
     respond() {},
     respondError() {},
     proxy() {},
@@ -190,4 +187,35 @@ test('in a burst, the destination is connected ahead at an ALPN ClientHello; h2 
   const port2 = await serveOne(t, quiet, () => early++)
   assert.equal(await handshake(port2, caPem), 'inside\n')
   assert.equal(early, 1)
+})
+
+test('a client that leaves before its leaf is made is closed then, not at the handshake time limit', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-intercept-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  await createCa(join(dir, 'ca'))
+  const real = new LeafCache(await loadCa(join(dir, 'ca')), 10)
+  const slow = {
+    pending: 0,
+    contextFor: (host: string) =>
+      new Promise<tls.SecureContext>((r) => setTimeout(() => r(real.contextFor(host)), 100)),
+  } as unknown as LeafCache
+  const intercept = createInterceptor(slow, (socket) => socket.end(), 60_000)
+  const dest: Destination = { scheme: 'https', host: '127.0.0.1', port: 443 }
+  let closed!: () => void
+  const serverSideClosed = new Promise<void>((r) => (closed = r))
+  const server = net.createServer({ allowHalfOpen: true }, (raw) => {
+    raw.once('close', () => closed())
+    raw.once('data', () => {
+      const client = clientOf(raw, null)
+      intercept(client, client.current!, dest)
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.after(() => server.close())
+  const raw = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+  raw.write('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n')
+  await new Promise((r) => raw.once('data', r))
+  raw.end() // gone while the leaf is still being made
+  const timeout = new Promise<string>((r) => setTimeout(() => r('still open'), 5000).unref())
+  assert.equal(await Promise.race([serverSideClosed.then(() => 'closed'), timeout]), 'closed')
 })

@@ -29,6 +29,12 @@ interface Interception {
   readonly handshakeTimeout: number
 }
 
+/**
+ * Bytes a client may send before its leaf is ready: a ClientHello fits one
+ * TLS record (16 KiB, RFC 8446 §5.1), rarely more than 2 KiB.
+ */
+const MAX_EARLY = 64 * 1024
+
 /** The first byte of a TLS handshake record (RFC 8446 §5.1): what a ClientHello starts with. */
 const TLS_HANDSHAKE = 0x16
 
@@ -119,13 +125,13 @@ function open(client: ForwardClient, session: Session): void {
 
 /**
  * terminate answers the CONNECT at once and intercepts its TLS. The CONNECT
- * host's leaf is made while the 200 and the client's ClientHello travel; the
- * ClientHello waits in the paused socket until the leaf is ready, so a
- * client without SNI (an IP) is served the right one too. Bytes read before
- * TLS takes the socket (sent with the CONNECT, or read into a paused
- * socket's stream buffer) are put back in that buffer, which Node's
- * TLSSocket reads first: TLS stays on the socket's handle, never on a
- * JavaScript stream.
+ * host's leaf is made while the 200 and the client's ClientHello travel, so
+ * a client without SNI (an IP) is served the right one too. Bytes read
+ * before the leaf is ready (the ClientHello, or bytes sent with the
+ * CONNECT) are kept, at most MAX_EARLY, then put back in the paused
+ * socket's stream buffer, which Node's TLSSocket reads first: TLS stays on
+ * the socket's handle, never on a JavaScript stream. A client that leaves
+ * meanwhile is closed at once.
  */
 function terminate(
   client: ForwardClient,
@@ -136,13 +142,29 @@ function terminate(
 ): void {
   const raw = client.socket
   open(client, session)
-  // Counted as the TLSSocket takes them from the stream buffer (it emits them as it reads them).
-  const rest = client.detachForTunnel((data) => void (session.bytesIn += data.length))
-  client.holdReads()
-  if (rest !== null) raw.unshift(rest)
+  let early: Buffer[] | null = null
+  let size = 0
+  let taken = false
+  const rest = client.detachForTunnel((data) => {
+    if (taken) return // the TLSSocket re-reading what was put back
+    session.bytesIn += data.length
+    client.lend()
+    ;(early ??= []).push(data)
+    if ((size += data.length) > MAX_EARLY) raw.destroy()
+  })
+  if (rest !== null) {
+    session.bytesIn += rest.length
+    early = [rest]
+  }
+  const gone = (): void => void raw.destroy()
+  raw.once('end', gone)
   it.leaves.contextFor(dest.host).then(
     (context) => {
-      if (client.current !== session || raw.destroyed) return
+      if (client.current !== session || raw.destroyed) return void raw.destroy()
+      raw.off('end', gone)
+      raw.pause()
+      if (early !== null) raw.unshift(early.length === 1 ? early[0]! : Buffer.concat(early))
+      taken = true
       // Connecting ahead is speculative work: at once when no burst of new
       // hosts waits for leaves; during one, only for a client whose
       // ClientHello shows it handshaking (its SNI or ALPN), so CONNECTs that
