@@ -3,7 +3,7 @@
  * (listener moved to port 0, the CA to a fresh one, 127.0.0.1 allowed) and
  * hooks, an intercepted WebSocket to a local origin: a `telemetry` message
  * from the page is dropped, a `token` from the server redacted, anything
- * else passes untouched.
+ * else passes untouched; permessage-deflate stays agreed.
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -27,11 +27,16 @@ test(
     await createCa(caDir)
     const cert = await makeSelfSigned(dir)
     const received: string[] = []
-    const port = await pageOrigin(t, cert, '', (ws) =>
-      ws.on('message', (m: RawData) => {
-        received.push(String(m))
-        ws.send(JSON.stringify({ reply: String(m), token: 'abc123' }))
-      }),
+    const port = await pageOrigin(
+      t,
+      cert,
+      '',
+      (ws) =>
+        ws.on('message', (m: RawData) => {
+          received.push(String(m))
+          ws.send(JSON.stringify({ reply: String(m), token: 'abc123' }))
+        }),
+      { perMessageDeflate: true },
     )
     const fwd = await startForward(
       {
@@ -42,7 +47,16 @@ test(
       },
       { t, hooks, extra: { limits: config.limits } },
     )
-    const ws = await wsThroughMitm(t, fwd.port, new URL(`wss://localhost:${port}/app`), join(caDir, 'ca.pem'))
+    const ws = await wsThroughMitm(
+      t,
+      fwd.port,
+      new URL(`wss://localhost:${port}/app`),
+      join(caDir, 'ca.pem'),
+      {
+        perMessageDeflate: true,
+      },
+    )
+    assert.equal(ws.extensions, 'permessage-deflate')
     const replies: string[] = []
     ws.on('message', (m: RawData) => replies.push(String(m)))
     ws.send(JSON.stringify({ type: 'telemetry', clicks: 3 }))
