@@ -52,9 +52,7 @@ test(
       fwd.port,
       new URL(`wss://localhost:${port}/app`),
       join(caDir, 'ca.pem'),
-      {
-        perMessageDeflate: true,
-      },
+      { perMessageDeflate: true },
     )
     assert.equal(ws.extensions, 'permessage-deflate')
     const replies: string[] = []
