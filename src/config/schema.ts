@@ -183,7 +183,7 @@ const limits = z
     minUploadRate: size.default(1024),
     /** Concurrent requests with a body still arriving, per client address (per worker), else 429; 0 for no limit. */
     maxUploadsPerClient: z.number().int().min(0).default(128),
-    /** Largest WebSocket message read for onWebSocketMessage hooks (all fragments), else closed with 1009. */
+    /** Largest WebSocket message read for onWebSocketMessage hooks (all fragments; inflated when compressed), else closed with 1009. */
     maxWebSocketMessage: size
       .refine((n) => n > 0, 'must be more than 0 (a message over it closes the connection)')
       .default(1024 * 1024),
