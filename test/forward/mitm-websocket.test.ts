@@ -89,6 +89,8 @@ test('a message hook on an absolute-form WebSocket upgrade (source forward)', as
   const port = (server.address() as net.AddressInfo).port
   const fwd = await startForward({ allow: ['127.0.0.1'] }, { t, hooks })
   const ws = await wsThroughForward(t, fwd.port, new URL(`ws://127.0.0.1:${port}/chat`))
+  assert.equal(ws.extensions, 'permessage-deflate', 'compression agreed through the relay')
+  assert.match(offers[0] ?? '', /^permessage-deflate/)
   const reply = once(ws, 'message')
   ws.send('through the proxy')
   assert.equal(String((await reply)[0]), 'echo THROUGH THE PROXY (forward 127.0.0.1)')
