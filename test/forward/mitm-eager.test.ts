@@ -42,6 +42,21 @@ async function setup(t: import('node:test').TestContext) {
   return { caDir: join(dir, 'ca'), ca, originCert: cert.certPath, origin, ...(await origin()) }
 }
 
+/** proxyFor: a forward proxy intercepting 127.0.0.1, trusting the origins' certificate. */
+function proxyFor(
+  t: import('node:test').TestContext,
+  s: { caDir: string; originCert: string },
+  connectionStrategy: 'eager' | 'lazy' = 'eager',
+) {
+  return startForward(
+    {
+      allow: ['127.0.0.1'],
+      mitm: { caDir: s.caDir, hosts: ['127.0.0.1'], upstreamCa: s.originCert, connectionStrategy },
+    },
+    { t },
+  )
+}
+
 /** tunnel: CONNECT to 127.0.0.1:port through the proxy, then TLS verified against the local CA. */
 async function tunnel(
   proxyPort: number,
@@ -117,10 +132,7 @@ test(
   { skip },
   async (t) => {
     const s = await setup(t)
-    const fwd = await startForward(
-      { allow: ['127.0.0.1'], mitm: { caDir: s.caDir, hosts: ['127.0.0.1'], upstreamCa: s.originCert } },
-      { t },
-    )
+    const fwd = await proxyFor(t, s)
     const secure = await tunnel(fwd.port, s.port, s.ca)
     t.after(() => secure.destroy())
     // No request sent yet: the connection is there already.
@@ -140,13 +152,7 @@ test(
 
 test('lazy: no upstream connection until the first request', { skip }, async (t) => {
   const s = await setup(t)
-  const fwd = await startForward(
-    {
-      allow: ['127.0.0.1'],
-      mitm: { caDir: s.caDir, hosts: ['127.0.0.1'], upstreamCa: s.originCert, connectionStrategy: 'lazy' },
-    },
-    { t },
-  )
+  const fwd = await proxyFor(t, s, 'lazy')
   const secure = await tunnel(fwd.port, s.port, s.ca)
   t.after(() => secure.destroy())
   await new Promise((r) => setTimeout(r, 200))
@@ -160,10 +166,7 @@ test(
   { skip },
   async (t) => {
     const s = await setup(t)
-    const fwd = await startForward(
-      { allow: ['127.0.0.1'], mitm: { caDir: s.caDir, hosts: ['127.0.0.1'], upstreamCa: s.originCert } },
-      { t },
-    )
+    const fwd = await proxyFor(t, s)
     const secure = await tunnel(fwd.port, s.port, s.ca, true)
     t.after(() => secure.destroy())
     assert.equal(await get(secure, s.port, '/early'), 'secure /early')
