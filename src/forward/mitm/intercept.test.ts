@@ -48,6 +48,7 @@ test('a ClientHello sent before the leaf is ready is served natively', async (t)
   // A leaf that takes 100 ms: the client's ClientHello is there long before it.
   const slow = {
     pending: 0,
+    hurry: () => {},
     contextFor: (host: string) =>
       new Promise<tls.SecureContext>((r) => setTimeout(() => r(real.contextFor(host)), 100)),
   } as unknown as LeafCache
@@ -101,20 +102,33 @@ async function handshake(port: number, caPem: string, alpn?: string[]): Promise<
   })
 }
 
-test('in a burst, the destination is connected ahead at an ALPN ClientHello; h2 alone is refused', async (t) => {
+test('in a burst, the destination is connected ahead at the ClientHello, not for a silent CONNECT; h2 alone is refused', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-intercept-'))
   t.after(() => rm(dir, { recursive: true, force: true }))
   await createCa(join(dir, 'ca'))
   const caPem = await readFile(join(dir, 'ca', 'ca.pem'), 'latin1')
   const real = new LeafCache(await loadCa(join(dir, 'ca')), 10)
   // Other hosts' leaves still waiting: a burst.
-  const busy = { pending: 5, contextFor: (host: string) => real.contextFor(host) } as unknown as LeafCache
+  const hurried: string[] = []
+  const busy = {
+    pending: 5,
+    hurry: (host: string) => hurried.push(host),
+    contextFor: (host: string) => real.contextFor(host),
+  } as unknown as LeafCache
   let connected = 0
   const port = await serveOne(t, busy, () => connected++)
+  // A CONNECT that sends nothing, then leaves: no speculative connection.
+  const silent = net.connect(port, '127.0.0.1')
+  silent.write('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n')
+  await new Promise((r) => silent.once('data', r))
+  await new Promise((r) => setTimeout(r, 50))
+  silent.end()
+  await new Promise((r) => silent.once('close', r))
+  assert.equal(connected, 0, 'nothing sent: no speculative connection in a burst')
   assert.equal(await handshake(port, caPem), 'inside\n')
-  assert.equal(connected, 0, 'a ClientHello naming nothing: no speculative connection in a burst')
+  assert.equal(connected, 1, 'a ClientHello: connected ahead once')
   assert.equal(await handshake(port, caPem, ['h2', 'http/1.1']), 'inside\n')
-  assert.equal(connected, 1, 'an ALPN ClientHello: connected ahead once')
+  assert.equal(connected, 2)
   const refused = await handshake(port, caPem, ['h2'])
   assert.ok(
     refused instanceof Error && /no.application.protocol|alert number 120/i.test(refused.message),
@@ -122,7 +136,11 @@ test('in a burst, the destination is connected ahead at an ALPN ClientHello; h2 
   )
 
   // No burst: connected ahead at once, before any ClientHello.
-  const quiet = { pending: 0, contextFor: (host: string) => real.contextFor(host) } as unknown as LeafCache
+  const quiet = {
+    pending: 0,
+    hurry: () => {},
+    contextFor: (host: string) => real.contextFor(host),
+  } as unknown as LeafCache
   let early = 0
   const port2 = await serveOne(t, quiet, () => early++)
   assert.equal(await handshake(port2, caPem), 'inside\n')
@@ -136,6 +154,7 @@ test('a client that leaves before its leaf is made is closed then, not at the ha
   const real = new LeafCache(await loadCa(join(dir, 'ca')), 10)
   const slow = {
     pending: 0,
+    hurry: () => {},
     contextFor: (host: string) =>
       new Promise<tls.SecureContext>((r) => setTimeout(() => r(real.contextFor(host)), 100)),
   } as unknown as LeafCache

@@ -82,7 +82,7 @@ function sniff(client: ForwardClient, session: Session, dest: Destination, it: I
     if (stream !== undefined) return void stream.push(data)
     if (data[0] === TLS_HANDSHAKE) {
       stream = jsStream(raw, data)
-      it.leaves.contextFor(dest.host).then(
+      it.leaves.contextFor(dest.host, true).then(
         (context) => {
           clearTimeout(timer)
           raw.off('end', leave)
@@ -126,12 +126,14 @@ function open(client: ForwardClient, session: Session): void {
 /**
  * terminate answers the CONNECT at once and intercepts its TLS. The CONNECT
  * host's leaf is made while the 200 and the client's ClientHello travel, so
- * a client without SNI (an IP) is served the right one too. Bytes read
- * before the leaf is ready (the ClientHello, or bytes sent with the
- * CONNECT) are kept, at most MAX_EARLY, then put back in the paused
- * socket's stream buffer, which Node's TLSSocket reads first: TLS stays on
- * the socket's handle, never on a JavaScript stream. A client that leaves
- * meanwhile is closed at once.
+ * a client without SNI (an IP) is served the right one too. The TLSSocket
+ * is made once both the leaf and the ClientHello are here: the bytes read
+ * (the ClientHello, or bytes sent with the CONNECT; at most MAX_EARLY) are
+ * put back in the paused socket's stream buffer, which Node's TLSSocket
+ * reads first, so TLS stays on the socket's handle, never on a JavaScript
+ * stream. A CONNECT that sends nothing (a burst's, a scanner's, a browser's
+ * spare connection) costs no TLS state, and is closed when it leaves or
+ * after the handshake's time limit.
  */
 function terminate(
   client: ForwardClient,
@@ -141,76 +143,84 @@ function terminate(
   ahead: (() => void) | undefined,
 ): void {
   const raw = client.socket
+  // Gone already (its end was read while the CONNECT's hooks ran): nothing to intercept.
+  if (raw.readableEnded || raw.destroyed) return void raw.destroy()
   open(client, session)
   let early: Buffer[] | null = null
   let size = 0
+  let context: tls.SecureContext | undefined
   let taken = false
+  const gone = (): void => void raw.destroy()
+  // Connecting ahead is speculative work: at once when no burst of new hosts
+  // waits for leaves; during one, once the client's ClientHello shows it
+  // handshaking, so CONNECTs that send nothing cost no upstream handshakes
+  // (measured with bench/forward/new-hosts.ts: a burst's 100 upstream
+  // handshakes held its probe's 200 back 3-5x).
+  const connectAhead = (): void => {
+    const a = ahead
+    ahead = undefined
+    a?.()
+  }
+  const start = (): void => {
+    taken = true
+    clearTimeout(timer)
+    raw.off('end', gone)
+    raw.pause()
+    raw.unshift(early!.length === 1 ? early![0]! : Buffer.concat(early!))
+    secure(raw, raw, dest, context!, it)
+  }
   const rest = client.detachForTunnel((data) => {
     if (taken) return // the TLSSocket re-reading what was put back
     session.bytesIn += data.length
     client.lend()
+    const first = early === null
     ;(early ??= []).push(data)
-    if ((size += data.length) > MAX_EARLY) raw.destroy()
+    if ((size += data.length) > MAX_EARLY) return void raw.destroy()
+    if (!first) return
+    // Its ClientHello: the client waits on the leaf now.
+    if (context !== undefined) start()
+    else it.leaves.hurry(dest.host)
+    connectAhead()
   })
   if (rest !== null) {
     session.bytesIn += rest.length
     early = [rest]
   }
-  const gone = (): void => void raw.destroy()
+  // After detachForTunnel, which takes the connection's own 'end' listeners off.
   raw.once('end', gone)
-  it.leaves.contextFor(dest.host).then(
-    (context) => {
+  const timer = setTimeout(gone, it.handshakeTimeout).unref()
+  raw.once('close', () => clearTimeout(timer))
+  it.leaves.contextFor(dest.host, early !== null).then(
+    (made) => {
       if (client.current !== session || raw.destroyed) return void raw.destroy()
-      raw.off('end', gone)
-      raw.pause()
-      if (early !== null) raw.unshift(early.length === 1 ? early[0]! : Buffer.concat(early))
-      taken = true
-      // Connecting ahead is speculative work: at once when no burst of new
-      // hosts waits for leaves; during one, only for a client whose
-      // ClientHello shows it handshaking (its SNI or ALPN), so CONNECTs that
-      // send nothing cost no upstream handshakes (measured with
-      // bench/forward/new-hosts.ts: a burst's 100 upstream handshakes held
-      // its probe's 200 back 3-5x).
-      const now = ahead !== undefined && it.leaves.pending === 0
-      secure(raw, raw, dest, context, it, now ? undefined : ahead)
-      if (now) ahead!()
+      context = made
+      if (early !== null) start()
+      if (early !== null || it.leaves.pending === 0) connectAhead()
     },
     () => raw.destroy(),
   )
 }
 
-/**
- * secure terminates TLS from the client over `source` (the socket, or a
- * stream of bytes read ahead); `hello` is called once, when the ClientHello
- * names a server (SNI) or protocols (ALPN).
- */
+/** secure terminates TLS from the client over `source` (the socket, or a stream of bytes read ahead). */
 function secure(
   raw: net.Socket,
   source: net.Socket | Duplex,
   dest: Destination,
   context: tls.SecureContext,
   it: Interception,
-  hello?: () => void,
 ): void {
-  const said = (): void => {
-    const h = hello
-    hello = undefined
-    h?.()
-  }
   const secure = new tls.TLSSocket(source, {
     isServer: true,
     secureContext: context,
     // http/1.1 or nothing: a client offering only others gets the fatal
     // no_application_protocol alert (RFC 7301 §3.2).
     ALPNCallback: function alpn({ protocols }) {
-      said()
       return protocols.includes('http/1.1') ? 'http/1.1' : undefined
     },
     SNICallback: function leafForSni(servername, done) {
-      said()
       // Most clients name the CONNECT host: its context is the one already set, no lookup.
       if (servername.toLowerCase() === dest.host.toLowerCase()) return done(null, context)
-      it.leaves.contextFor(servername).then(
+      it.leaves.contextFor(servername, true).then(
         (ctx) => done(null, ctx),
         (err: Error) => done(err),
       )

@@ -104,3 +104,24 @@ test('a host alone is made without waiting for a turn of the loop; a host asked 
   assert.equal(done.length, 41)
   assert.ok(done.indexOf('late') < 40, `late made before the last of the burst: ${done.join(' ')}`)
 })
+
+test('a leaf a client waits on (hurry) is made before the leaves of a burst nobody waits on yet', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-leaf-hurry-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const cache = new LeafCache(await createCa(join(dir, 'ca')), 1000, 0)
+  t.after(() => cache.close())
+  await cache.contextFor('first.example')
+  await new Promise((r) => setImmediate(r))
+  const done: string[] = []
+  const burst = Array.from({ length: 40 }, (_, i) =>
+    cache.contextFor(`quiet${i}.example`).then(() => done.push(`quiet${i}`)),
+  )
+  await new Promise((r) => setImmediate(r))
+  assert.ok(cache.pending > 30, `a burst is queued: ${cache.pending}`)
+  cache.hurry('QUIET3.example') // its ClientHello came
+  const asked = cache.contextFor('asked.example', true).then(() => done.push('asked'))
+  await Promise.all([...burst, asked])
+  assert.equal(cache.pending, 0)
+  assert.ok(done.indexOf('quiet3') < 3, `hurried leaf made among the first: ${done.join(' ')}`)
+  assert.ok(done.indexOf('asked') < 3, `waited-on leaf made among the first: ${done.join(' ')}`)
+})

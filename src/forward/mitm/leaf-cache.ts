@@ -39,8 +39,12 @@ interface Leaf {
  * burst's 100 200s 57-61 ms instead of 47-50 ms.
  */
 const SLICE_MS = 0.25
-/** How long a burst's leaves may wait for the burst to be accepted (drain). */
-const DEFER_MS = 10
+/**
+ * Between two slices of leaves nobody waits for yet (no ClientHello came):
+ * the loop is then free ~80 % of the time for the connections being
+ * accepted and the handshakes clients wait on (see drain).
+ */
+const BACKGROUND_PAUSE_MS = 1
 /** Spares are made again once no new leaf was asked for this long. */
 const REFILL_QUIET_MS = 50
 
@@ -65,11 +69,15 @@ export class LeafCache {
   private readonly spares: tls.SecureContext[] = []
   private refilling = false
   private closed = false
+  /** Leaves asked for that no client waits on yet (its CONNECT came, its ClientHello not). */
   private readonly queue: Job[] = []
+  /** Leaves a client waits on (hurry): made first, a slice per turn. */
+  private readonly waiting: Job[] = []
+  /** Queued leaves exist, or a drain is scheduled. */
   private draining = false
-  /** A leaf was asked for since the last turn of drain. */
-  private arrived = false
-  private deferUntil = 0
+  private immediate = false
+  private timer: NodeJS.Timeout | undefined
+  private nextBackground = 0
   private lastAsked = 0
   private template: Promise<{ template: LeafTemplate; keyPem: string }> | undefined
 
@@ -98,7 +106,22 @@ export class LeafCache {
 
   /** Leaves waiting to be made: a burst of new hosts is being served while this is not 0. */
   get pending(): number {
-    return this.queue.length
+    return this.queue.length + this.waiting.length
+  }
+
+  /**
+   * hurry: a client waits on `host`'s leaf now (its ClientHello came), so
+   * it is made before the leaves nobody waits on yet.
+   */
+  hurry(host: string): void {
+    if (this.queue.length === 0) return
+    const name = host.toLowerCase()
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      if (this.queue[i]!.name !== name) continue
+      this.waiting.push(this.queue.splice(i, 1)[0]!)
+      this.schedule()
+      return
+    }
   }
 
   /** Hosts cached (made or being made). */
@@ -106,83 +129,96 @@ export class LeafCache {
     return this.entries.size
   }
 
-  /** contextFor resolves to a SecureContext presenting a leaf for `host` (a DNS name or IP). */
-  async contextFor(host: string): Promise<tls.SecureContext> {
+  /**
+   * contextFor resolves to a SecureContext presenting a leaf for `host` (a
+   * DNS name or IP); `waited`: a client waits on it now (see hurry).
+   */
+  async contextFor(host: string, waited = false): Promise<tls.SecureContext> {
     const name = host.toLowerCase()
     let entry = this.entries.get(name)
     if (entry !== undefined) {
+      if (waited) this.hurry(name)
       this.entries.delete(name)
       this.entries.set(name, entry) // most recently used last
       const leaf = await entry
       if (leaf.notAfter - Date.now() > RENEW_MS) return leaf.context
       if (this.entries.get(name) === entry) this.entries.delete(name)
     }
-    entry = this.make(name)
+    entry = this.make(name, waited)
     this.entries.set(name, entry)
     entry.catch(() => this.entries.get(name) === entry && this.entries.delete(name))
     if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!)
     return (await entry).context
   }
 
-  private async make(name: string): Promise<Leaf> {
+  private async make(name: string, waited: boolean): Promise<Leaf> {
     const t = await this.leafTemplate()
     if (!this.draining) {
       // A host alone is made at once (no turn of the loop waited for); the
-      // hosts asked for after it, until the queue is empty again, wait for drain.
+      // hosts asked for after it, until the queues are empty again, wait for drain.
       this.draining = true
-      this.deferUntil = performance.now() + DEFER_MS
+      this.nextBackground = performance.now() + BACKGROUND_PAUSE_MS
+      this.immediate = true
       setImmediate(this.drain)
       return this.makeNow(name, t)
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ name, t, resolve, reject })
-      this.arrived = true
+      ;(waited ? this.waiting : this.queue).push({ name, t, resolve, reject })
+      if (waited) this.schedule()
     })
   }
 
   /**
    * drain makes queued leaves for at most SLICE_MS, then lets the event loop
    * poll before the next slice: a burst of new hosts never holds the loop
-   * for more than a slice (and the connections its leaves complete), so a
-   * new host's handshake and request, requests on open connections and
-   * cached hosts' handshakes go on meanwhile, each step waiting for one
-   * slice at most. Newest first (LIFO): the hosts of a burst arrived
-   * together and finish together whatever their order, and a host asked
-   * for during the burst is not made to wait for all of it (adaptive LIFO:
-   * with a short queue the order is moot).
+   * for more than a slice (and the connections its leaves complete), so
+   * connections being accepted, handshakes and requests go on meanwhile,
+   * each step waiting for one slice at most. Leaves a client waits on
+   * (hurry) come first, a slice every turn; the others a slice every
+   * BACKGROUND_PAUSE_MS (a timer, so the loop sleeps in its poll between
+   * them and answers I/O at once): a burst of CONNECTs whose clients have
+   * not sent their ClientHello yet (or never will: a scanner, a browser's
+   * spare connection) takes at most a fifth of the loop from the clients
+   * that are waiting, among them the host asked for during the burst.
+   * Newest first (LIFO) in each: the hosts of a burst arrived together and
+   * finish together whatever their order, and a host asked for during the
+   * burst is not made to wait for all of it (adaptive LIFO).
    *
-   * While new hosts keep arriving no slice runs, for up to DEFER_MS, and
-   * after that one leaf per turn: Node accepts one connection per
-   * event-loop turn (strace: one accept4 per epoll_pwait), so 100 connects
-   * with 1 ms of work per turn are accepted over ~130 ms, with 0.25 ms over
-   * ~60 ms, without it over ~13 ms; a slice per turn would hold the rest of
-   * a burst, and the host behind it, in the kernel's accept queue.
+   * Measured with bench/forward/new-hosts.ts (probe requests to new hosts
+   * while 100 others' leaves are made): see bench/README.md.
    */
   private readonly drain = (): void => {
-    if (this.queue.length === 0) {
-      this.draining = false
-      return
-    }
-    const now = performance.now()
-    let end = now + SLICE_MS
-    if (this.arrived) {
-      this.arrived = false
-      if (now < this.deferUntil) {
-        setImmediate(this.drain)
-        return
-      }
-      end = now // one leaf, then the loop accepts the next connection
-    }
-    do {
-      const job = this.queue.pop()!
+    this.immediate = false
+    this.timer = undefined
+    const urgent = this.waiting.length > 0
+    if (!urgent && performance.now() < this.nextBackground) return this.schedule()
+    const from = urgent ? this.waiting : this.queue
+    const end = performance.now() + SLICE_MS
+    while (from.length > 0) {
+      const job = from.pop()!
       try {
         job.resolve(this.makeNow(job.name, job.t))
       } catch (err) {
         job.reject(err)
       }
-    } while (this.queue.length > 0 && performance.now() < end)
-    if (this.queue.length > 0) setImmediate(this.drain)
-    else this.draining = false
+      if (performance.now() >= end) break
+    }
+    if (!urgent) this.nextBackground = performance.now() + BACKGROUND_PAUSE_MS
+    this.schedule()
+  }
+
+  /** schedule: the next drain, this turn's end for waited-on leaves, a timer for the others; none when both are empty. */
+  private schedule(): void {
+    if (this.waiting.length > 0) {
+      if (this.timer !== undefined) clearTimeout(this.timer)
+      this.timer = undefined
+      if (!this.immediate) setImmediate(this.drain)
+      this.immediate = true
+    } else if (this.queue.length > 0) {
+      if (this.immediate || this.timer !== undefined) return
+      // Not unref'd: a leaf's promise does not keep the process alive, its timer must.
+      this.timer = setTimeout(this.drain, Math.max(0, this.nextBackground - performance.now()))
+    } else if (!this.immediate && this.timer === undefined) this.draining = false
   }
 
   private makeNow(name: string, t: { template: LeafTemplate; keyPem: string }): Leaf {
