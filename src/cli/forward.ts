@@ -1,6 +1,6 @@
 /**
  * `portcullis forward --listen HOST:PORT [--mitm] [--ca-dir DIR] [--allow
- * HOST[:PORT]]…`: a forward proxy with no configuration file. It builds the
+ * HOST[:PORT]]… [--har FILE]`: a forward proxy with no configuration file. It builds the
  * configuration a file would (`listen: []`, a `forward:` section) and runs
  * it through the same schema, so defaults and checks are identical.
  */
@@ -10,7 +10,7 @@ import { type Command, EXIT_USAGE, parseOrUsage, printError } from './command.ts
 import { LOG_LEVEL_HELP, parseLogLevel } from './log-level.ts'
 import { serve } from './serve.ts'
 
-const HELP = `Usage: portcullis forward [--listen HOST:PORT] [--mitm] [--ca-dir DIR] [--allow HOST[:PORT]]...
+const HELP = `Usage: portcullis forward [--listen HOST:PORT] [--mitm] [--ca-dir DIR] [--allow HOST[:PORT]]... [--har FILE]
 
 Run a forward proxy clients can use as their HTTP(S) proxy
 (HTTP_PROXY / HTTPS_PROXY, curl -x, a browser's proxy setting): absolute-form
@@ -28,6 +28,9 @@ Options:
       --allow HOST[:PORT]  permit a destination the defaults refuse (a host,
                            *.domain, an IP or CIDR); repeat the flag
       --access-log         write an access log line per request to stdout
+      --har FILE           record the traffic as HAR 1.2 (devtools open it),
+                           written every 10 s and when the proxy stops;
+                           Authorization and cookies redacted
 ${LOG_LEVEL_HELP}
   -h, --help               show this help
 
@@ -58,6 +61,7 @@ async function runForward(args: string[]): Promise<number> {
         'ca-dir': { type: 'string', default: './ca' },
         allow: { type: 'string', multiple: true, default: [] },
         'access-log': { type: 'boolean', default: false },
+        har: { type: 'string' },
         'log-level': { type: 'string' },
       },
       strict: true,
@@ -70,6 +74,7 @@ async function runForward(args: string[]): Promise<number> {
       address: values.listen,
       allow: values.allow,
       ...(values.mitm && { mitm: { caDir: values['ca-dir'] } }),
+      ...(values.har !== undefined && { har: { path: values.har } }),
     },
     accessLog: { enabled: values['access-log'] },
   })

@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { HASH_FORMAT_MESSAGE, parseHash } from './password-hash.ts'
 import { isIpOrCidr } from './ip.ts'
 import { routeSchema } from './route-schema.ts'
-import { duration } from './unit-schemas.ts'
+import { duration, size } from './unit-schemas.ts'
 
 const HOST_PATTERN_RE = /^(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$|^\*$/
 
@@ -92,6 +92,23 @@ const mitm = z.strictObject({
   connectionStrategy: z.enum(['eager', 'lazy']).default('eager'),
 })
 
+/**
+ * HAR capture of the forward proxy's traffic (forward/har.ts), written to
+ * `path` when the gateway stops and every `interval` while it runs.
+ */
+const har = z.strictObject({
+  /** The HAR file (relative to the configuration file); replaced whole at each write. */
+  path: z.string().min(1),
+  /** How often the file is written while the gateway runs; 0: only when it stops. */
+  interval: duration.default(10_000),
+  /** Entries kept, oldest dropped first. */
+  maxEntries: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** Body bytes kept per request, per response and per WebSocket message; 0: none (sizes only). */
+  maxBodySize: size.default(65_536),
+  /** WebSocket messages recorded (Chromium's `_webSocketMessages`). */
+  webSocketMessages: z.boolean().default(true),
+})
+
 const r = routeSchema.shape
 
 /**
@@ -130,6 +147,7 @@ export const forwardSchema = z.strictObject({
   /** Upstream HTTP proxies by destination; the first match wins. */
   chain: z.array(chain).default([]),
   mitm: mitm.optional(),
+  har: har.optional(),
   route: forwardRoute.optional(),
   timeouts: z
     .strictObject({

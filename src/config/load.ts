@@ -140,13 +140,18 @@ function resolvePaths(config: GatewayConfig, dirOf: DirOf): GatewayConfig {
   return { ...config, listen, routes, upstreams, accessLog, log, forward }
 }
 
-/** forwardPaths: the CA directory and upstream CA file of `forward.mitm`, relative to their file. */
+/** forwardPaths: the CA directory and upstream CA file of `forward.mitm`, and `forward.har`'s file, relative to their file. */
 function forwardPaths(forward: GatewayConfig['forward'], dirOf: DirOf): GatewayConfig['forward'] {
-  const mitm = forward?.mitm
-  if (mitm === undefined) return forward
+  if (forward === undefined) return forward
+  const { mitm, har } = forward
+  const withHar =
+    har === undefined
+      ? forward
+      : { ...forward, har: { ...har, path: resolve(dirOf(['forward', 'har']), har.path) } }
+  if (mitm === undefined) return withHar
   const dir = dirOf(['forward', 'mitm'])
   const upstreamCa = mitm.upstreamCa === undefined ? undefined : resolve(dir, mitm.upstreamCa)
-  return { ...forward!, mitm: { ...mitm, caDir: resolve(dir, mitm.caDir), upstreamCa } }
+  return { ...withHar, mitm: { ...mitm, caDir: resolve(dir, mitm.caDir), upstreamCa } }
 }
 
 /**

@@ -40,7 +40,7 @@ import { writeFile } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import { authorityOf } from './authority.ts'
 import type { GatewayHooks } from '../core/hooks.ts'
-import type { Session } from '../core/session.ts'
+import type { Session, SessionSource } from '../core/session.ts'
 import { BodyCapture, type HarHeader, requestPostData, responseContent, tapTransform } from './har-body.ts'
 import { isWebSocket, WebSocketCapture } from './har-websocket.ts'
 
@@ -58,6 +58,8 @@ export interface HarOptions {
   webSocketMessages?: boolean
   /** WebSocket messages kept per connection (the first ones); default 1,000. */
   maxWebSocketMessages?: number
+  /** Record only sessions from these sources (`forward`, `mitm`, `reverse`); default all. */
+  sources?: readonly SessionSource[]
 }
 
 /** An entry as built here: only its start is read back (to sort). */
@@ -83,17 +85,24 @@ export class HarRecorder {
   private readonly maxMessages: number
   private readonly redact: ReadonlySet<string>
 
+  /** Grows with each exchange or WebSocket message recorded: whoever writes the file periodically skips a write when it has not moved. */
+  changes = 0
+
   constructor(options: HarOptions = {}) {
     this.max = options.maxEntries ?? 10_000
     this.maxBody = options.maxBodySize ?? 64 * 1024
     this.maxMessages = options.maxWebSocketMessages ?? 1000
     this.redact = new Set(options.redact ?? REDACTED)
     const self = this
+    const only = options.sources === undefined ? undefined : new Set(options.sources)
+    const skip = (session: Session): boolean => only !== undefined && !only.has(session.source)
     const hooks: GatewayHooks = {
       onRequestHead: function harRequestHead(session) {
+        if (skip(session)) return
         self.requestStarted(session)
       },
       onResponse: function harResponse(session, res) {
+        if (skip(session)) return
         self.responses.set(session, {
           status: res.status,
           reason: res.reason,
@@ -112,13 +121,17 @@ export class HarRecorder {
         }
       },
       onLog: function harLog(session) {
+        if (skip(session)) return
+        self.changes++
         self.add(session)
       },
     }
     if (options.webSocketMessages ?? true)
       hooks.onWebSocketMessage = function harWebSocketMessage(session, message) {
+        if (skip(session)) return
         let c = self.sockets.get(session)
         if (c === undefined) self.sockets.set(session, (c = self.newSocket()))
+        self.changes++
         c.add(message)
       }
     this.hooks = hooks

@@ -23,6 +23,7 @@ import type { AdminAttachment, AdminMode } from './admin/local.ts'
 import { type ConnectionHost, DownstreamConnection } from './downstream.ts'
 import { watchEvents } from './event-log.ts'
 import { DoorHost, forwardEntry, forwardServer, Interception } from './forward-door.ts'
+import { HarCapture } from './har-capture.ts'
 import { answerPlainHttp } from './plain-http-on-tls.ts'
 import { Runtime, shortestTimeout } from './runtime.ts'
 
@@ -167,6 +168,8 @@ class GatewayServer implements Gateway, ConnectionHost {
   /** The error log, and whether this gateway made it (and so closes it). */
   readonly log: ErrorLog
   private readonly ownLog: boolean
+  /** `forward.har`: the HAR file of the traffic, when configured. */
+  private readonly har: HarCapture
   private readonly unwatch: () => void
   /** Spans to an OTLP collector, when `tracing:` is configured (src/observe/tracing). */
   private tracer: Tracer | undefined
@@ -186,6 +189,7 @@ class GatewayServer implements Gateway, ConnectionHost {
     this.tracer = this.tracerFor(config)
     this.ownLog = options.log === undefined
     this.log = options.log ?? new ErrorLog(config.log)
+    this.har = new HarCapture(this.log)
     this.unwatch = watchEvents(this, this.log)
     this.reusePort = options.reusePort ?? false
     this.stores = options.stores ?? {}
@@ -193,7 +197,7 @@ class GatewayServer implements Gateway, ConnectionHost {
     this.storeRegistry = new StoreRegistry(config.stores, this.stores)
     this.runtime = new Runtime(
       config,
-      hooks,
+      [...hooks, ...this.har.configure(config)],
       this.deadlines,
       this,
       this.storeRegistry,
@@ -357,7 +361,7 @@ class GatewayServer implements Gateway, ConnectionHost {
     const tracer = this.tracerFor(config)
     const next = new Runtime(
       config,
-      this.hooks,
+      [...this.hooks, ...this.har.configure(config)],
       this.deadlines,
       this,
       this.storeRegistry,
@@ -392,6 +396,7 @@ class GatewayServer implements Gateway, ConnectionHost {
       })
     for (const c of this.connections) c.destroy()
     await Promise.all(stopped)
+    await this.har.close()
     this.runtime.close()
     this.deadlines.stop()
     await this.storeRegistry.close()

@@ -66,6 +66,34 @@ describe('portcullis forward', () => {
     assert.match(r.stderr, /^portcullis forward: --allow not a host: must be HOST/)
   })
 
+  it('--har FILE: the traffic in a HAR 1.2 file written while it runs and on SIGTERM, Authorization redacted', async (t) => {
+    await withTempDir(async (dir) => {
+      const origin = await startOrigin(undefined, { t })
+      const file = join(dir, 'capture.har')
+      const cli = startCli(['forward', '--listen', '127.0.0.1:0', '--allow', '127.0.0.1', '--har', file])
+      t.after(() => cli.child.kill('SIGKILL'))
+      const m = await cli.waitForStderr(/forward proxy listening on (http:\/\/127\.0\.0\.1:\d+)/)
+      const ok = await curl(['-x', m[1]!, '-H', 'Authorization: Bearer secret-token', `${origin.url}/first`])
+      assert.equal(ok.stdout, 'ok')
+      cli.child.kill('SIGTERM')
+      assert.equal(await cli.exited, 0)
+      const har = JSON.parse(await readFile(file, 'utf8')) as {
+        log: {
+          version: string
+          entries: { request: { url: string; headers: { name: string; value: string }[] } }[]
+        }
+      }
+      assert.equal(har.log.version, '1.2')
+      assert.deepEqual(
+        har.log.entries.map((e) => e.request.url),
+        [`${origin.url}/first`],
+      )
+      const auth = har.log.entries[0]!.request.headers.find((h) => h.name.toLowerCase() === 'authorization')
+      assert.equal(auth?.value, '[redacted]')
+      assert.doesNotMatch(JSON.stringify(har), /secret-token/)
+    })
+  })
+
   it('serves curl -x with --allow, refuses loopback without it, exits 0 on SIGTERM', async (t) => {
     const origin = await startOrigin(undefined, { t })
     const cli = startCli(['forward', '--listen', '127.0.0.1:0', '--allow', '127.0.0.1'])
