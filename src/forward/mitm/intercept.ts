@@ -4,7 +4,7 @@
  * process by a `tls.TLSSocket` in server mode over the tunnelled socket: no
  * listening server per host, no loopback hop. It presents a leaf for the
  * client's SNI (or the CONNECT host when there is none) signed by the local
- * CA, offers ALPN http/1.1, and once the handshake is done the decrypted
+ * CA, chooses ALPN http/1.1, and once the handshake is done the decrypted
  * connection is served like any client connection, each request a Session
  * with `source = 'mitm'` (ForwardRuntime.handleInside).
  *
