@@ -5,7 +5,7 @@
  * connection for the CONNECT, however the two race); lazy, at the first
  * request. Also: the 200 goes before the leaf is made, and a ClientHello
  * sent together with the CONNECT (read before TLS took the socket) still
- * completes.
+ * completes, on any port and on a port whose first byte is sniffed.
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -47,11 +47,18 @@ function proxyFor(
   t: import('node:test').TestContext,
   s: { caDir: string; originCert: string },
   connectionStrategy: 'eager' | 'lazy' = 'eager',
+  sniffPorts: number[] = [80],
 ) {
   return startForward(
     {
       allow: ['127.0.0.1'],
-      mitm: { caDir: s.caDir, hosts: ['127.0.0.1'], upstreamCa: s.originCert, connectionStrategy },
+      mitm: {
+        caDir: s.caDir,
+        hosts: ['127.0.0.1'],
+        upstreamCa: s.originCert,
+        connectionStrategy,
+        sniffPorts,
+      },
     },
     { t },
   )
@@ -170,5 +177,19 @@ test(
     const secure = await tunnel(fwd.port, s.port, s.ca, true)
     t.after(() => secure.destroy())
     assert.equal(await get(secure, s.port, '/early'), 'secure /early')
+  },
+)
+
+test(
+  'TLS to a port of mitm.sniffPorts is intercepted too, with the ClientHello sent with the CONNECT or after',
+  { skip },
+  async (t) => {
+    const s = await setup(t)
+    const fwd = await proxyFor(t, s, 'eager', [s.port])
+    for (const eagerHello of [false, true]) {
+      const secure = await tunnel(fwd.port, s.port, s.ca, eagerHello)
+      t.after(() => secure.destroy())
+      assert.equal(await get(secure, s.port, `/sniffed-${eagerHello}`), `secure /sniffed-${eagerHello}`)
+    }
   },
 )

@@ -12,7 +12,6 @@
  * gets its connection closed; nothing outlives it.
  */
 import type net from 'node:net'
-import { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import type { Destination, Session } from '../../core/session.ts'
 import type { ForwardClient } from '../client.ts'
@@ -56,59 +55,8 @@ export function createInterceptor(
     dest: Destination,
     ahead?: () => void,
   ): void {
-    if (sniffPorts.includes(dest.port)) return sniff(client, session, dest, it)
-    terminate(client, session, dest, it, ahead)
+    terminate(client, session, dest, it, ahead, sniffPorts.includes(dest.port))
   }
-}
-
-/**
- * sniff serves a CONNECT to one of `mitm.sniffPorts` by what the client
- * sends first: a TLS ClientHello is intercepted as elsewhere; an HTTP
- * request is served in the clear, each request a `mitm` Session to
- * `http://host:port` (what a browser does for `ws://` and `http://` through
- * a proxy; mitmproxy reads the same way); anything else closes the tunnel.
- * Other ports are not sniffed: their TLS goes straight onto the socket,
- * without the JavaScript stream reading ahead needs.
- */
-function sniff(client: ForwardClient, session: Session, dest: Destination, it: Interception): void {
-  const raw = client.socket
-  // Gone already (its end was read while the CONNECT's hooks ran): nothing to tunnel.
-  if (client.current !== session || raw.readableEnded || raw.destroyed) return void raw.destroy()
-  const timer = setTimeout(() => raw.destroy(), it.handshakeTimeout).unref()
-  raw.once('close', () => clearTimeout(timer))
-  const leave = (): void => void raw.destroy()
-  let stream: Duplex | undefined
-  const first = (data: Buffer): void => {
-    if (stream !== undefined) return void stream.push(data)
-    if (data[0] === TLS_HANDSHAKE) {
-      stream = jsStream(raw, data)
-      it.leaves.contextFor(dest.host, true).then(
-        (context) => {
-          clearTimeout(timer)
-          raw.off('end', leave)
-          secure(raw, stream!, dest, context, it)
-        },
-        () => raw.destroy(),
-      )
-    } else if (isTokenChar(data[0]!)) {
-      // A request line starts with a method token (RFC 9112 §3): hand the bytes back, serve HTTP.
-      clearTimeout(timer)
-      raw.off('end', leave)
-      raw.off('data', sink)
-      raw.unshift(data)
-      it.serve(raw, { ...dest, scheme: 'http' }, false)
-    } else raw.destroy()
-  }
-  const sink = (data: Buffer): void => {
-    session.bytesIn += data.length
-    client.lend() // kept beyond this read: in the stream, or unshifted
-    first(data)
-  }
-  open(client, session)
-  const rest = client.detachForTunnel(sink)
-  // Until TLS or HTTP owns the socket, a client that leaves closes it (it is half-open capable).
-  raw.once('end', leave)
-  if (rest !== null && rest.length > 0) sink(rest)
 }
 
 /** isTokenChar: an ASCII letter, what every HTTP method starts with (and no TLS record does). */
@@ -134,6 +82,13 @@ function open(client: ForwardClient, session: Session): void {
  * stream. A CONNECT that sends nothing (a burst's, a scanner's, a browser's
  * spare connection) costs no TLS state, and is closed when it leaves or
  * after the handshake's time limit.
+ *
+ * On a port of `mitm.sniffPorts` (`sniffing`) the first byte decides: a
+ * TLS record is intercepted as above (its leaf asked for then); a letter,
+ * what an HTTP method starts with (RFC 9112 §3), is served in the clear,
+ * each request a `mitm` Session to `http://host:port` (what a browser sends
+ * through a proxy for `ws://` and `http://`; mitmproxy reads the same way);
+ * anything else closes the tunnel.
  */
 function terminate(
   client: ForwardClient,
@@ -141,6 +96,7 @@ function terminate(
   dest: Destination,
   it: Interception,
   ahead: (() => void) | undefined,
+  sniffing: boolean,
 ): void {
   const raw = client.socket
   // Gone already (its end was read while the CONNECT's hooks ran): nothing to intercept.
@@ -167,9 +123,29 @@ function terminate(
     raw.off('end', gone)
     raw.pause()
     raw.unshift(early!.length === 1 ? early![0]! : Buffer.concat(early!))
-    secure(raw, raw, dest, context!, it)
+    secure(raw, dest, context!, it)
   }
-  const rest = client.detachForTunnel((data) => {
+  const makeLeaf = (): void => {
+    it.leaves.contextFor(dest.host, early !== null).then(
+      (made) => {
+        if (client.current !== session || raw.destroyed) return void raw.destroy()
+        context = made
+        if (early !== null) start()
+        if (early !== null || it.leaves.pending === 0) connectAhead()
+      },
+      () => raw.destroy(),
+    )
+  }
+  const plain = (): void => {
+    taken = true
+    clearTimeout(timer)
+    raw.off('end', gone)
+    raw.off('data', sink)
+    raw.pause()
+    raw.unshift(early!.length === 1 ? early![0]! : Buffer.concat(early!))
+    it.serve(raw, { ...dest, scheme: 'http' }, false)
+  }
+  const sink = (data: Buffer): void => {
     if (taken) return // the TLSSocket re-reading what was put back
     session.bytesIn += data.length
     client.lend()
@@ -177,39 +153,32 @@ function terminate(
     ;(early ??= []).push(data)
     if ((size += data.length) > MAX_EARLY) return void raw.destroy()
     if (!first) return
+    if (sniffing) {
+      if (isTokenChar(data[0]!)) return plain()
+      if (data[0] !== TLS_HANDSHAKE) return void raw.destroy()
+      return makeLeaf()
+    }
     // Its ClientHello: the client waits on the leaf now.
     if (context !== undefined) start()
     else it.leaves.hurry(dest.host)
     connectAhead()
-  })
-  if (rest !== null) {
-    session.bytesIn += rest.length
-    early = [rest]
   }
+  const rest = client.detachForTunnel(sink)
   // After detachForTunnel, which takes the connection's own 'end' listeners off.
   raw.once('end', gone)
   const timer = setTimeout(gone, it.handshakeTimeout).unref()
   raw.once('close', () => clearTimeout(timer))
-  it.leaves.contextFor(dest.host, early !== null).then(
-    (made) => {
-      if (client.current !== session || raw.destroyed) return void raw.destroy()
-      context = made
-      if (early !== null) start()
-      if (early !== null || it.leaves.pending === 0) connectAhead()
-    },
-    () => raw.destroy(),
-  )
+  if (rest !== null && rest.length > 0) {
+    if (sniffing) return sink(rest)
+    session.bytesIn += rest.length
+    early = [rest]
+  }
+  if (!sniffing) makeLeaf()
 }
 
-/** secure terminates TLS from the client over `source` (the socket, or a stream of bytes read ahead). */
-function secure(
-  raw: net.Socket,
-  source: net.Socket | Duplex,
-  dest: Destination,
-  context: tls.SecureContext,
-  it: Interception,
-): void {
-  const secure = new tls.TLSSocket(source, {
+/** secure terminates TLS from the client on `raw` (its stream buffer read first). */
+function secure(raw: net.Socket, dest: Destination, context: tls.SecureContext, it: Interception): void {
+  const secure = new tls.TLSSocket(raw, {
     isServer: true,
     secureContext: context,
     // http/1.1 or nothing: a client offering only others gets the fatal
@@ -226,10 +195,6 @@ function secure(
       )
     },
   })
-  // Over a JavaScript stream the TLSSocket has no address of its own: the client's is the tunnel's.
-  if (source !== raw)
-    for (const k of ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort'] as const)
-      Object.defineProperty(secure, k, { value: raw[k] })
   const timer = setTimeout(() => secure.destroy(), it.handshakeTimeout).unref()
   secure.on('error', () => secure.destroy())
   // The tunnelled socket is half-open capable: a client gone mid-handshake must not hold it.
@@ -246,27 +211,4 @@ function secure(
     secure.off('end', leftEarly)
     it.serve(secure, dest, true)
   })
-}
-
-/** jsStream: a Duplex over `raw` that first yields `first` (bytes read before TLS took over). */
-function jsStream(raw: net.Socket, first: Buffer): Duplex {
-  const d = new Duplex({
-    read() {
-      raw.resume()
-    },
-    write(chunk: Buffer, _enc, done) {
-      raw.write(chunk, done)
-    },
-    final(done) {
-      raw.end()
-      done()
-    },
-    destroy(err, done) {
-      raw.destroy()
-      done(err)
-    },
-  })
-  d.push(first)
-  raw.on('end', () => d.push(null))
-  return d
 }
