@@ -164,7 +164,9 @@ class GatewayServer implements Gateway, ConnectionHost {
   /** The forward listener's connections' host, and the CA and leaves of TLS interception. */
   private readonly forwardHost = new DoorHost(this, forwardEntry)
   private readonly interception = new Interception()
-  private readonly ownPorts = (): number[] => this.addresses().map((a) => a.port)
+  /** The ports listened on, for the forward proxy's "not the proxy itself" check: made once per listen, not per CONNECT (a getsockname each). */
+  private ports: number[] | undefined
+  private readonly ownPorts = (): number[] => (this.ports ??= this.addresses().map((a) => a.port))
   /** The error log, and whether this gateway made it (and so closes it). */
   readonly log: ErrorLog
   private readonly ownLog: boolean
@@ -290,6 +292,7 @@ class GatewayServer implements Gateway, ConnectionHost {
         server.off('error', reject)
         server.on('error', () => {}) // accept errors (EMFILE) must not crash the process
         this.servers.push(forward ? { server, tls: secure, forward } : { server, tls: secure })
+        this.ports = undefined
         resolve()
       })
     })
