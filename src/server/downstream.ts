@@ -26,8 +26,6 @@ import { type PhaseHost, runPhases } from './phases.ts'
 import type { ConnectionHost } from './connection-host.ts'
 import type { Runtime } from './runtime.ts'
 
-export type { ConnectionHost } from './connection-host.ts'
-
 // What the single deadline of a connection currently guards.
 const D_NONE = 0
 const D_HEAD = 1

@@ -15,7 +15,7 @@ import {
   scanResponseHead,
 } from '../http1/response-head.ts'
 import { ReadBuffer } from '../http1/read-buffer.ts'
-import { systemTrustContext } from './system-trust.ts'
+import { type Endpoint, tlsOptions } from './endpoint.ts'
 
 /** The exchange using a connection. */
 export interface UpstreamUser {
@@ -40,32 +40,6 @@ export interface UpstreamUser {
    * transform): the read buffer they live in must not be reused.
    */
   onUpstreamBatchEnd(): boolean
-}
-
-/** Where and how to connect. */
-export interface Endpoint {
-  host: string
-  port: number
-  tls: boolean
-  /** SNI and certificate name for TLS; undefined for IP literals (RFC 6066 §3 forbids them in SNI). */
-  servername: string | undefined
-  /** The trusted CA certificates when not only the system's (Node's `ca` replaces them, so it includes them). */
-  ca: string[] | undefined
-  /** Verify the target's certificate. */
-  verify: boolean
-  /**
-   * The TLS context made from `ca`, once per endpoint: given `ca`, Node
-   * would build a new context (copying every root certificate) for each
-   * connection, ~1 ms each on a quiet machine.
-   */
-  context?: tls.SecureContext
-  /**
-   * TLS on the socket this opens, not TCP to host:port: a CONNECT through a
-   * chained proxy (forward/forward-routes.ts chainVia), whose tunnel's own
-   * socket TLS then runs on natively (over a JavaScript stream it cost ~1.36x
-   * the CPU per request, bench/forward/chained.ts).
-   */
-  openVia?: () => Promise<net.Socket>
 }
 
 /** Callbacks the pool gets from its connections. */
@@ -97,19 +71,6 @@ const MAX_RESPONSE_HEAD = 64 * 1024
 const SMALL_READ = 4 * 1024
 const LARGE_READ = 64 * 1024
 const MAX_RESPONSE_HEADERS = 256
-
-/** tlsOptions: what every TLS connection to `endpoint` is made with (SNI, ALPN, trust, verification). */
-function tlsOptions(endpoint: Endpoint): tls.ConnectionOptions {
-  return {
-    servername: endpoint.servername,
-    ALPNProtocols: ['http/1.1'],
-    secureContext:
-      endpoint.ca === undefined
-        ? systemTrustContext()
-        : (endpoint.context ??= tls.createSecureContext({ ca: endpoint.ca })),
-    rejectUnauthorized: endpoint.verify,
-  }
-}
 
 export class UpstreamConnection implements Expirable, ChunkSink {
   /** The connection's socket (with `openVia`, an unconnected placeholder until the tunnel is open). */

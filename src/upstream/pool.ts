@@ -7,7 +7,8 @@
  */
 import type { Deadlines } from '../core/deadlines.ts'
 import type { GatewayError } from '../core/errors.ts'
-import { type ConnectionOwner, type Endpoint, UpstreamConnection } from './connection.ts'
+import { type ConnectionOwner, UpstreamConnection } from './connection.ts'
+import type { Endpoint } from './endpoint.ts'
 
 /** Someone waiting for a connection. */
 export interface PoolWaiter {
