@@ -39,19 +39,28 @@ function clientOf(socket: net.Socket, rest: Buffer | null): ForwardClient {
   }
 }
 
-test('a ClientHello sent before the leaf is ready is served natively', async (t) => {
+/** localCa: a CA in a temporary directory, its PEM, and a real leaf cache over it. */
+async function localCa(t: import('node:test').TestContext) {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-intercept-'))
   t.after(() => rm(dir, { recursive: true, force: true }))
   await createCa(join(dir, 'ca'))
   const caPem = await readFile(join(dir, 'ca', 'ca.pem'), 'latin1')
-  const real = new LeafCache(await loadCa(join(dir, 'ca')), 10)
-  // A leaf that takes 100 ms: the client's ClientHello is there long before it.
-  const slow = {
+  return { caPem, real: new LeafCache(await loadCa(join(dir, 'ca')), 10) }
+}
+
+/** slowLeaves: `real`'s leaves, each 100 ms late (a client's ClientHello is there long before). */
+function slowLeaves(real: LeafCache): LeafCache {
+  return {
     pending: 0,
     hurry: () => {},
     contextFor: (host: string) =>
       new Promise<tls.SecureContext>((r) => setTimeout(() => r(real.contextFor(host)), 100)),
   } as unknown as LeafCache
+}
+
+test('a ClientHello sent before the leaf is ready is served natively', async (t) => {
+  const { caPem, real } = await localCa(t)
+  const slow = slowLeaves(real)
   const parents: unknown[] = []
   const port = await serveOne(t, slow, undefined, (socket) =>
     parents.push((socket as unknown as { _parent: unknown })._parent),
@@ -103,11 +112,7 @@ async function handshake(port: number, caPem: string, alpn?: string[]): Promise<
 }
 
 test('in a burst, the destination is connected ahead at the ClientHello, not for a silent CONNECT; h2 alone is refused', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-intercept-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  await createCa(join(dir, 'ca'))
-  const caPem = await readFile(join(dir, 'ca', 'ca.pem'), 'latin1')
-  const real = new LeafCache(await loadCa(join(dir, 'ca')), 10)
+  const { caPem, real } = await localCa(t)
   // Other hosts' leaves still waiting: a burst.
   const hurried: string[] = []
   const busy = {
@@ -148,16 +153,8 @@ test('in a burst, the destination is connected ahead at the ClientHello, not for
 })
 
 test('a client that leaves before its leaf is made is closed then, not at the handshake time limit', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-intercept-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  await createCa(join(dir, 'ca'))
-  const real = new LeafCache(await loadCa(join(dir, 'ca')), 10)
-  const slow = {
-    pending: 0,
-    hurry: () => {},
-    contextFor: (host: string) =>
-      new Promise<tls.SecureContext>((r) => setTimeout(() => r(real.contextFor(host)), 100)),
-  } as unknown as LeafCache
+  const { real } = await localCa(t)
+  const slow = slowLeaves(real)
   const intercept = createInterceptor(slow, (socket) => socket.end(), 60_000)
   const dest: Destination = { scheme: 'https', host: '127.0.0.1', port: 443 }
   let closed!: () => void
