@@ -43,7 +43,7 @@ export type Interceptor = (
   client: ForwardClient,
   session: Session,
   dest: Destination,
-  /** Called once the leaf is made and TLS waits for the client (connectionStrategy eager). */
+  /** Opens the destination's first upstream connection ahead (connectionStrategy eager): the interceptor says when. */
   ahead?: () => void,
 ) => void
 
@@ -87,7 +87,7 @@ export class ForwardRuntime {
   private readonly unverified: (host: string, port: number) => boolean
   private readonly mitmHosts: (host: string, port: number) => boolean
   private readonly passthrough: (host: string, port: number) => boolean
-  /** mitm.connectionStrategy eager: ports (all but sniffPorts, whose scheme the client decides) whose origin is connected at the CONNECT. */
+  /** mitm.connectionStrategy eager: ports (all but sniffPorts, whose scheme the client decides) whose origin is connected ahead. */
   private readonly eager: ((port: number) => boolean) | undefined
 
   constructor(o: ForwardOptions) {
@@ -224,13 +224,11 @@ export class ForwardRuntime {
 
   /**
    * ahead: with `connectionStrategy: eager` (mitmproxy's default), what opens
-   * the intercepted destination's first upstream connection once its leaf is
-   * made, so its TCP and TLS handshakes overlap the client's handshake with
-   * us instead of following the client's first request. Once the leaf is
-   * made, not at the CONNECT: a burst of new hosts then opens its upstream
-   * connections in the order and pace its leaves are made (newest first, in
-   * slices), not all while its CONNECTs are still being accepted. Not
-   * through a chained proxy.
+   * the intercepted destination's first upstream connection before its first
+   * request, so its TCP and TLS handshakes overlap the client's handshake
+   * with us. The interceptor calls it once the leaf is made, or, while a
+   * burst of new hosts waits for leaves, once the client's ClientHello
+   * comes (mitm/intercept.ts). Not through a chained proxy.
    */
   private ahead(key: string, dest: Destination, address: string): (() => void) | undefined {
     if (this.eager === undefined || !this.eager(dest.port)) return undefined
