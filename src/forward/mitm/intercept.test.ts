@@ -76,6 +76,7 @@ async function serveOne(
   leaves: LeafCache,
   ahead: (() => void) | undefined,
   served?: (socket: net.Socket) => void,
+  handshakeTimeout = 5000,
 ): Promise<number> {
   const intercept = createInterceptor(
     leaves,
@@ -83,7 +84,7 @@ async function serveOne(
       served?.(socket)
       socket.end('inside\n')
     },
-    5000,
+    handshakeTimeout,
   )
   const dest: Destination = { scheme: 'https', host: '127.0.0.1', port: 443 }
   const server = net.createServer({ allowHalfOpen: true }, (raw) => {
@@ -174,4 +175,32 @@ test('a client that leaves before its leaf is made is closed then, not at the ha
   raw.end() // gone while the leaf is still being made
   const timeout = new Promise<string>((r) => setTimeout(() => r('still open'), 5000).unref())
   assert.equal(await Promise.race([serverSideClosed.then(() => 'closed'), timeout]), 'closed')
+})
+
+test('before TLS takes the socket: a client silent past the handshake limit, or sending over 64 KiB, is closed', async (t) => {
+  const { real } = await localCa(t)
+  // Silent after its CONNECT: closed at the limit (200 ms here), no TLS state made meanwhile.
+  const quick = await serveOne(t, real, undefined, undefined, 200)
+  const silent = net.connect(quick, '127.0.0.1')
+  silent.on('error', () => {})
+  silent.resume() // reads the 200, then sees the close
+  silent.write('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n')
+  const closedSilent = new Promise<string>((r) => silent.once('close', () => r('closed')))
+  const limit = (ms: number) => new Promise<string>((r) => setTimeout(() => r('still open'), ms).unref())
+  assert.equal(await Promise.race([closedSilent, limit(5000)]), 'closed', 'silent')
+
+  // 70 KiB while its leaf is being made (here: never), no ClientHello is that long: only the cap closes it.
+  const never = {
+    pending: 0,
+    hurry: () => {},
+    contextFor: () => new Promise(() => {}),
+  } as unknown as LeafCache
+  const port = await serveOne(t, never, undefined, undefined, 60_000)
+  const flood = net.connect(port, '127.0.0.1')
+  flood.on('error', () => {})
+  flood.write('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n')
+  await new Promise((r) => flood.once('data', r))
+  flood.write(Buffer.alloc(70 * 1024, 0x16))
+  const closedFlood = new Promise<string>((r) => flood.once('close', () => r('closed')))
+  assert.equal(await Promise.race([closedFlood, limit(5000)]), 'closed', 'flood')
 })
