@@ -125,6 +125,12 @@ export class Session<Ctx extends object = Record<string, unknown>> {
    * @experimental
    */
   requestBodyTap: ((chunk: Buffer) => void) | undefined = undefined
+  /**
+   * The origin's 101 header fields (name, value, name, value …) once the
+   * request was upgraded: a 101 skips the onResponse hooks, so its head is
+   * seen here (a HAR entry's response headers).
+   */
+  upgradeHeaders: readonly string[] | undefined = undefined
   private headerView: HeaderList | undefined = undefined
 
   constructor(head: RequestHead, clientAddress: string, clientPort: number, tls: boolean, t0: number) {

@@ -204,7 +204,7 @@ export class HarRecorder {
     const t = session.timings
     const http = session.head.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0'
     const wait = t.upstreamHead > 0 ? t.upstreamHead - (t.upstreamConnected || 0) : 0
-    // An upgrade's 101 skips onResponse hooks: its head is not seen, only its status.
+    // An upgrade's 101 skips onResponse hooks: its head is on the session.
     const status = res?.status ?? session.status
     // Chromium's entry for a WebSocket: a ws: or wss: URL and the resource type, upgraded or not.
     const websocket = isWebSocket(session.head.upgradeProtocol)
@@ -232,7 +232,8 @@ export class HarRecorder {
         statusText: res?.reason ?? (status === 101 ? 'Switching Protocols' : ''),
         httpVersion: 'HTTP/1.1',
         cookies: [],
-        headers: res?.headers ?? [],
+        headers:
+          res?.headers ?? (session.upgradeHeaders === undefined ? [] : this.pairs(session.upgradeHeaders)),
         content: responseContent(this.bodies.get(session), res?.headers),
         redirectURL: '',
         headersSize: -1,

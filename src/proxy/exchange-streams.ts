@@ -385,6 +385,7 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
       return
     }
     this.session.status = 101
+    this.session.upgradeHeaders = head.rawHeaders
     this.responseStarted = true
     this.closeTry(undefined)
     this.finish()

@@ -191,6 +191,10 @@ test(
     assert.equal(wsEntry!.request.url, `wss://localhost:${port}/chat?room=1`)
     assert.equal(wsEntry!._resourceType, 'websocket')
     assert.equal(wsEntry!.response.status, 101)
+    // The 101's head, which skips onResponse, is recorded too.
+    const upgradeHeader = wsEntry!.response.headers.find((h) => h.name.toLowerCase() === 'upgrade')
+    assert.equal(upgradeHeader?.value.toLowerCase(), 'websocket')
+    assert.ok(wsEntry!.response.headers.some((h) => h.name.toLowerCase() === 'sec-websocket-accept'))
     assert.equal(wsEntry!.comment, undefined, 'closed, nothing cut')
     const messages = wsEntry!._webSocketMessages!
     assert.deepEqual(

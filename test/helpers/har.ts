@@ -25,7 +25,12 @@ export interface HarEntry {
       _encoding?: string
     }
   }
-  response: { status: number; statusText: string; content: Record<string, unknown> }
+  response: {
+    status: number
+    statusText: string
+    headers: { name: string; value: string }[]
+    content: Record<string, unknown>
+  }
 }
 
 const isNum = (v: unknown) => typeof v === 'number' && Number.isFinite(v)
