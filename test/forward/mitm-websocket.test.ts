@@ -20,7 +20,7 @@ import type { GatewayHooks } from '../../src/core/hooks.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
 import { startForward, waitFor } from '../helpers/forward.ts'
-import { wsThroughForward, wsThroughMitm } from '../helpers/websocket.ts'
+import { stopWebSocketServer, wsThroughForward, wsThroughMitm } from '../helpers/websocket.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
 
@@ -43,15 +43,6 @@ function echoOn(server: http.Server, offers: (string | undefined)[]): WebSocketS
   return wss
 }
 
-function stop(server: http.Server, wss: WebSocketServer): Promise<void> {
-  return new Promise<void>((r) => {
-    for (const c of wss.clients) c.terminate() // upgraded sockets are not the server's to close
-    wss.close()
-    server.closeAllConnections()
-    server.close(() => r())
-  })
-}
-
 test('a message hook on an intercepted WebSocket (source mitm)', { skip }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-mitm-ws-'))
   t.after(() => rm(dir, { recursive: true, force: true }))
@@ -62,7 +53,7 @@ test('a message hook on an intercepted WebSocket (source mitm)', { skip }, async
   const offers: (string | undefined)[] = []
   const wss = echoOn(server, offers)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.after(() => stop(server, wss))
+  t.after(() => stopWebSocketServer(server, wss))
   const port = (server.address() as net.AddressInfo).port
   const fwd = await startForward(
     { allow: ['127.0.0.1'], mitm: { caDir, hosts: ['localhost'], upstreamCa: cert.certPath } },
@@ -85,7 +76,7 @@ test('a message hook on an absolute-form WebSocket upgrade (source forward)', as
   const offers: (string | undefined)[] = []
   const wss = echoOn(server, offers)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.after(() => stop(server, wss))
+  t.after(() => stopWebSocketServer(server, wss))
   const port = (server.address() as net.AddressInfo).port
   const fwd = await startForward({ allow: ['127.0.0.1'] }, { t, hooks })
   const ws = await wsThroughForward(t, fwd.port, new URL(`ws://127.0.0.1:${port}/chat`))
@@ -101,7 +92,7 @@ test('plain HTTP inside an intercepted CONNECT: a ws:// WebSocket and a GET, as 
   const offers: (string | undefined)[] = []
   const wss = echoOn(server, offers)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.after(() => stop(server, wss))
+  t.after(() => stopWebSocketServer(server, wss))
   const port = (server.address() as net.AddressInfo).port
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-mitm-plain-'))
   t.after(() => rm(dir, { recursive: true, force: true }))

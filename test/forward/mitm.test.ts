@@ -17,6 +17,7 @@ import type { Session } from '../../src/core/session.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
 import { curl, startForward, waitFor } from '../helpers/forward.ts'
+import { stopWebSocketServer } from '../helpers/websocket.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
 
@@ -169,15 +170,7 @@ test('a WebSocket round trip through interception', { skip }, async (t) => {
   const wss = new WebSocketServer({ server })
   wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo ${m.toString()}`)))
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.after(
-    () =>
-      new Promise<void>((r) => {
-        for (const c of wss.clients) c.terminate() // upgraded sockets are not the server's to close
-        wss.close()
-        server.closeAllConnections()
-        server.close(() => r())
-      }),
-  )
+  t.after(() => stopWebSocketServer(server, wss))
   const port = (server.address() as net.AddressInfo).port
   const upgrades: string[] = []
   const fwd = await startForward(

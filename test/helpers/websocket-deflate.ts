@@ -12,6 +12,7 @@ import type net from 'node:net'
 import { type PerMessageDeflateOptions, type RawData, WebSocket, WebSocketServer } from 'ws'
 import { DROP_MESSAGE, type GatewayHooks } from '../../src/core/hooks.ts'
 import type { Cleanup } from './gateway.ts'
+import { stopWebSocketServer } from './websocket.ts'
 
 /** What an echo origin saw: the upgrade's offers, each text message, and the bytes its sockets read. */
 export interface EchoOrigin {
@@ -54,15 +55,7 @@ export async function echoOrigin(
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   o.port = (server.address() as net.AddressInfo).port
-  t.after(
-    () =>
-      new Promise<void>((r) => {
-        for (const c of wss.clients) c.terminate() // upgraded sockets are not the server's to close
-        wss.close()
-        server.closeAllConnections()
-        server.close(() => r())
-      }),
-  )
+  t.after(() => stopWebSocketServer(server, wss))
   return o
 }
 

@@ -2,7 +2,9 @@
  * WebSocket clients through the forward proxy: over an intercepted CONNECT
  * (TLS to the proxy's leaf, trusting the local CA), or as an absolute-form
  * upgrade to the plain forward proxy. Both are `ws` clients, terminated in
- * `t.after`.
+ * `t.after`. Also: an HTTPS page origin with a WebSocket, stopping a `ws`
+ * server with its HTTP server, and a raw upgrade whose frames a test writes
+ * itself.
  */
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
@@ -73,13 +75,44 @@ export async function pageOrigin(
   const wss = new WebSocketServer({ server: origin, ...options })
   wss.on('connection', onSocket)
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-  t.after(
-    () =>
-      new Promise<void>((r) => {
-        for (const c of wss.clients) c.terminate()
-        origin.closeAllConnections()
-        origin.close(() => r())
-      }),
-  )
+  t.after(() => stopWebSocketServer(origin, wss))
   return (origin.address() as net.AddressInfo).port
+}
+
+/**
+ * stopWebSocketServer closes a `ws` server and the HTTP(S) server it is
+ * attached to: upgraded sockets are not the HTTP server's to close, so they
+ * are terminated first.
+ */
+export function stopWebSocketServer(server: http.Server, wss: WebSocketServer): Promise<void> {
+  return new Promise<void>((r) => {
+    for (const c of wss.clients) c.terminate()
+    wss.close()
+    server.closeAllConnections()
+    server.close(() => r())
+  })
+}
+
+/**
+ * rawUpgrade opens a raw socket to `port` and completes a WebSocket
+ * handshake on it (offering `extensions` when given); what followed the 101
+ * is in `rest`.
+ */
+export async function rawUpgrade(port: number, extensions?: string): Promise<net.Socket & { rest: Buffer }> {
+  const s = net.connect(port, '127.0.0.1')
+  s.on('error', () => {})
+  s.write(
+    'GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+      (extensions === undefined ? '' : `Sec-WebSocket-Extensions: ${extensions}\r\n`) +
+      '\r\n',
+  )
+  let buf = Buffer.alloc(0)
+  while (!buf.includes('\r\n\r\n')) {
+    const [chunk] = (await once(s, 'data')) as [Buffer]
+    buf = Buffer.concat([buf, chunk])
+  }
+  if (!buf.toString('latin1').startsWith('HTTP/1.1 101'))
+    throw new Error(`expected a 101: ${buf.toString('latin1', 0, 60)}`)
+  return Object.assign(s, { rest: buf.subarray(buf.indexOf('\r\n\r\n') + 4) })
 }

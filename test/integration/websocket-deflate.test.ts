@@ -30,6 +30,7 @@ import {
   talk,
   WebSocket,
 } from '../helpers/websocket-deflate.ts'
+import { rawUpgrade } from '../helpers/websocket.ts'
 
 /** client opens a compressing `ws` client through the gateway; `read` gets what its socket reads. */
 async function client(
@@ -168,7 +169,7 @@ describe('permessage-deflate through onWebSocketMessage (reverse proxy)', () => 
     assert.equal(await rawClose(gw.port, maskedFrame(0x1, Buffer.from([0xff, 0xff]), true)), 1007)
     assert.equal(await rawClose(gw.port, maskedFrame(0x9, Buffer.from('ping'), true)), 1002)
     // A compressed message that inflates right passes.
-    const ok = await rawUpgrade(gw.port)
+    const ok = await rawUpgrade(gw.port, 'permessage-deflate')
     const hello = zlib.deflateRawSync('hello', { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4)
     ok.write(maskedFrame(0x1, hello, true))
     await waitFor(() => origin.messages.includes('hello'), 'the origin got hello')
@@ -195,7 +196,7 @@ describe('permessage-deflate through onWebSocketMessage (reverse proxy)', () => 
     t.after(() => new Promise<void>((r) => origin.close(() => r())))
     const port = (origin.address() as net.AddressInfo).port
     const gw = await startGateway(proxyConfig(`http://127.0.0.1:${port}`), { hooks: rewriting, t })
-    const s = await rawUpgrade(gw.port)
+    const s = await rawUpgrade(gw.port, 'permessage-deflate')
     assert.equal(await closeCode(s), 1002)
     s.destroy()
     await waitForGatewayIdle(gw.gw, { poolsEmpty: true })
@@ -206,24 +207,6 @@ function maskedFrame(opcode: number, payload: Buffer, rsv1 = false): Buffer {
   const key = Buffer.from([0x11, 0x22, 0x33, 0x44])
   const body = Buffer.from(payload.map((b, i) => b ^ key[i & 3]!))
   return Buffer.concat([Buffer.from([(rsv1 ? 0xc0 : 0x80) | opcode, 0x80 | payload.length]), key, body])
-}
-
-/** rawUpgrade opens a raw socket through the gateway, offering permessage-deflate; what follows the 101 is in `rest`. */
-async function rawUpgrade(port: number): Promise<net.Socket & { rest: Buffer }> {
-  const s = net.connect(port, '127.0.0.1')
-  s.on('error', () => {})
-  s.write(
-    'GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
-      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
-      'Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n',
-  )
-  let buf = Buffer.alloc(0)
-  while (!buf.includes('\r\n\r\n')) {
-    const [chunk] = (await once(s, 'data')) as [Buffer]
-    buf = Buffer.concat([buf, chunk])
-  }
-  assert.match(String(buf), /^HTTP\/1\.1 101/)
-  return Object.assign(s, { rest: buf.subarray(buf.indexOf('\r\n\r\n') + 4) })
 }
 
 /** closeCode reads on until a Close frame and returns its code. */
@@ -238,7 +221,7 @@ async function closeCode(s: net.Socket & { rest: Buffer }): Promise<number> {
 }
 
 async function rawClose(port: number, frame: Buffer): Promise<number> {
-  const s = await rawUpgrade(port)
+  const s = await rawUpgrade(port, 'permessage-deflate')
   try {
     s.write(frame)
     return await closeCode(s)

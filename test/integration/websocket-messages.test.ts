@@ -25,6 +25,7 @@ import {
   waitFor,
   waitForGatewayIdle,
 } from '../helpers/gateway.ts'
+import { rawUpgrade } from '../helpers/websocket.ts'
 
 let origin: http.Server
 let wss: WebSocketServer
@@ -348,22 +349,6 @@ function maskedFrame(opcode: number, payload: Buffer): Buffer {
   const key = Buffer.from([0x11, 0x22, 0x33, 0x44])
   const body = Buffer.from(payload.map((b, i) => b ^ key[i & 3]!))
   return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), key, body])
-}
-
-/** rawUpgrade opens a raw socket through the gateway and completes a WebSocket handshake on it. */
-async function rawUpgrade(port: number): Promise<net.Socket & { rest: Buffer }> {
-  const s = net.connect(port, '127.0.0.1')
-  s.write(
-    'GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
-      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
-  )
-  let buf = Buffer.alloc(0)
-  while (!buf.includes('\r\n\r\n')) {
-    const [chunk] = (await once(s, 'data')) as [Buffer]
-    buf = Buffer.concat([buf, chunk])
-  }
-  assert.match(String(buf), /^HTTP\/1\.1 101/)
-  return Object.assign(s, { rest: buf.subarray(buf.indexOf('\r\n\r\n') + 4) })
 }
 
 /** rawFrameClose upgrades a raw socket, sends `frame`, and returns the code of the Close frame it gets back. */
