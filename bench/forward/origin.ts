@@ -6,10 +6,20 @@
  *
  * Usage: node bench/forward/origin.ts CERT.pem KEY.pem [TLS_PORT] [PLAIN_PORT] [HOST=127.0.0.1]
  * (HOST 0.0.0.0 answers on every 127.x.y.z: many distinct loopback hosts.)
+ *
+ * ORIGIN_CA_DIR in the environment (CERT.pem and KEY.pem then `-`): each
+ * local address presents a certificate of its own naming it, signed by the
+ * CA in that directory, as distinct hosts do; ORIGIN_ADDRESSES names a file
+ * of the addresses (a line each) whose certificates are made before
+ * listening. One certificate naming hundreds of addresses would make every
+ * client's verification slower than any real origin's (Node's
+ * getPeerCertificate turns each name into a string).
  */
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
+import { loadCa } from '../../src/forward/mitm/ca.ts'
+import { LeafCache } from '../../src/forward/mitm/leaf-cache.ts'
 
 const [certPath, keyPath, tlsPort = '0', plainPort = '0', host = '127.0.0.1'] = process.argv.slice(2)
 const SMALL = Buffer.from(
@@ -35,13 +45,40 @@ function answer(s: net.Socket): void {
   s.on('error', () => {})
 }
 
-const secure = tls.createServer(
-  { cert: readFileSync(certPath!), key: readFileSync(keyPath!), ALPNProtocols: ['http/1.1'] },
-  answer,
-)
+const caDir = process.env.ORIGIN_CA_DIR
+const secure = caDir
+  ? await perAddress(caDir, process.env.ORIGIN_ADDRESSES)
+  : tls.createServer(
+      { cert: readFileSync(certPath!), key: readFileSync(keyPath!), ALPNProtocols: ['http/1.1'] },
+      answer,
+    )
 const plain = net.createServer(answer)
 await new Promise<void>((r) => secure.listen(Number(tlsPort), host, r))
 await new Promise<void>((r) => plain.listen(Number(plainPort), host, r))
 const port = (s: net.Server) => (s.address() as net.AddressInfo).port
 console.log(`PORTS ${port(secure)} ${port(plain)}`)
 process.on('SIGTERM', () => process.exit(0))
+
+/** perAddress: a TLS server presenting each local address its own certificate, made by the CA in `dir`. */
+async function perAddress(dir: string, listFile: string | undefined): Promise<net.Server> {
+  const leaves = new LeafCache(await loadCa(dir), 1_000_000)
+  const made = new Map<string, tls.SecureContext>()
+  const addresses = ['127.0.0.1', ...(listFile ? readFileSync(listFile, 'latin1').split('\n') : [])]
+  for (const a of addresses.filter(Boolean)) made.set(a, await leaves.contextFor(a))
+  const serve = (socket: net.Socket, secureContext: tls.SecureContext) => {
+    const s = new tls.TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] })
+    s.on('error', () => s.destroy())
+    answer(s)
+  }
+  return net.createServer((socket) => {
+    const address = socket.localAddress ?? ''
+    const ready = made.get(address)
+    if (ready !== undefined) return serve(socket, ready)
+    // An address not listed: its certificate made now, the ClientHello kept meanwhile.
+    socket.pause()
+    leaves.contextFor(address).then(
+      (context) => (made.set(address, context), serve(socket, context)),
+      () => socket.destroy(),
+    )
+  })
+}
