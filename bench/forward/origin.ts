@@ -63,8 +63,11 @@ process.on('SIGTERM', () => process.exit(0))
 async function perAddress(dir: string, listFile: string | undefined): Promise<net.Server> {
   const leaves = new LeafCache(await loadCa(dir), 1_000_000)
   const made = new Map<string, tls.SecureContext>()
-  const addresses = ['127.0.0.1', ...(listFile ? readFileSync(listFile, 'latin1').split('\n') : [])]
-  for (const a of addresses.filter(Boolean)) made.set(a, await leaves.contextFor(a))
+  const listed = listFile ? readFileSync(listFile, 'latin1').split('\n') : []
+  const addresses = ['127.0.0.1', ...listed.filter(Boolean)]
+  // `waited`: made back to back, not paced as leaves nobody waits for are.
+  const contexts = await Promise.all(addresses.map((a) => leaves.contextFor(a, true)))
+  addresses.forEach((a, i) => made.set(a, contexts[i]!))
   const serve = (socket: net.Socket, secureContext: tls.SecureContext) => {
     const s = new tls.TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] })
     s.on('error', () => s.destroy())
@@ -76,7 +79,7 @@ async function perAddress(dir: string, listFile: string | undefined): Promise<ne
     if (ready !== undefined) return serve(socket, ready)
     // An address not listed: its certificate made now, the ClientHello kept meanwhile.
     socket.pause()
-    leaves.contextFor(address).then(
+    leaves.contextFor(address, true).then(
       (context) => (made.set(address, context), serve(socket, context)),
       () => socket.destroy(),
     )
