@@ -32,7 +32,8 @@
  * The client verifies with one TLS context made once (as a browser keeps one
  * trust store), not one per connection: Node's tls.connect({ ca }) makes a
  * new context each time, ~0.3 ms of the client's own work in every figure.
- *   idle       IDLE intercepted connections to IDLE distinct hosts (each
+ *   idle       on a gateway started for it (see below), IDLE intercepted
+ *              connections to IDLE distinct hosts (each
  *              CONNECT + TLS + one GET, then idle): the gateway's RSS and
  *              descriptors with them open (its own /proc, not the client's),
  *              its listening sockets, and its descriptors once they closed
@@ -66,6 +67,7 @@ import {
   pinSelf,
   sleep,
   spawnManaged,
+  stop,
   stopAll,
   usePriority,
 } from '../lib/processes.ts'
@@ -115,26 +117,31 @@ try {
   let ports: RegExpExecArray | null = null
   for (let i = 0; i < 600 && !(ports = /PORTS (\d+)/.exec(origin.stdout())); i++) await sleep(50)
   const originPort = Number(ports![1])
-  const proxyPort = await freePort()
-  const gateway = spawnManaged(
-    'portcullis',
-    process.execPath,
-    [
-      ...PORTCULLIS_NODE_FLAGS,
-      // GATEWAY_FLAGS: more flags for the gateway's node (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
-      ...(process.env.GATEWAY_FLAGS?.split(' ').filter(Boolean) ?? []),
-      join(HERE, 'servers/portcullis-mitm.ts'),
-      String(proxyPort),
-      join(dir, 'ca'),
-      '-',
-      '127.0.0.0/8',
-    ],
-    { cpu: placement.contestantCpu, env: { ...process.env, NODE_EXTRA_CA_CERTS: originCaPath } },
-  )
-  await listening(proxyPort)
-  // Warm-up: the gateway's code paths, its spare TLS contexts made.
-  await request(proxyPort, '127.0.0.1', originPort, ca)
-  await sleep(1000)
+  const startGateway = async () => {
+    const port = await freePort()
+    const managed = spawnManaged(
+      'portcullis',
+      process.execPath,
+      [
+        ...PORTCULLIS_NODE_FLAGS,
+        // GATEWAY_FLAGS: more flags for the gateway's node (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
+        ...(process.env.GATEWAY_FLAGS?.split(' ').filter(Boolean) ?? []),
+        join(HERE, 'servers/portcullis-mitm.ts'),
+        String(port),
+        join(dir, 'ca'),
+        '-',
+        '127.0.0.0/8',
+      ],
+      { cpu: placement.contestantCpu, env: { ...process.env, NODE_EXTRA_CA_CERTS: originCaPath } },
+    )
+    await listening(port)
+    // Warm-up: the gateway's code paths, its spare TLS contexts made.
+    await request(port, '127.0.0.1', originPort, ca)
+    await sleep(1000)
+    return { managed, port }
+  }
+  const gateway = await startGateway()
+  const proxyPort = gateway.port
 
   const probes: number[] = []
   const sinceBurst: number[] = []
@@ -187,7 +194,12 @@ try {
   console.log(
     `cached host CONNECT + 200 + TLS handshake, client included: full ${stats(full)}; resumed ${stats(resumed)}; reference, TCP connect + TLS handshake straight to the origin: ${stats(direct)}`,
   )
-  await idle(gateway.pid, proxyPort, originPort, ca)
+  // Memory per connection on a gateway of its own: the phases before leave
+  // thousands of leaves and pools for the garbage collector to free, which
+  // would hide what the idle connections hold.
+  await stop(gateway.managed)
+  const fresh = await startGateway()
+  await idle(fresh.managed.pid, fresh.port, originPort, ca)
 } finally {
   await stopAll(1000)
   await rm(dir, { recursive: true, force: true })
