@@ -275,7 +275,7 @@ function requestKeepOpen(
 function stats(xs: number[]): string {
   const s = [...xs].sort((a, b) => a - b)
   const q = (f: number) => s[Math.min(s.length - 1, Math.floor(f * s.length))]!.toFixed(2)
-  return `median ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${s[s.length - 1]!.toFixed(2)} ms (n=${s.length})`
+  return `median ${q(0.5)} ms, p90 ${q(0.9)} ms, p99 ${q(0.99)} ms, max ${s[s.length - 1]!.toFixed(2)} ms (n=${s.length})`
 }
 
 /** connectOnly sends CONNECT and resolves with the socket once the 200 arrived; `written` gets a promise of the CONNECT written. */

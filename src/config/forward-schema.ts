@@ -73,6 +73,12 @@ const mitm = z.strictObject({
   /** Leaf certificates kept ready, most recently used first. */
   cacheSize: z.number().int().min(1).default(1000),
   /**
+   * shared: every leaf carries one P-256 key made at start (mitmproxy's
+   * way: a new host costs one signature); per-host: each leaf a fresh P-256
+   * key, made in the thread pool, so no two hosts' certificates share a key.
+   */
+  leafKey: z.enum(['shared', 'per-host']).default('shared'),
+  /**
    * TLS contexts with the leaf key loaded, made ahead in idle event-loop
    * turns (~38 KiB each), so a burst of new hosts only loads certificates.
    */

@@ -162,6 +162,15 @@ export class Session<Ctx extends object = Record<string, unknown>> {
     return q === -1 ? '' : t.slice(q + 1)
   }
 
+  /**
+   * How a forward proxy's request came: 'forward' (plain,
+   * or the CONNECT itself) or 'mitm' (inside intercepted TLS); undefined for
+   * a reverse proxy's. The same as `source`, without 'reverse'.
+   */
+  get via(): 'forward' | 'mitm' | undefined {
+    return this.source === 'reverse' ? undefined : this.source
+  }
+
   /** The Host the client asked for (from an absolute-form target when there was one). */
   get host(): string {
     return this.head.host ?? ''

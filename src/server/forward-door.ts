@@ -71,10 +71,12 @@ export class DoorHost implements ConnectionHost {
 
 /**
  * Interception: the CA loaded once per `caDir` and its leaf cache kept
- * across reloads, so a reload does not throw away made leaves.
+ * across reloads, so a reload does not throw away made leaves (unless the
+ * CA directory or `leafKey` changed).
  */
 export class Interception {
   private caDir: string | undefined
+  private leafKey: string | undefined
   private leaves: LeafCache | undefined
 
   /** attach gives `rt`'s forward proxy its interceptor when `mitm` is configured (loading the CA if needed). */
@@ -87,15 +89,16 @@ export class Interception {
       import('../forward/mitm/leaf-cache.ts'),
       import('../forward/mitm/intercept.ts'),
     ])
-    if (this.caDir !== cfg.caDir || this.leaves === undefined) {
+    if (this.caDir !== cfg.caDir || this.leafKey !== cfg.leafKey || this.leaves === undefined) {
       const ca = await loadCa(cfg.caDir).catch((err: Error) => {
         throw new Error(
           `forward.mitm: cannot load the CA in ${cfg.caDir} (run 'portcullis ca init --dir ${cfg.caDir}'): ${err.message}`,
         )
       })
       this.leaves?.close()
-      this.leaves = new LeafCache(ca, cfg.cacheSize, cfg.spareContexts)
+      this.leaves = new LeafCache(ca, cfg.cacheSize, cfg.spareContexts, cfg.leafKey)
       this.caDir = cfg.caDir
+      this.leafKey = cfg.leafKey
     }
     const serve = (socket: net.Socket, dest: Destination, tls: boolean) =>
       gw.adopt(socket, new DoorHost(gw, insideEntry(dest)), tls)

@@ -29,6 +29,7 @@ test('absolute-form GET is proxied with Host from the target; Proxy-* fields are
   assert.equal(seen.headers['x-forwarded-for'], undefined, 'a forward proxy does not announce its clients')
   assert.ok(await waitFor(() => logged.length === 1))
   assert.equal(logged[0]!.source, 'forward')
+  assert.equal(logged[0]!.via, 'forward')
   assert.deepEqual(logged[0]!.destination, { host: '127.0.0.1', port: origin.port, scheme: 'http' })
   assert.equal(logged[0]!.route?.name, 'forward')
 })

@@ -6,7 +6,7 @@
  * verify is a 502; garbage and half handshakes close without leaking.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import https from 'node:https'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -70,6 +70,11 @@ test('curl through interception: trusted with --cacert, hooks see source mitm', 
     logged.filter((l) => l.method === 'CONNECT').map((l) => l.source),
     ['forward', 'forward'],
   )
+  // `via`, the same mark without 'reverse'.
+  assert.deepEqual(
+    logged.map((l) => l.via),
+    logged.map((l) => (l.method === 'CONNECT' ? 'forward' : 'mitm')),
+  )
   assert.ok(await waitFor(() => fwd.gw.stats().connections === 0), 'no connection left')
 })
 
@@ -101,6 +106,60 @@ test(
     assert.match(named.stdout, /\r\n\r\nHTTP\/1\.1 200/)
     const other = await curl(['--cacert', s.caPem, '-x', optOut.proxy, '-i', `https://127.0.0.1:${s.port}/`])
     assert.match(other.stdout, /\r\n\r\nHTTP\/1\.1 502/)
+  },
+)
+
+/** leafKeyOf: the public key (SPKI, base64) of the leaf the proxy presents for `host` through a CONNECT. */
+function leafKeyOf(proxyPort: number, host: string, port: number, caPem: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const raw = net.connect(proxyPort, '127.0.0.1')
+    raw.on('error', reject)
+    raw.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`)
+    raw.once('data', (d: Buffer) => {
+      if (!d.toString('latin1').startsWith('HTTP/1.1 200')) return reject(new Error(d.toString('latin1')))
+      const s = tls.connect(
+        { socket: raw, ca: caPem, host, servername: net.isIP(host) ? undefined : host },
+        () => {
+          resolve(
+            s.getPeerX509Certificate()!.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+          )
+          s.destroy()
+        },
+      )
+      s.on('error', reject)
+    })
+  })
+}
+
+test(
+  'mitm.leafKey per-host: each host a key of its own; shared (the default): one key for all',
+  { skip },
+  async (t) => {
+    const s = await setup(t)
+    const caPem = await readFile(s.caPem, 'latin1')
+    const keys = async (leafKey: 'shared' | 'per-host' | undefined) => {
+      const fwd = await startForward(
+        {
+          allow: ['127.0.0.1'],
+          mitm: { caDir: s.caDir, hosts: ['localhost', '127.0.0.1'], upstreamCa: s.originCert, leafKey },
+        },
+        { t },
+      )
+      const a = await leafKeyOf(fwd.port, 'localhost', s.port, caPem)
+      const b = await leafKeyOf(fwd.port, '127.0.0.1', s.port, caPem)
+      // A cached leaf is presented again with its key; requests go through as ever.
+      assert.equal(await leafKeyOf(fwd.port, 'localhost', s.port, caPem), a)
+      const r = await curl(['--cacert', s.caPem, '-x', fwd.proxy, `https://localhost:${s.port}/k`])
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stdout, /^secure GET \/k /)
+      await fwd.close()
+      return [a, b]
+    }
+    const [a, b] = await keys('per-host')
+    assert.notEqual(a, b)
+    const [c, d] = await keys(undefined)
+    assert.equal(c, d)
+    assert.ok(c !== a && c !== b)
   },
 )
 

@@ -125,3 +125,32 @@ test('a leaf a client waits on (hurry) is made before the leaves of a burst nobo
   assert.ok(done.indexOf('quiet3') < 3, `hurried leaf made among the first: ${done.join(' ')}`)
   assert.ok(done.indexOf('asked') < 3, `waited-on leaf made among the first: ${done.join(' ')}`)
 })
+
+for (const spares of [0, 2])
+  test(`leafKey per-host: each host's leaf has a key of its own (shared: one for all), verified by clients (${spares} spare contexts)`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'portcullis-leaf-key-'))
+    t.after(() => rm(dir, { recursive: true, force: true }))
+    const ca = await createCa(join(dir, 'ca'))
+    const keyOf = async (cache: LeafCache, host: string) => {
+      const peer = await presented(t, await cache.contextFor(host), ca.certPem, host)
+      assert.ok(peer.checkIssued(new X509Certificate(ca.certPem)))
+      assert.equal(peer.subjectAltName, `DNS:${host}`)
+      return peer.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')
+    }
+    const perHost = new LeafCache(ca, 10, spares, 'per-host')
+    t.after(() => perHost.close())
+    for (let i = 0; i < 200 && perHost.spareCount < spares; i++) await new Promise((r) => setTimeout(r, 5))
+    assert.equal(perHost.spareCount, spares)
+    // Concurrent asks for one new host share its one generation, and so its one key.
+    const [a1, a2] = await Promise.all([perHost.contextFor('a.example'), perHost.contextFor('a.example')])
+    assert.equal(a1, a2)
+    const keys = await Promise.all(['a.example', 'b.example', 'c.example'].map((h) => keyOf(perHost, h)))
+    assert.equal(new Set(keys).size, 3, 'three hosts, three keys')
+    assert.equal(await keyOf(perHost, 'a.example'), keys[0], 'a cached leaf keeps its key')
+
+    const shared = new LeafCache(ca, 10, spares)
+    t.after(() => shared.close())
+    const one = await Promise.all(['a.example', 'b.example'].map((h) => keyOf(shared, h)))
+    assert.equal(one[0], one[1], 'one key for all')
+    assert.ok(!keys.includes(one[0]!))
+  })

@@ -4,7 +4,10 @@
  * same new host share one generation (the cache holds the promise).
  *
  * What a new host costs the event loop, and why it is small:
- * - All leaves share one P-256 key made once (off the loop, by WebCrypto).
+ * - All leaves share one P-256 key made once (off the loop, by WebCrypto),
+ *   mitmproxy's way; or, with `leafKey: per-host`, each leaf has a fresh
+ *   key of its own, made in the thread pool (a spare, below, made ahead
+ *   carries one), so no two hosts' certificates share a key.
  * - The leaf is written directly in DER (leaf-der.ts; @peculiar/x509's
  *   generic encoder took ~4-8 ms of loop time per leaf) and signed with one
  *   synchronous `crypto.sign` (measured: submitting the same signature to
@@ -16,7 +19,7 @@
  *   host only loads its certificate chain into one of them. A burst of new
  *   hosts larger than the spares makes the rest inline.
  */
-import { webcrypto } from 'node:crypto'
+import { generateKeyPair, webcrypto } from 'node:crypto'
 import tls from 'node:tls'
 import * as x509 from '@peculiar/x509'
 import { EC_ALGORITHM, type LocalCa, pem } from './ca.ts'
@@ -48,10 +51,25 @@ const BACKGROUND_PAUSE_MS = 1
 /** Spares are made again once no new leaf was asked for this long. */
 const REFILL_QUIET_MS = 50
 
+/** Which key a leaf carries: one made once for all leaves, or a fresh one per host. */
+export type LeafKey = 'shared' | 'per-host'
+
+/** A leaf key: its SubjectPublicKeyInfo (DER, written into the leaf) and its PEM. */
+interface Key {
+  spki: Buffer
+  keyPem: string
+}
+
+/** A context made ahead with a leaf key loaded: only a certificate is missing. */
+interface Spare extends Key {
+  context: tls.SecureContext
+}
+
 /** A leaf waiting to be made. */
 interface Job {
   name: string
-  t: { template: LeafTemplate; keyPem: string }
+  t: LeafTemplate
+  key: Key | Spare
   resolve: (leaf: Leaf) => void
   reject: (err: unknown) => void
 }
@@ -66,7 +84,8 @@ export class LeafCache {
   private readonly ca: LocalCa
   private readonly max: number
   private readonly spareTarget: number
-  private readonly spares: tls.SecureContext[] = []
+  private readonly spares: Spare[] = []
+  private readonly perHost: boolean
   private refilling = false
   private closed = false
   /** Leaves asked for that no client waits on yet (its CONNECT came, its ClientHello not). */
@@ -79,13 +98,15 @@ export class LeafCache {
   private timer: NodeJS.Timeout | undefined
   private nextBackground = 0
   private lastAsked = 0
-  private template: Promise<{ template: LeafTemplate; keyPem: string }> | undefined
+  private template: Promise<LeafTemplate> | undefined
+  private sharedKey: Promise<Key> | undefined
 
-  /** `spares`: contexts with the leaf key loaded, made ahead in idle turns (0: none). */
-  constructor(ca: LocalCa, max: number, spares = 0) {
+  /** `spares`: contexts with a leaf key loaded, made ahead in idle turns (0: none). */
+  constructor(ca: LocalCa, max: number, spares = 0, leafKey: LeafKey = 'shared') {
     this.ca = ca
     this.max = max
     this.spareTarget = spares
+    this.perHost = leafKey === 'per-host'
     if (spares > 0)
       void this.leafTemplate().then(
         () => this.refill(),
@@ -153,6 +174,8 @@ export class LeafCache {
 
   private async make(name: string, waited: boolean): Promise<Leaf> {
     const t = await this.leafTemplate()
+    // Per host: a spare's key, else a fresh one (in the thread pool, the loop free meanwhile).
+    const key = this.perHost ? (this.spares.pop() ?? (await freshKey())) : await this.shared()
     if (!this.draining) {
       // A host alone is made at once (no turn of the loop waited for); the
       // hosts asked for after it, until the queues are empty again, wait for drain.
@@ -160,10 +183,10 @@ export class LeafCache {
       this.nextBackground = performance.now() + BACKGROUND_PAUSE_MS
       this.immediate = true
       setImmediate(this.drain)
-      return this.makeNow(name, t)
+      return this.makeNow(name, t, key)
     }
     return new Promise((resolve, reject) => {
-      ;(waited ? this.waiting : this.queue).push({ name, t, resolve, reject })
+      ;(waited ? this.waiting : this.queue).push({ name, t, key, resolve, reject })
       if (waited) this.schedule()
     })
   }
@@ -197,7 +220,7 @@ export class LeafCache {
     while (from.length > 0) {
       const job = from.pop()!
       try {
-        job.resolve(this.makeNow(job.name, job.t))
+        job.resolve(this.makeNow(job.name, job.t, job.key))
       } catch (err) {
         job.reject(err)
       }
@@ -221,22 +244,23 @@ export class LeafCache {
     } else if (!this.immediate && this.timer === undefined) this.draining = false
   }
 
-  private makeNow(name: string, t: { template: LeafTemplate; keyPem: string }): Leaf {
+  /** makeNow makes `name`'s leaf for `key`; a spare's context when one is at hand (a per-host key's own). */
+  private makeNow(name: string, t: LeafTemplate, key: Key | Spare): Leaf {
     const now = Date.now()
     const notAfter = now + LEAF_DAYS * 86400_000
-    const der = leafDer(t.template, name, new Date(now - 3600_000), new Date(notAfter))
+    const der = leafDer(t, name, new Date(now - 3600_000), new Date(notAfter), key.spki)
     // The leaf alone: the CA is a trust anchor the client has, which a
     // server need not send (RFC 8446 §4.4.2); one certificate less to parse
     // here and to send in every handshake.
     const chain = pem('CERTIFICATE', der)
-    const spare = this.spares.pop()
+    const spare = 'context' in key ? key.context : this.perHost ? undefined : this.spares.pop()?.context
     this.refill()
     const native = (spare as { context?: NativeContext } | undefined)?.context
     if (spare !== undefined && typeof native?.setCert === 'function') {
       native.setCert(chain)
       return { context: spare, notAfter }
     }
-    return { context: tls.createSecureContext({ cert: chain, key: t.keyPem }), notAfter }
+    return { context: tls.createSecureContext({ cert: chain, key: key.keyPem }), notAfter }
   }
 
   /**
@@ -259,11 +283,11 @@ export class LeafCache {
         setTimeout(one, Math.max(1, REFILL_QUIET_MS - quietFor)).unref()
         return
       }
-      void this.leafTemplate().then(
-        (t) => {
+      void (this.perHost ? freshKey() : this.shared()).then(
+        (key) => {
           if (this.closed) return
           // No `ca` here: adding one makes Node copy the whole system root store into this context (~1 ms).
-          this.spares.push(tls.createSecureContext({ key: t.keyPem }))
+          this.spares.push({ ...key, context: tls.createSecureContext({ key: key.keyPem }) })
           setImmediate(one)
         },
         () => (this.refilling = false),
@@ -275,13 +299,24 @@ export class LeafCache {
     setImmediate(one)
   }
 
-  /** leafTemplate: what every leaf shares (the issuer, the CA key id, the one leaf key), made once. */
-  private leafTemplate(): Promise<{ template: LeafTemplate; keyPem: string }> {
-    this.template ??= (async () => {
+  /** shared: the one key every leaf carries (leafKey shared), made once. */
+  private shared(): Promise<Key> {
+    this.sharedKey ??= (async () => {
       const pair = (await webcrypto.subtle.generateKey(EC_ALGORITHM, true, [
         'sign',
         'verify',
       ])) as webcrypto.CryptoKeyPair
+      return {
+        spki: Buffer.from(await webcrypto.subtle.exportKey('spki', pair.publicKey)),
+        keyPem: pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', pair.privateKey)),
+      }
+    })()
+    return this.sharedKey
+  }
+
+  /** leafTemplate: what every leaf shares (the issuer, the CA key id), made once. */
+  private leafTemplate(): Promise<LeafTemplate> {
+    this.template ??= (async () => {
       const ski = this.ca.cert.getExtension(x509.SubjectKeyIdentifierExtension)
       const caKeyId = ski
         ? Buffer.from(ski.keyId, 'hex')
@@ -289,17 +324,27 @@ export class LeafCache {
             (await x509.AuthorityKeyIdentifierExtension.create(this.ca.cert.publicKey)).keyId!,
             'hex',
           )
-      const template: LeafTemplate = {
+      return {
         issuer: subjectOf(Buffer.from(this.ca.cert.rawData)),
         caKeyId,
-        spki: Buffer.from(await webcrypto.subtle.exportKey('spki', pair.publicKey)),
         caKey: this.ca.signer,
-      }
-      return {
-        template,
-        keyPem: pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', pair.privateKey)),
       }
     })()
     return this.template
   }
+}
+
+/** freshKey makes a P-256 key in the thread pool (the event loop free meanwhile), encoded there too. */
+function freshKey(): Promise<Key> {
+  return new Promise((resolve, reject) =>
+    generateKeyPair(
+      'ec',
+      {
+        namedCurve: 'P-256',
+        publicKeyEncoding: { type: 'spki', format: 'der' },
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      },
+      (err, spki, keyPem) => (err ? reject(err) : resolve({ spki, keyPem })),
+    ),
+  )
 }

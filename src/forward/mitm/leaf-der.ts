@@ -53,14 +53,12 @@ function expandV6(host: string): number[] {
   return tail === undefined ? a : [...a, ...Array(8 - a.length - b.length).fill(0), ...b]
 }
 
-/** What every leaf of one CA shares. */
+/** What every leaf of one CA shares (its key may differ: leafDer's `spki`). */
 export interface LeafTemplate {
   /** The CA's subject Name, DER (the leaves' issuer). */
   issuer: Buffer
   /** The CA's subject key identifier (the leaves' authority key identifier). */
   caKeyId: Buffer
-  /** The shared leaf key's SubjectPublicKeyInfo, DER. */
-  spki: Buffer
   /** The CA's private key (ECDSA P-256, or RSA: the leaves' signature algorithm follows it). */
   caKey: KeyObject
 }
@@ -81,8 +79,6 @@ interface Compiled {
   head: Buffer
   /** signature, issuer, and the validity's tags and lengths up to notBefore's time. */
   middle: Buffer
-  /** subjectPublicKeyInfo. */
-  spki: Buffer
   /** Every extension but the SAN. */
   extensions: Buffer
   /** The Certificate's signatureAlgorithm. */
@@ -99,7 +95,6 @@ function compile(t: LeafTemplate): Compiled {
     head: Buffer.concat([VERSION_3, Buffer.from([0x02, SERIAL_BYTES])]),
     // Validity ::= SEQUENCE { 2 UTCTime of 13 bytes }, then notBefore's header.
     middle: Buffer.concat([algorithm, t.issuer, Buffer.from([0x30, 30, 0x17, 13])]),
-    spki: t.spki,
     extensions: Buffer.concat([
       seq(BASIC_CONSTRAINTS, CRITICAL, octets(seq())),
       seq(KEY_USAGE, CRITICAL, octets(Buffer.from('03020780', 'hex'))), // digitalSignature
@@ -151,10 +146,20 @@ function writeUtcTime(b: Buffer, at: number, d: Date): number {
   return at
 }
 
-/** leafDer writes and signs a leaf for `host`, valid from `notBefore` to `notAfter` (signed on the calling thread). */
-export function leafDer(t: LeafTemplate, host: string, notBefore: Date, notAfter: Date): Buffer {
+/**
+ * leafDer writes and signs a leaf for `host`, valid from `notBefore` to
+ * `notAfter` (signed on the calling thread), for the key whose
+ * SubjectPublicKeyInfo is `spki` (DER).
+ */
+export function leafDer(
+  t: LeafTemplate,
+  host: string,
+  notBefore: Date,
+  notAfter: Date,
+  spki: Buffer,
+): Buffer {
   const c = compile(t)
-  const tbs = leafTbs(c, host, notBefore, notAfter)
+  const tbs = leafTbs(c, host, notBefore, notAfter, spki)
   // The KeyObject itself: an options object costs ~40% more per call; ECDSA signatures are DER by default.
   const signature = sign('sha256', tbs, t.caKey)
   // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }.
@@ -171,7 +176,7 @@ export function leafDer(t: LeafTemplate, host: string, notBefore: Date, notAfter
 }
 
 /** leafTbs writes the TBSCertificate of a leaf for `host` (RFC 5280 §4.1) into one buffer. */
-function leafTbs(c: Compiled, host: string, notBefore: Date, notAfter: Date): Buffer {
+function leafTbs(c: Compiled, host: string, notBefore: Date, notAfter: Date, spki: Buffer): Buffer {
   const cn = Buffer.from(host.length <= 64 ? host : 'portcullis intercepted host', 'utf8')
   const san = sanFor(host)
   // Lengths, inside out. subject ::= SEQUENCE { SET { SEQUENCE { CN, UTF8String } } }
@@ -193,7 +198,7 @@ function leafTbs(c: Compiled, host: string, notBefore: Date, notAfter: Date): Bu
     2 +
     13 +
     subject +
-    c.spki.length +
+    spki.length +
     headerLength(extWrapped) +
     extWrapped
   const b = Buffer.allocUnsafe(headerLength(body) + body)
@@ -213,7 +218,7 @@ function leafTbs(c: Compiled, host: string, notBefore: Date, notAfter: Date): Bu
   at += CN.copy(b, at)
   at = header(b, at, 0x0c, cn.length)
   at += cn.copy(b, at)
-  at += c.spki.copy(b, at)
+  at += spki.copy(b, at)
   at = header(b, at, 0xa3, extWrapped)
   at = header(b, at, 0x30, extList)
   at = header(b, at, 0x30, sanExt)
