@@ -4,6 +4,7 @@
  * see Sessions, never sockets: the engine under a Session can change without
  * touching a feature.
  */
+import type { Duplex } from 'node:stream'
 import type { RequestHead } from './request-head.ts'
 import { wallTime } from './clock.ts'
 import type { GatewayError } from './errors.ts'
@@ -116,6 +117,15 @@ export class Session<Ctx extends object = Record<string, unknown>> {
   destination: Destination | undefined = undefined
   /** A whole-body rewrite of the request body a hook asked for (rewriteRequestBody); undefined: streamed as received. */
   requestBody: RequestBodyRewrite | undefined = undefined
+  /**
+   * A streaming transform of the request body a hook asked for
+   * (transformRequestBody in src/forward/stream-body.ts, from onRequestHead
+   * or onRequest): the body, chunked framing removed, is written into it and
+   * what it emits goes upstream chunked (src/proxy/request-transform.ts).
+   * undefined: streamed as received.
+   * @experimental
+   */
+  requestTransform: Duplex | undefined = undefined
   /**
    * Called with each request body slice as it arrives from the client
    * (chunked framing removed, before any rewrite), for captures such as

@@ -6,6 +6,7 @@
  * how many tries, and what a failure becomes are the exchange's.
  */
 import { performance } from 'node:perf_hooks'
+import type { Duplex } from 'node:stream'
 import type { Expirable } from '../core/deadlines.ts'
 import type { GatewayError } from '../core/errors.ts'
 import { toGatewayError } from '../core/errors.ts'
@@ -22,6 +23,7 @@ import type { Target, Upstream } from '../upstream/upstream.ts'
 import type { ClientSide, ExchangeRuntime } from './client-side.ts'
 import { refuseSwitch, responseHopFields, serializeRequestHead } from './forwarding.ts'
 import { CONTINUE_100, reframeRequest, RequestBodyCollector, type WholeRequestBody } from './request-body.ts'
+import { RequestBodyTransformer } from './request-transform.ts'
 import { RequestWriter } from './request-writer.ts'
 import { chooseFraming, ResponseWriter } from './response-writer.ts'
 import type { RetryState } from './retry-state.ts'
@@ -58,6 +60,8 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
   protected collector: RequestBodyCollector | null = null
   /** The request body a whole-body rewrite made; undefined without one (or until it is made). */
   protected whole: WholeRequestBody | undefined = undefined
+  /** Runs the request body through the session's streaming transform (request-transform.ts); null otherwise. */
+  protected transformer: RequestBodyTransformer | null = null
   /** What waits for the collected body: the first try's start, or the head of the try holding a connection. */
   protected afterBody: UpstreamRequest | (() => void) | undefined = undefined
   /** Retries and timeouts beyond the phases' own, when the route or upstream configures them. */
@@ -89,6 +93,8 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
     this.hooks = route.hooks
     this.out = new ResponseWriter(client)
     this.req = new RequestWriter(session.head)
+    if (session.requestTransform !== undefined && this.req.framing !== 'none')
+      this.transformRequest(session.requestTransform)
     // The message relay reads every frame: only extensions it can read (permessage-deflate) may be agreed.
     if (session.head.upgradeProtocol !== undefined && this.hooks.onWebSocketMessage.length > 0)
       offerReadableExtensions(session.head)
@@ -113,8 +119,14 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
   /** fail answers the client with `err` (or closes it once the response started). */
   protected abstract fail(err: GatewayError): void
 
-  /** requestData forwards request body bytes; false asks the client side to pause. */
+  /** requestData forwards request body bytes (through the transform, if any); false asks the client side to pause. */
   requestData(data: Buffer): boolean {
+    if (this.transformer !== null && !this.done) return this.transformer.requestData(data)
+    return this.forwardData(data)
+  }
+
+  /** forwardData sends body bytes on (the client's, or the transform's output); false: hold off. */
+  private forwardData(data: Buffer): boolean {
     if (this.done) return true
     if (this.collector !== null) return this.collect(data)
     if (this.rs !== null) this.rs.body?.data(data)
@@ -127,6 +139,11 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
   }
 
   requestEnd(trailers: string[] | undefined): void {
+    if (this.transformer !== null && !this.done) return this.transformer.requestEnd(trailers)
+    this.forwardEnd(trailers)
+  }
+
+  private forwardEnd(trailers: string[] | undefined): void {
     if (this.done) return
     if (this.collector !== null) return this.collector.requestEnd(trailers)
     if (this.rs !== null) this.rs.body?.end(trailers)
@@ -212,11 +229,28 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
     this.phase = P_SENDING
     this.setDeadline(this.upstream.config.timeouts.idle)
     if (this.req.sendHead(this.up!.socket, this.head!, this.up!, this.client.reading))
-      this.requestEnd(this.req.heldTrailers)
+      this.forwardEnd(this.req.heldTrailers)
     else if (this.req.framing === 'none') {
       this.requestSent = true
       this.waitForResponse()
-    } else this.client.resumeReading()
+    } else this.resumeRequest()
+  }
+
+  /** resumeRequest: the upstream takes body bytes again, the transform's output (if any) and the client's. */
+  private resumeRequest(): void {
+    this.transformer?.resumeOutput()
+    this.client.resumeReading()
+  }
+
+  /** transformRequest sends the body through the session's transform; its length is unknown, so it goes chunked. */
+  private transformRequest(stream: Duplex): void {
+    this.req.framing = 'chunked'
+    this.transformer = new RequestBodyTransformer(stream, {
+      data: (b) => this.forwardData(b),
+      end: (trailers) => this.forwardEnd(trailers),
+      error: (err) => this.done || this.fail(toGatewayError(err, 'HOOK_FAILED')),
+      drain: () => this.done || this.client.resumeReading(),
+    })
   }
 
   protected waitForResponse(): void {
@@ -374,7 +408,7 @@ export abstract class ExchangeStreams implements UpstreamUser, Expirable {
   }
 
   onUpstreamDrain(): void {
-    this.client.resumeReading()
+    this.resumeRequest()
   }
 
   protected upgrade(head: ResponseHead): void {

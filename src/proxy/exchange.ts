@@ -19,6 +19,7 @@ import type { Target } from '../upstream/upstream.ts'
 import { ExchangeStreams, P_BACKOFF, P_QUEUE, P_RECEIVING, P_WAITING } from './exchange-streams.ts'
 import { serializeRequestHead, upstreamHeaders } from './forwarding.ts'
 import { mayReplay } from './replay.ts'
+import { dropBodyDigests } from './request-transform.ts'
 import { retryPolicyFor } from './retry-policies.ts'
 import { RetryState, retryAfterField, type TryFailure } from './retry-state.ts'
 import { endTry, noTargetError } from './try-report.ts'
@@ -188,6 +189,7 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeO
       this.target!.hostHeader,
       this.req.framing,
     )
+    if (this.transformer !== null) dropBodyDigests(headers) // they digest the body before its transform
     const path = this.target!.basePath + this.session.head.target
     if (this.hooks.onUpstreamRequest.length === 0 && this.whole === undefined) {
       this.head = serializeRequestHead(this.session.method, path, headers)
@@ -423,6 +425,7 @@ export class ProxyExchange extends ExchangeStreams implements PoolWaiter, HedgeO
     }
     this.req.flush()
     this.out.destroy()
+    this.transformer?.destroy()
     this.done = true
     this.deadline = 0
     this.rt.deadlines.delete(this)

@@ -1,0 +1,273 @@
+/**
+ * The streaming request body transform (transformRequestBody) over real
+ * sockets, through the forward proxy (absolute-form, plain HTTP origin) and
+ * inside TLS interception (CONNECT, HTTPS origin): a 1 MiB body sent in 64
+ * writes reaches the origin upper-cased, chunked, without Content-Length or
+ * the old body's digest; a request without the transform keeps its
+ * Content-Length and bytes; a chunked body's trailers follow (digests
+ * dropped); an origin that stops reading for a while still gets the whole
+ * body once it reads again (the transform paused, then resumed); a
+ * transform that fails is 500 HOOK_FAILED; a reverse route works the same.
+ */
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import http from 'node:http'
+import https from 'node:https'
+import type net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Transform } from 'node:stream'
+import { test } from 'node:test'
+import tls from 'node:tls'
+import type { GatewayHooks } from '../../src/core/hooks.ts'
+import { createCa } from '../../src/forward/mitm/ca.ts'
+import { transformRequestBody } from '../../src/forward/stream-body.ts'
+import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { startForward } from '../helpers/forward.ts'
+import { proxyConfig, startGateway, startOrigin } from '../helpers/gateway.ts'
+
+const MIB = 1024 * 1024
+/** 1 MiB of lower-case letters. */
+const BODY = Buffer.alloc(MIB, 'abcdefghijklmnopqrstuvwxyz')
+const UPPER = Buffer.from(BODY.toString('latin1').toUpperCase(), 'latin1')
+
+/** upper: a transform that upper-cases latin1 bytes; `fail` makes it error after that many bytes. */
+function upper(fail = Infinity): Transform {
+  let seen = 0
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length
+      if (seen > fail) return done(new Error('transform gave up'))
+      done(null, Buffer.from(chunk.toString('latin1').toUpperCase(), 'latin1'))
+    },
+  })
+}
+
+/** The hooks of these tests: `x-transform: upper` (or `fail`) asks for the transform; what was asked is recorded. */
+function hooks(asked: string[]): GatewayHooks {
+  return {
+    onRequest(session) {
+      const how = session.header('x-transform')
+      if (how === undefined) return
+      const ok = transformRequestBody(session, upper(how === 'fail' ? 100_000 : Infinity))
+      asked.push(`${session.source} ${ok}`)
+    },
+  }
+}
+
+/** A response: status and body. */
+interface Answer {
+  status: number
+  body: string
+}
+
+/**
+ * sendBody sends BODY with `headers` (Content-Length unless chunked) in 64
+ * writes on `req`, trailers added for a chunked one, and resolves with the
+ * answer.
+ */
+async function sendBody(req: http.ClientRequest, trailers?: Record<string, string>): Promise<Answer> {
+  const answer = new Promise<Answer>((resolve, reject) => {
+    req.on('response', (res) => {
+      let body = ''
+      res.setEncoding('latin1')
+      res.on('data', (d: string) => (body += d))
+      res.on('end', () => resolve({ status: res.statusCode!, body }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+  })
+  const piece = BODY.length / 64
+  for (let i = 0; i < 64; i++)
+    if (!req.write(BODY.subarray(i * piece, (i + 1) * piece))) await once(req, 'drain')
+  if (trailers !== undefined) req.addTrailers(trailers)
+  req.end()
+  return answer
+}
+
+/** fieldsFor: the request's header fields; chunked with a Trailer field, or with Content-Length. */
+function fieldsFor(transform: string | undefined, chunked: boolean): Record<string, string> {
+  const h: Record<string, string> = { 'content-type': 'text/plain', 'content-digest': 'sha-256=:x:' }
+  if (transform !== undefined) h['x-transform'] = transform
+  if (chunked) h.trailer = 'X-Checksum, Digest'
+  else h['content-length'] = String(BODY.length)
+  return h
+}
+
+const TRAILERS = { 'X-Checksum': 'abc', Digest: 'sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=' }
+
+test('through the forward proxy: the body reaches the origin transformed and chunked; without the transform as sent', async (t) => {
+  let paused = false
+  const origin = await startOrigin(
+    (req, res, record) => {
+      if (record.url === '/slow') {
+        // Stops reading for a while: the gateway must hold off (not buffer the rest), then go on.
+        req.pause()
+        paused = true
+        setTimeout(() => req.resume(), 300)
+      }
+      req.on('end', () => res.end('ok'))
+    },
+    { t },
+  )
+  const asked: string[] = []
+  const fwd = await startForward({ allow: ['127.0.0.1'] }, { t, hooks: hooks(asked) })
+  const to = (path: string, headers: Record<string, string>) =>
+    http.request({
+      host: '127.0.0.1',
+      port: fwd.port,
+      method: 'POST',
+      path: `http://127.0.0.1:${origin.port}${path}`,
+      headers,
+      agent: false,
+    })
+
+  let r = await sendBody(to('/', fieldsFor('upper', false)))
+  assert.deepEqual(r, { status: 200, body: 'ok' })
+  let seen = origin.requests.at(-1)!
+  assert.ok(seen.body.equals(UPPER), 'the origin got the body upper-cased')
+  assert.equal(seen.headers['transfer-encoding'], 'chunked')
+  assert.equal(seen.headers['content-length'], undefined)
+  assert.equal(seen.headers['content-digest'], undefined, 'a digest of the old body goes')
+  assert.equal(seen.headers['content-type'], 'text/plain')
+
+  // Without the transform: as sent, with its Content-Length (and its digest).
+  r = await sendBody(to('/', fieldsFor(undefined, false)))
+  assert.equal(r.status, 200)
+  seen = origin.requests.at(-1)!
+  assert.ok(seen.body.equals(BODY))
+  assert.equal(seen.headers['content-length'], String(BODY.length))
+  assert.equal(seen.headers['transfer-encoding'], undefined)
+  assert.equal(seen.headers['content-digest'], 'sha-256=:x:')
+
+  // A chunked body: its trailers follow the transformed body, the digest among them dropped.
+  r = await sendBody(to('/', fieldsFor('upper', true)), TRAILERS)
+  assert.equal(r.status, 200)
+  seen = origin.requests.at(-1)!
+  assert.ok(seen.body.equals(UPPER))
+  assert.equal(seen.headers['transfer-encoding'], 'chunked')
+  assert.deepEqual(seen.rawTrailers, ['X-Checksum', 'abc'])
+
+  // An origin that stops reading: the body still arrives whole once it reads again.
+  r = await sendBody(to('/slow', fieldsFor('upper', false)))
+  assert.equal(r.status, 200)
+  assert.ok(paused)
+  seen = origin.requests.at(-1)!
+  assert.equal(seen.complete, true)
+  assert.ok(seen.body.equals(UPPER), 'paused and resumed, nothing lost or reordered')
+
+  // A transform that fails: 500 HOOK_FAILED, the origin never gets a complete body.
+  const before = origin.requests.filter((q) => q.complete).length
+  r = await sendBody(to('/', fieldsFor('fail', false))).catch((err: Error) => ({
+    status: 0,
+    body: err.message,
+  }))
+  assert.ok(r.status === 500 || r.status === 0, `failed: ${r.status} ${r.body}`)
+  if (r.status === 500) assert.match(r.body, /HOOK_FAILED/)
+  await new Promise((res) => setTimeout(res, 50))
+  assert.equal(origin.requests.filter((q) => q.complete).length, before, 'no complete body upstream')
+  assert.deepEqual(asked, ['forward true', 'forward true', 'forward true', 'forward true'])
+})
+
+test('a reverse route: the same transform; a request without a body is not transformed', async (t) => {
+  const origin = await startOrigin(undefined, { t })
+  const asked: string[] = []
+  const gw = await startGateway(proxyConfig(origin.url), { t, hooks: hooks(asked) })
+  const to = (headers: Record<string, string>, method = 'POST') =>
+    http.request({ host: '127.0.0.1', port: gw.port, method, path: '/', headers, agent: false })
+  const r = await sendBody(to(fieldsFor('upper', false)))
+  assert.equal(r.status, 200)
+  const seen = origin.requests.at(-1)!
+  assert.ok(seen.body.equals(UPPER))
+  assert.equal(seen.headers['transfer-encoding'], 'chunked')
+  assert.equal(seen.headers['content-length'], undefined)
+  const get = to({ 'x-transform': 'upper' }, 'GET')
+  get.end()
+  const [res] = (await once(get, 'response')) as [http.IncomingMessage]
+  res.resume()
+  assert.equal(res.statusCode, 200)
+  assert.equal(origin.requests.at(-1)!.headers['transfer-encoding'], undefined)
+  assert.deepEqual(asked, ['reverse true', 'reverse false'])
+})
+
+const skip = !(await hasOpenssl()) && 'needs openssl'
+
+test(
+  'inside TLS interception: the body reaches the HTTPS origin transformed and chunked',
+  { skip },
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'portcullis-reqtransform-'))
+    t.after(() => rm(dir, { recursive: true, force: true }))
+    await createCa(join(dir, 'ca'))
+    const cert = await makeSelfSigned(dir)
+    const seen: { headers: http.IncomingHttpHeaders; body: Buffer; trailers: string[] }[] = []
+    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+      const parts: Buffer[] = []
+      req.on('data', (d: Buffer) => parts.push(d))
+      req.on('end', () => {
+        seen.push({ headers: req.headers, body: Buffer.concat(parts), trailers: req.rawTrailers })
+        res.end('done')
+      })
+    })
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
+    t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
+    const port = (origin.address() as net.AddressInfo).port
+    const asked: string[] = []
+    const fwd = await startForward(
+      {
+        allow: ['127.0.0.1'],
+        mitm: { caDir: join(dir, 'ca'), hosts: ['localhost'], upstreamCa: cert.certPath },
+      },
+      { t, hooks: hooks(asked) },
+    )
+    const ca = await readFile(join(dir, 'ca', 'ca.pem'))
+
+    /** through opens a CONNECT tunnel and a TLS session in it (the gateway's leaf, trusted through the CA). */
+    async function through(headers: Record<string, string>): Promise<http.ClientRequest> {
+      const connect = http.request({
+        host: '127.0.0.1',
+        port: fwd.port,
+        method: 'CONNECT',
+        path: `localhost:${port}`,
+        agent: false,
+      })
+      connect.end()
+      const [res, socket] = (await once(connect, 'connect')) as [http.IncomingMessage, net.Socket]
+      assert.equal(res.statusCode, 200)
+      const secure = tls.connect({ socket, servername: 'localhost', ca })
+      await once(secure, 'secureConnect')
+      t.after(() => secure.destroy())
+      return https.request({
+        host: 'localhost',
+        port,
+        method: 'POST',
+        path: '/',
+        headers,
+        createConnection: () => secure,
+      })
+    }
+
+    let r = await sendBody(await through(fieldsFor('upper', false)))
+    assert.deepEqual(r, { status: 200, body: 'done' })
+    let got = seen.at(-1)!
+    assert.ok(got.body.equals(UPPER), 'the origin got the body upper-cased')
+    assert.equal(got.headers['transfer-encoding'], 'chunked')
+    assert.equal(got.headers['content-length'], undefined)
+    assert.equal(got.headers['content-digest'], undefined)
+
+    r = await sendBody(await through(fieldsFor(undefined, false)))
+    assert.equal(r.status, 200)
+    got = seen.at(-1)!
+    assert.ok(got.body.equals(BODY))
+    assert.equal(got.headers['content-length'], String(BODY.length))
+    assert.equal(got.headers['transfer-encoding'], undefined)
+
+    r = await sendBody(await through(fieldsFor('upper', true)), TRAILERS)
+    assert.equal(r.status, 200)
+    got = seen.at(-1)!
+    assert.ok(got.body.equals(UPPER))
+    assert.deepEqual(got.trailers, ['X-Checksum', 'abc'])
+    assert.deepEqual(asked, ['mitm true', 'mitm true'])
+  },
+)
