@@ -7,7 +7,9 @@
  * Content-Length and bytes; a chunked body's trailers follow (digests
  * dropped); an origin that stops reading for a while still gets the whole
  * body once it reads again (the transform paused, then resumed); a
- * transform that fails is 500 HOOK_FAILED; a reverse route works the same.
+ * transform that fails is 500 HOOK_FAILED; a reverse route works the same;
+ * a retry sends the transformed body again, and a whole-body rewrite as
+ * well gets the transformed bytes.
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
@@ -23,6 +25,7 @@ import tls from 'node:tls'
 import type { GatewayHooks } from '../../src/core/hooks.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
 import { transformRequestBody } from '../../src/forward/stream-body.ts'
+import { rewriteRequestBody } from '../../src/forward/whole-body.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
 import { startForward } from '../helpers/forward.ts'
 import { proxyConfig, startGateway, startOrigin } from '../helpers/gateway.ts'
@@ -189,6 +192,52 @@ test('a reverse route: the same transform; a request without a body is not trans
   assert.equal(res.statusCode, 200)
   assert.equal(origin.requests.at(-1)!.headers['transfer-encoding'], undefined)
   assert.deepEqual(asked, ['reverse true', 'reverse false'])
+})
+
+test('a retry after a 503 sends the transformed body again; a whole-body rewrite gets the transformed bytes', async (t) => {
+  let n = 0
+  const origin = await startOrigin(
+    (req, res, record) => {
+      req.on('end', () => {
+        res.statusCode = record.url === '/flaky' && n++ === 0 ? 503 : 200
+        res.end('ok')
+      })
+    },
+    { t },
+  )
+  const config = proxyConfig(origin.url)
+  ;(config.upstreams as Record<string, Record<string, unknown>>).origin!.retries = {
+    attempts: 2,
+    backoff: { base: '1ms', max: '2ms' },
+  }
+  const gw = await startGateway(config, {
+    t,
+    hooks: {
+      onRequest(session) {
+        transformRequestBody(session, upper())
+        if (session.path === '/whole') rewriteRequestBody(session, (b) => `[${b}]`)
+      },
+    },
+  })
+  const put = (path: string, body: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: gw.port, method: 'PUT', path, agent: false })
+      req.on('response', (res) => (res.resume(), res.on('end', () => resolve(res.statusCode!))))
+      req.on('error', reject)
+      req.write(body.slice(0, 3))
+      setTimeout(() => req.end(body.slice(3)), 20)
+    })
+  assert.equal(await put('/flaky', 'hello world'), 200)
+  const tries = origin.requests.slice(-2)
+  assert.equal(tries.length, 2)
+  for (const tr of tries) {
+    assert.equal(tr.body.toString(), 'HELLO WORLD')
+    assert.equal(tr.headers['transfer-encoding'], 'chunked')
+  }
+  assert.equal(await put('/whole', 'abc def'), 200)
+  const seen = origin.requests.at(-1)!
+  assert.equal(seen.body.toString(), '[ABC DEF]', 'the rewrite ran on the transformed body')
+  assert.equal(seen.headers['content-length'], '9', 'a whole body has a length again')
 })
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
