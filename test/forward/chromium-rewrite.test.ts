@@ -1,8 +1,10 @@
 /**
  * Headless Chromium through the intercepting forward proxy, to an HTTPS
- * origin that answers gzip: an onResponse hook rewrites the decoded body
- * with rewriteBody, and Chromium renders the rewritten page and runs a
- * rewritten script, sent unencoded (the default) or gzip again (`reencode`).
+ * origin that answers gzip (the page, with a Content-Length) and br (its
+ * script, chunked): an onResponse hook rewrites the decoded bodies with
+ * rewriteBody, and Chromium renders the rewritten page and runs the
+ * rewritten script, sent unencoded (the default) or in the origin's coding
+ * again (`reencode`).
  * A body whose framing or coding did not match its bytes would be a network
  * error in Chromium (ERR_CONTENT_DECODING_FAILED,
  * ERR_CONTENT_LENGTH_MISMATCH): every request must finish. The CA is trusted
@@ -16,7 +18,7 @@ import type net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { gzipSync } from 'node:zlib'
+import { brotliCompressSync, gzipSync } from 'node:zlib'
 import { createCa } from '../../src/forward/mitm/ca.ts'
 import { rewriteBody } from '../../src/forward/whole-body.ts'
 import { makeSelfSigned } from '../fixtures/self-signed.ts'
@@ -25,14 +27,15 @@ import { startForward, waitFor } from '../helpers/forward.ts'
 
 const skip = await chromiumSkip()
 
-const PAGE = `<!doctype html><title>the origin page</title>
+/** The page; its script's URL carries the page's query, so a `?reencode` page gets a re-encoded script too. */
+const page = (search: string) => `<!doctype html><title>the origin page</title>
 <p id="p">served by the origin</p><p id="s">no script ran</p>
-<script src="/app.js"></script>`
+<script src="/app.js${search}"></script>`
 
 const SCRIPT = `document.getElementById('s').textContent = 'script from the origin'`
 
 test(
-  'chromium renders a gzip page rewritten by an interceptor: sent unencoded, and gzip again with reencode',
+  'chromium renders a gzip page and runs a br script rewritten by an interceptor: sent unencoded, and encoded again with reencode',
   { skip },
   async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'portcullis-chromium-rewrite-'))
@@ -42,21 +45,28 @@ test(
     const home = await trustingHome(dir, join(caDir, 'ca.pem'))
     const cert = await makeSelfSigned(dir)
 
-    // The origin answers every request gzip (whatever the client accepts), with a validator and a length.
-    const served: { url: string; acceptEncoding: string | undefined }[] = []
+    // The page: gzip with a validator and a length. The script: br when accepted (Chromium does over
+    // HTTPS), chunked in two writes, no length.
+    const served: { url: string; acceptEncoding: string | undefined; coding: string }[] = []
     const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
-      served.push({ url: req.url ?? '', acceptEncoding: req.headers['accept-encoding'] })
-      const path = new URL(req.url ?? '/', 'https://x').pathname
-      if (path === '/favicon.ico') return void res.writeHead(404).end()
-      const body = gzipSync(path === '/app.js' ? SCRIPT : PAGE)
+      const url = new URL(req.url ?? '/', 'https://x')
+      const accept = req.headers['accept-encoding']
+      if (url.pathname === '/favicon.ico') return void res.writeHead(404).end()
+      const script = url.pathname === '/app.js'
+      const coding = script && /\bbr\b/.test(accept ?? '') ? 'br' : 'gzip'
+      served.push({ url: url.pathname + url.search, acceptEncoding: accept, coding })
+      const plain = script ? SCRIPT : page(url.search)
+      const body = coding === 'br' ? brotliCompressSync(plain) : gzipSync(plain)
       res.writeHead(200, {
-        'content-type': path === '/app.js' ? 'text/javascript' : 'text/html',
-        'content-encoding': 'gzip',
-        'content-length': body.length,
+        'content-type': script ? 'text/javascript' : 'text/html',
+        'content-encoding': coding,
+        ...(!script && { 'content-length': body.length }),
         etag: '"v1"',
         'cache-control': 'no-store',
       })
-      res.end(body)
+      if (!script) return void res.end(body)
+      res.write(body.subarray(0, 5))
+      setTimeout(() => res.end(body.subarray(5)), 20)
     })
     await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
     t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
@@ -86,11 +96,11 @@ test(
       },
     )
     const browser = await launchThroughProxy(t, fwd.proxy, home)
-    const page = await browser.newPage()
+    const tab = await browser.newPage()
     const failed: string[] = []
-    page.on('requestfailed', (r) => failed.push(`${r.url()}: ${r.failure()?.errorText}`))
+    tab.on('requestfailed', (r) => failed.push(`${r.url()}: ${r.failure()?.errorText}`))
     const scripts: { url: string; status: number; encoding: string | undefined; body: string }[] = []
-    page.on('response', (r) => {
+    tab.on('response', (r) => {
       if (!r.url().includes('/app.js')) return
       void r
         .text()
@@ -103,7 +113,7 @@ test(
       ['/', undefined],
       ['/?reencode', 'gzip'],
     ] as const) {
-      const res = await page.goto(`https://localhost:${port}${path}`, { timeout: 15_000 })
+      const res = await tab.goto(`https://localhost:${port}${path}`, { timeout: 15_000 })
       assert.equal(res?.status(), 200, path)
       const headers = res!.headers()
       assert.equal(headers['content-encoding'], encoding, path)
@@ -111,34 +121,39 @@ test(
       // What Chromium decoded is the rewritten page, whole.
       assert.equal(
         await res!.text(),
-        PAGE.replaceAll('the origin', 'the Portcullis interceptor, not the origin'),
+        page(path.slice(1)).replaceAll('the origin', 'the Portcullis interceptor, not the origin'),
       )
       // And what it rendered, from the page's own document.
-      assert.equal(await page.title(), 'the Portcullis interceptor, not the origin page')
-      assert.equal(await page.textContent('#p'), 'served by the Portcullis interceptor, not the origin')
+      assert.equal(await tab.title(), 'the Portcullis interceptor, not the origin page')
+      assert.equal(await tab.textContent('#p'), 'served by the Portcullis interceptor, not the origin')
       // The rewritten script ran: it was fetched, decoded and executed without an error.
-      await page.waitForFunction("document.getElementById('s').textContent !== 'no script ran'", undefined, {
+      await tab.waitForFunction("document.getElementById('s').textContent !== 'no script ran'", undefined, {
         timeout: 10_000,
       })
-      assert.equal(await page.textContent('#s'), 'script from the Portcullis interceptor, not the origin')
-      const text = (await page.evaluate('document.body.innerText')) as string
+      assert.equal(await tab.textContent('#s'), 'script from the Portcullis interceptor, not the origin')
+      const text = (await tab.evaluate('document.body.innerText')) as string
       assert.doesNotMatch(text, /served by the origin|script from the origin/, path)
     }
     assert.deepEqual(failed, [], 'no request failed (a decoding or length error would)')
-    // The origin was asked with gzip accepted and answered gzip; both pages and both scripts went through the hook.
-    assert.ok(
-      served.filter((s) => s.url !== '/favicon.ico').every((s) => /gzip/.test(s.acceptEncoding ?? '')),
-    )
+    // The origin answered the pages gzip and the scripts br; all four went through the hook.
     assert.deepEqual(
-      rewritten.filter((u) => u !== '/favicon.ico'),
-      ['/', '/app.js', '/?reencode', '/app.js'],
-    )
-    assert.ok(await waitFor(() => scripts.length === 2), `${scripts.length} script responses`)
-    assert.deepEqual(
-      scripts.map((s) => [s.status, s.body]),
+      served.map((s) => [s.url, s.coding]),
       [
-        [200, SCRIPT.replace('the origin', 'the Portcullis interceptor, not the origin')],
-        [200, SCRIPT.replace('the origin', 'the Portcullis interceptor, not the origin')],
+        ['/', 'gzip'],
+        ['/app.js', 'br'],
+        ['/?reencode', 'gzip'],
+        ['/app.js?reencode', 'br'],
+      ],
+    )
+    assert.deepEqual(rewritten, ['/', '/app.js', '/?reencode', '/app.js?reencode'])
+    // The scripts as Chromium received them: unencoded, then br again; decoded, both the rewritten script.
+    assert.ok(await waitFor(() => scripts.length === 2), `${scripts.length} script responses`)
+    const script = SCRIPT.replace('the origin', 'the Portcullis interceptor, not the origin')
+    assert.deepEqual(
+      scripts.map((s) => [s.status, s.encoding, s.body]),
+      [
+        [200, undefined, script],
+        [200, 'br', script],
       ],
     )
   },
