@@ -188,9 +188,14 @@ function readTarget(target: string, head: RequestHead, forms: TargetForms): void
   const rest = m[3]!
   head.absoluteScheme = m[1]!.toLowerCase()
   head.absoluteAuthority = authority
-  head.target = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest
-  if (head.target.charCodeAt(0) !== 0x2f)
-    throw new GatewayError('MALFORMED_REQUEST', 'invalid absolute-form target')
+  // An empty path is `/`, except that a server-wide OPTIONS goes on in
+  // asterisk-form: the last proxy MUST send `*` (RFC 9112 §3.2.4).
+  if (rest === '') head.target = head.method === 'OPTIONS' ? '*' : '/'
+  else {
+    head.target = rest.startsWith('?') ? `/${rest}` : rest
+    if (head.target.charCodeAt(0) !== 0x2f)
+      throw new GatewayError('MALFORMED_REQUEST', 'invalid absolute-form target')
+  }
 }
 
 /** applyFraming decides body length, persistence and upgrade from the fields (RFC 9112 §6.3, §9.3). */

@@ -2,7 +2,8 @@
  * RFC 9112 §3.2.2: a proxy that receives an absolute-form request-target
  * ignores the Host field it was sent and replaces it with the target's
  * authority. The origin sees exactly one Host, the target's, whatever the
- * client said; an empty path is sent as `/` (§3.2.1). A request without
+ * client said; an empty path is sent as `/` (§3.2.1), or as `*` for a
+ * server-wide OPTIONS (§3.2.4). A request without
  * Host, or with two, is still a bad HTTP/1.1 request (§3.2: 400).
  */
 import assert from 'node:assert/strict'
@@ -25,6 +26,9 @@ test('absolute-form: the origin sees Host = the target authority, not the Host t
     [`GET http://${authority}/e HTTP/1.0\r\n\r\n`, '/e'],
     // An empty path is sent as "/" (RFC 9112 §3.2.1), the query kept.
     [`GET http://${authority}?q=2 HTTP/1.1\r\nHost: elsewhere\r\n\r\n`, '/?q=2'],
+    // A server-wide OPTIONS (empty path, no query) goes on as `*` (RFC 9112 §3.2.4); with a query, as `/?q`.
+    [`OPTIONS http://${authority} HTTP/1.1\r\nHost: elsewhere\r\n\r\n`, '*'],
+    [`OPTIONS http://${authority}?x HTTP/1.1\r\nHost: elsewhere\r\n\r\n`, '/?x'],
   ]
   for (const [request, path] of cases) {
     const c = await RawClient.connect(fwd.port, t)
