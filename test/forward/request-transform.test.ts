@@ -17,6 +17,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import http from 'node:http'
 import https from 'node:https'
 import type net from 'node:net'
+import { connect as netConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Transform } from 'node:stream'
@@ -27,7 +28,7 @@ import { createCa } from '../../src/forward/mitm/ca.ts'
 import { transformRequestBody } from '../../src/forward/stream-body.ts'
 import { rewriteRequestBody } from '../../src/forward/whole-body.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
-import { startForward } from '../helpers/forward.ts'
+import { startForward, waitFor } from '../helpers/forward.ts'
 import { proxyConfig, startGateway, startOrigin } from '../helpers/gateway.ts'
 
 const MIB = 1024 * 1024
@@ -192,6 +193,17 @@ test('a reverse route: the same transform; a request without a body is not trans
   assert.equal(res.statusCode, 200)
   assert.equal(origin.requests.at(-1)!.headers['transfer-encoding'], undefined)
   assert.deepEqual(asked, ['reverse true', 'reverse false'])
+
+  // A client that leaves mid-body: the transform is let go of, no connection stays open.
+  const gone = netConnect(gw.port, '127.0.0.1')
+  await once(gone, 'connect')
+  gone.write(`POST / HTTP/1.1\r\nHost: t\r\nX-Transform: upper\r\nContent-Length: ${MIB}\r\n\r\n`)
+  gone.write(BODY.subarray(0, 100_000))
+  assert.ok(await waitFor(() => origin.requests.length === 3), 'the head went upstream')
+  gone.destroy()
+  assert.ok(await waitFor(() => gw.gw.stats().connections === 0, 5000), 'the gateway let go of everything')
+  assert.equal(origin.requests.at(-1)!.complete, false, 'the origin never got a whole body')
+  assert.deepEqual(asked, ['reverse true', 'reverse false', 'reverse true'])
 })
 
 test('a retry after a 503 sends the transformed body again; a whole-body rewrite gets the transformed bytes', async (t) => {
