@@ -63,6 +63,12 @@ export const ERROR_KINDS = {
   // The forward proxy (src/forward): proxy authentication (RFC 9110 §15.5.8), refused destinations.
   PROXY_AUTH_REQUIRED: { status: 407, source: 'downstream', retryable: false },
   DESTINATION_FORBIDDEN: { status: 403, source: 'downstream', retryable: false },
+  // TLS interception of a CONNECT (src/forward/mitm/intercept.ts) that failed after its 200, so
+  // the status is never sent: the client sent no TLS handshake record, its handshake failed (the
+  // cause is OpenSSL's: a client refusing our CA, no shared cipher, …) or did not finish in time.
+  NOT_TLS: { status: 400, source: 'downstream', retryable: false },
+  TLS_HANDSHAKE_FAILED: { status: 400, source: 'downstream', retryable: false },
+  TLS_HANDSHAKE_TIMEOUT: { status: 408, source: 'downstream', retryable: false },
   // A relayed WebSocket (src/proxy/websocket-relay.ts, only with onWebSocketMessage hooks) closed
   // with 1002/1007 or 1009; after the 101, so the status is never sent. The message says which side.
   WEBSOCKET_PROTOCOL_ERROR: { status: 400, source: 'downstream', retryable: false },

@@ -118,3 +118,19 @@ export interface UpstreamOverflowMessage {
 }
 
 export const upstreamOverflowChannel = diagnostics.channel('portcullis:upstream:overflow')
+
+/**
+ * Published once when the TLS interception of a CONNECT fails
+ * (forward/mitm/intercept.ts): the client sent no TLS handshake record, its
+ * handshake failed or timed out, it left mid-way, or its leaf could not be
+ * made. `session` is the CONNECT's (answered 200, its `destination` the
+ * intercepted host); `error` is also its `session.error`. Successful
+ * interceptions publish nothing.
+ */
+export interface InterceptFailureMessage {
+  gateway: object
+  session: Session
+  error: GatewayError
+}
+
+export const interceptFailureChannel = diagnostics.channel('portcullis:mitm:failure')

@@ -1,7 +1,7 @@
 /**
  * watchEvents connects a gateway's error log to the diagnostics channels the
  * core, the modules and the stores publish on: failed upstream tries (with
- * their cause), JWKS fetches that failed, stores that went away or came
+ * their cause), failed TLS interceptions (with OpenSSL's reason), JWKS fetches that failed, stores that went away or came
  * back, targets marked down or up, rate limits failing open or closed. The
  * channels are the only coupling, so a gateway never calls its log on the
  * request path; a successful try costs the one `error === undefined` check.
@@ -9,7 +9,13 @@
 import diagnostics from 'node:diagnostics_channel'
 import { setRateLimitLog } from '../modules/rate-limit/failures.ts'
 import { jwksErrorChannel, type JwksErrorMessage } from '../modules/jwt/jwks.ts'
-import { type UpstreamTryMessage, upstreamTryChannel } from '../observe/channels.ts'
+import {
+  type InterceptFailureMessage,
+  interceptFailureChannel,
+  type UpstreamTryMessage,
+  upstreamTryChannel,
+} from '../observe/channels.ts'
+import { interceptFailureEvent } from '../observe/intercept-failure.ts'
 import { traceIdOf } from '../proxy/forwarding.ts'
 import type { Session } from '../core/session.ts'
 import type { ErrorLog } from '../observe/error-log.ts'
@@ -56,7 +62,14 @@ export function watchEvents(gateway: object, log: ErrorLog): () => void {
     const fields = { upstream: m.upstream, target: m.target, reason: m.reason }
     log.log(BAD_HEALTH.has(m.event) ? 'warn' : 'info', `upstream target ${m.event}`, fields)
   }
+  function onInterceptFailure(message: unknown): void {
+    const m = message as InterceptFailureMessage
+    if (m.gateway !== gateway) return
+    const event = interceptFailureEvent(m)
+    log.log(event.level, event.msg, event.fields)
+  }
   upstreamTryChannel.subscribe(onTry)
+  interceptFailureChannel.subscribe(onInterceptFailure)
   jwksErrorChannel.subscribe(onJwks)
   storeStateChannel.subscribe(onStore)
   diagnostics.subscribe(HEALTH_CHANNEL, onHealth)
@@ -64,6 +77,7 @@ export function watchEvents(gateway: object, log: ErrorLog): () => void {
   const previous = setRateLimitLog((line) => log.warn(line.replace(/^portcullis: /, '')))
   return function unwatch(): void {
     upstreamTryChannel.unsubscribe(onTry)
+    interceptFailureChannel.unsubscribe(onInterceptFailure)
     jwksErrorChannel.unsubscribe(onJwks)
     storeStateChannel.unsubscribe(onStore)
     diagnostics.unsubscribe(HEALTH_CHANNEL, onHealth)

@@ -8,8 +8,9 @@
 import net from 'node:net'
 import type { ForwardConfig } from '../config/schema.ts'
 import { GatewayError } from '../core/errors.ts'
-import type { Destination } from '../core/session.ts'
+import type { Destination, Session } from '../core/session.ts'
 import type { LeafCache } from '../forward/mitm/leaf-cache.ts'
+import { interceptFailureChannel } from '../observe/channels.ts'
 import { REVERSE_PROXY_FORMS, type TargetForms } from '../http1/request-head.ts'
 import type { ConnectionHost, Entry } from './connection-host.ts'
 import type { DownstreamConnection } from './downstream.ts'
@@ -102,7 +103,18 @@ export class Interception {
     }
     const serve = (socket: net.Socket, dest: Destination, tls: boolean) =>
       gw.adopt(socket, new DoorHost(gw, insideEntry(dest)), tls)
-    rt.forward!.interceptor = createInterceptor(this.leaves, serve, rt.config.timeouts.head, cfg.sniffPorts)
+    // Why an interception failed goes to the error log (server/event-log.ts) through the channel.
+    const report = (session: Session, error: GatewayError) => {
+      if (interceptFailureChannel.hasSubscribers)
+        interceptFailureChannel.publish({ gateway: gw, session, error })
+    }
+    rt.forward!.interceptor = createInterceptor(
+      this.leaves,
+      serve,
+      rt.config.timeouts.head,
+      cfg.sniffPorts,
+      report,
+    )
   }
 }
 
