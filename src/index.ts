@@ -37,7 +37,7 @@ export {
   type WholeBodyRewrite,
 } from './forward/whole-body.ts'
 // The streaming request body transform (onRequestHead, onRequest; any session).
-export { transformRequestBody } from './forward/stream-body.ts'
+export { type RequestTransformOptions, transformRequestBody } from './forward/stream-body.ts'
 export { HarRecorder, type HarOptions } from './forward/har.ts'
 export type { Destination, SessionSource } from './core/session.ts'
 // Policies (src/modules): configured per route; these help from TypeScript.

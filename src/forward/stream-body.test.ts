@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict'
-import { PassThrough } from 'node:stream'
+import { type Duplex, PassThrough, Transform } from 'node:stream'
 import { test } from 'node:test'
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib'
 import { RequestHead } from '../core/request-head.ts'
 import { Session } from '../core/session.ts'
 import { transformRequestBody } from './stream-body.ts'
 
-function sessionWith(contentLength: number, chunked = false): Session {
+function sessionWith(contentLength: number, chunked = false, fields: string[] = []): Session {
   const head = new RequestHead()
   head.method = 'POST'
   head.target = '/'
+  head.rawHeaders = fields
   head.contentLength = contentLength
   head.chunked = chunked
   return new Session(head, '127.0.0.1', 1, false, performance.now())
@@ -34,4 +36,55 @@ test('transformRequestBody: set for a body, once, before any upstream try', () =
   late.attempts = 1 // an onUpstreamRequest hook: the body may be under way
   assert.equal(transformRequestBody(late, new PassThrough()), false)
   assert.equal(late.requestTransform, undefined)
+})
+
+/** through writes `input` into `stream` in two pieces and resolves with what it emits (or rejects with its error). */
+function through(stream: Duplex, input: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = []
+    stream.on('data', (d: Buffer) => out.push(d))
+    stream.on('end', () => resolve(Buffer.concat(out)))
+    stream.on('error', reject)
+    stream.write(input.subarray(0, input.length >> 1))
+    stream.end(input.subarray(input.length >> 1))
+  })
+}
+
+const upper = () =>
+  new Transform({ transform: (c: Buffer, _e, done) => done(null, c.toString('latin1').toUpperCase()) })
+
+test('decode: the transform sees the body decoded, its output is encoded again in the same coding', async () => {
+  const text = 'hello streaming world '.repeat(5000)
+  const gz = sessionWith(10, false, ['Content-Encoding', 'gzip'])
+  assert.equal(transformRequestBody(gz, upper(), { decode: true }), true)
+  const gzOut = await through(gz.requestTransform!, gzipSync(text))
+  assert.equal(gunzipSync(gzOut).toString(), text.toUpperCase())
+
+  const br = sessionWith(10, false, ['Content-Encoding', ' BR '])
+  assert.equal(transformRequestBody(br, upper(), { decode: true }), true)
+  const brOut = await through(br.requestTransform!, brotliCompressSync(text))
+  assert.equal(brotliDecompressSync(brOut).toString(), text.toUpperCase())
+
+  const bad = sessionWith(10, false, ['Content-Encoding', 'gzip'])
+  transformRequestBody(bad, upper(), { decode: true })
+  await assert.rejects(through(bad.requestTransform!, Buffer.from('not gzip at all')), {
+    code: 'MALFORMED_REQUEST',
+  })
+
+  const failing = sessionWith(10, false, ['Content-Encoding', 'gzip'])
+  const boom = new Transform({ transform: (_c, _e, done) => done(new Error('boom')) })
+  transformRequestBody(failing, boom, { decode: true })
+  await assert.rejects(through(failing.requestTransform!, gzipSync(text)), { message: 'boom' })
+
+  const chain = sessionWith(10, false, ['Content-Encoding', 'gzip, br'])
+  assert.equal(transformRequestBody(chain, upper(), { decode: true }), false, 'a chain of codings')
+  assert.equal(chain.requestTransform, undefined)
+  const plain = sessionWith(10)
+  const t = upper()
+  transformRequestBody(plain, t, { decode: true })
+  assert.equal(plain.requestTransform, t, 'nothing to decode: the transform itself')
+  const asSent = sessionWith(10, false, ['Content-Encoding', 'gzip'])
+  const t2 = upper()
+  transformRequestBody(asSent, t2)
+  assert.equal(asSent.requestTransform, t2, 'without decode: the bytes as sent')
 })

@@ -9,7 +9,8 @@
  * body once it reads again (the transform paused, then resumed); a
  * transform that fails is 500 HOOK_FAILED; a reverse route works the same;
  * a retry sends the transformed body again, and a whole-body rewrite as
- * well gets the transformed bytes.
+ * well gets the transformed bytes; with `decode`, a gzip body is decoded for
+ * the transform and gzip again upstream, one that does not decode is 400.
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
@@ -22,6 +23,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Transform } from 'node:stream'
 import { test } from 'node:test'
+import { gunzipSync, gzipSync } from 'node:zlib'
 import tls from 'node:tls'
 import type { GatewayHooks } from '../../src/core/hooks.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
@@ -54,7 +56,8 @@ function hooks(asked: string[]): GatewayHooks {
     onRequest(session) {
       const how = session.header('x-transform')
       if (how === undefined) return
-      const ok = transformRequestBody(session, upper(how === 'fail' ? 100_000 : Infinity))
+      const fail = how === 'fail' ? 100_000 : Infinity
+      const ok = transformRequestBody(session, upper(fail), { decode: how === 'decode' })
       asked.push(`${session.source} ${ok}`)
     },
   }
@@ -88,6 +91,20 @@ async function sendBody(req: http.ClientRequest, trailers?: Record<string, strin
   if (trailers !== undefined) req.addTrailers(trailers)
   req.end()
   return answer
+}
+
+/** answerOf sends `body` whole on `req` and resolves with the answer. */
+function answerOf(req: http.ClientRequest, body: Buffer): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    req.on('response', (res) => {
+      let text = ''
+      res.setEncoding('latin1')
+      res.on('data', (d: string) => (text += d))
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
 }
 
 /** fieldsFor: the request's header fields; chunked with a Trailer field, or with Content-Length. */
@@ -329,6 +346,26 @@ test(
     got = seen.at(-1)!
     assert.ok(got.body.equals(UPPER))
     assert.deepEqual(got.trailers, ['X-Checksum', 'abc'])
-    assert.deepEqual(asked, ['mitm true', 'mitm true'])
+
+    // decode: a gzip body is decoded for the transform and gzip again upstream, Content-Encoding kept.
+    const gz = gzipSync(BODY)
+    const gzFields = {
+      'x-transform': 'decode',
+      'content-encoding': 'gzip',
+      'content-length': String(gz.length),
+    }
+    r = await answerOf(await through(gzFields), gz)
+    assert.deepEqual(r, { status: 200, body: 'done' })
+    got = seen.at(-1)!
+    assert.equal(got.headers['content-encoding'], 'gzip')
+    assert.equal(got.headers['transfer-encoding'], 'chunked')
+    assert.ok(gunzipSync(got.body).equals(UPPER), 'decoded, upper-cased, gzip again')
+    // A body that does not decode: 400, the origin gets no complete request.
+    const before = seen.length
+    r = await answerOf(await through({ ...gzFields, 'content-length': '12' }), Buffer.from('not gzip!!!!'))
+    assert.equal(r.status, 400)
+    assert.match(r.body, /MALFORMED_REQUEST/)
+    assert.equal(seen.length, before)
+    assert.deepEqual(asked, ['mitm true', 'mitm true', 'mitm true', 'mitm true'])
   },
 )
