@@ -6,34 +6,26 @@
  * verify is a 502; garbage and half handshakes close without leaking.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import https from 'node:https'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import tls from 'node:tls'
 import type { Session } from '../../src/core/session.ts'
-import { createCa } from '../../src/forward/mitm/ca.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
 import { curl, startForward, waitFor } from '../helpers/forward.ts'
+import { mitmFixture, startHttpsOrigin } from '../helpers/https-origin.ts'
 import { stopWebSocketServer } from '../helpers/websocket.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
 
 async function setup(t: import('node:test').TestContext) {
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-mitm-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  await createCa(join(dir, 'ca'))
-  const cert = await makeSelfSigned(dir)
-  const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+  const s = await mitmFixture(t, (req, res) => {
     res.setHeader('content-type', 'text/plain')
     res.end(`secure ${req.method} ${req.url} host=${req.headers.host}`)
   })
-  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-  t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
-  const port = (origin.address() as net.AddressInfo).port
-  return { dir, caDir: join(dir, 'ca'), caPem: join(dir, 'ca', 'ca.pem'), originCert: cert.certPath, port }
+  return { dir: s.dir, caDir: s.caDir, caPem: s.caPemPath, originCert: s.cert.certPath, port: s.port }
 }
 
 test('curl through interception: trusted with --cacert, hooks see source mitm', { skip }, async (t) => {
@@ -279,15 +271,11 @@ test(
     const { gzipSync } = await import('node:zlib')
     const { rewriteBody } = await import('../../src/forward/whole-body.ts')
     const s = await setup(t)
-    const cert = await makeSelfSigned(s.dir, 'gz')
     const page = gzipSync('<p>hello from the origin</p>')
-    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    const { port, cert } = await startHttpsOrigin(t, (req, res) => {
       res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip', etag: '"v1"' })
       res.end(req.url === '/big' ? gzipSync('x'.repeat(100_000)) : page)
     })
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-    t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
-    const port = (origin.address() as net.AddressInfo).port
     const fwd = await startForward(
       { allow: ['127.0.0.1'], mitm: { caDir: s.caDir, hosts: ['localhost'], upstreamCa: cert.certPath } },
       {
@@ -380,16 +368,12 @@ test('HAR bodies: cut at maxBodySize and said so; gzip decoded; off with 0', { s
   const { HarRecorder } = await import('../../src/forward/har.ts')
   const { gzipSync } = await import('node:zlib')
   const s = await setup(t)
-  const cert = await makeSelfSigned(s.dir, 'harbody')
-  const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+  const { port, cert } = await startHttpsOrigin(t, (req, res) => {
     if (req.url === '/gz') {
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' })
       res.end(gzipSync('{"a":1}'))
     } else res.end('y'.repeat(1000))
   })
-  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-  t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
-  const port = (origin.address() as net.AddressInfo).port
   const cut = new HarRecorder({ maxBodySize: 100 })
   const none = new HarRecorder({ maxBodySize: 0 })
   const fwd = await startForward(
