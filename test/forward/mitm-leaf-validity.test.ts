@@ -5,16 +5,10 @@
  * SAN for an IP), and not a CA itself.
  */
 import assert from 'node:assert/strict'
-import { X509Certificate } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import https from 'node:https'
-import type net from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import { createCa } from '../../src/forward/mitm/ca.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { startForward } from '../helpers/forward.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 import { certThroughConnect } from '../helpers/tls-through-connect.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
@@ -26,17 +20,7 @@ test(
   'an intercepted host gets a leaf valid about 7 days, its SAN the host, signed by the CA',
   { skip },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-leaf-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    const caDir = join(dir, 'ca')
-    await createCa(caDir)
-    const caPem = await readFile(join(caDir, 'ca.pem'), 'latin1')
-    const ca = new X509Certificate(caPem)
-    const cert = await makeSelfSigned(dir)
-    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (_req, res) => res.end('ok'))
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-    t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
-    const port = (origin.address() as net.AddressInfo).port
+    const { caDir, caPem, ca, cert, port } = await mitmFixture(t, (_req, res) => res.end('ok'))
     const fwd = await startForward(
       { allow: ['127.0.0.1'], mitm: { caDir, hosts: ['localhost', '127.0.0.1'], upstreamCa: cert.certPath } },
       { t },

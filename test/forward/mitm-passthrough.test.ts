@@ -6,16 +6,12 @@
  */
 import assert from 'node:assert/strict'
 import { X509Certificate } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import https from 'node:https'
-import type net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Session } from '../../src/core/session.ts'
-import { createCa } from '../../src/forward/mitm/ca.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { curl, startForward, waitFor } from '../helpers/forward.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 import { certThroughConnect } from '../helpers/tls-through-connect.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
@@ -24,21 +20,9 @@ test(
   'a passthrough host is tunnelled with the origin certificate; another host is intercepted',
   { skip },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-passthrough-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    const caDir = join(dir, 'ca')
-    await createCa(caDir)
-    const caPem = await readFile(join(caDir, 'ca.pem'), 'latin1')
-    const ca = new X509Certificate(caPem)
     // The origin's certificate names both localhost and 127.0.0.1.
-    const cert = await makeSelfSigned(dir)
+    const { caDir, caPem, ca, cert, port } = await mitmFixture(t, (req, res) => res.end(`origin ${req.url}`))
     const originCert = new X509Certificate(cert.cert)
-    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) =>
-      res.end(`origin ${req.url}`),
-    )
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-    t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
-    const port = (origin.address() as net.AddressInfo).port
 
     const logged: Session[] = []
     const fwd = await startForward(
