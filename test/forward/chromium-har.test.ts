@@ -8,17 +8,15 @@
  * Skipped when chromium or certutil is missing (.ci/run installs them).
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { RawData } from 'ws'
 import { HarRecorder } from '../../src/forward/har.ts'
-import { createCa } from '../../src/forward/mitm/ca.ts'
-import { makeSelfSigned } from '../fixtures/self-signed.ts'
 import { chromiumSkip, launchThroughProxy, trustingHome } from '../helpers/chromium.ts'
 import { startForward, waitFor } from '../helpers/forward.ts'
 import { assertHar12 } from '../helpers/har.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 import { pageOrigin } from '../helpers/websocket.ts'
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>har page</title>
@@ -42,12 +40,8 @@ test(
   'chromium: the HAR of an intercepted page matches what Chromium saw',
   { skip: await chromiumSkip() },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-chromium-har-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    const caDir = join(dir, 'ca')
-    await createCa(caDir)
-    const home = await trustingHome(dir, join(caDir, 'ca.pem'))
-    const cert = await makeSelfSigned(dir)
+    const { dir, caDir, caPemPath, cert } = await mitmFixture(t)
+    const home = await trustingHome(dir, caPemPath)
     const port = await pageOrigin(t, cert, PAGE, (ws) =>
       ws.on('message', (m: RawData, binary: boolean) =>
         ws.send(binary ? Buffer.from(m as Buffer).reverse() : `echo ${m}`),

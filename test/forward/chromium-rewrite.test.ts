@@ -12,18 +12,12 @@
  * chromium or certutil is missing.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import https from 'node:https'
-import type net from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import { brotliCompressSync, gzipSync } from 'node:zlib'
-import { createCa } from '../../src/forward/mitm/ca.ts'
 import { rewriteBody } from '../../src/forward/whole-body.ts'
-import { makeSelfSigned } from '../fixtures/self-signed.ts'
 import { chromiumSkip, launchThroughProxy, trustingHome } from '../helpers/chromium.ts'
 import { startForward, waitFor } from '../helpers/forward.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 
 const skip = await chromiumSkip()
 
@@ -38,17 +32,10 @@ test(
   'chromium renders a gzip page and runs a br script rewritten by an interceptor: sent unencoded, and encoded again with reencode',
   { skip },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-chromium-rewrite-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    const caDir = join(dir, 'ca')
-    await createCa(caDir)
-    const home = await trustingHome(dir, join(caDir, 'ca.pem'))
-    const cert = await makeSelfSigned(dir)
-
     // The page: gzip with a validator and a length. The script: br when accepted (Chromium does over
     // HTTPS), chunked in two writes, no length.
     const served: { url: string; acceptEncoding: string | undefined; coding: string }[] = []
-    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    const { dir, caDir, caPemPath, cert, port } = await mitmFixture(t, (req, res) => {
       const url = new URL(req.url ?? '/', 'https://x')
       const accept = req.headers['accept-encoding']
       if (url.pathname === '/favicon.ico') return void res.writeHead(404).end()
@@ -68,9 +55,7 @@ test(
       res.write(body.subarray(0, 5))
       setTimeout(() => res.end(body.subarray(5)), 20)
     })
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-    t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
-    const port = (origin.address() as net.AddressInfo).port
+    const home = await trustingHome(dir, caPemPath)
 
     const rewritten: string[] = []
     const fwd = await startForward(

@@ -7,16 +7,12 @@
  * chromium or certutil is missing (.ci/run installs them).
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import type { WebSocketMessage } from '../../src/core/hooks.ts'
-import { createCa } from '../../src/forward/mitm/ca.ts'
-import { makeSelfSigned } from '../fixtures/self-signed.ts'
 import { chromiumSkip, launchThroughProxy, trustingHome } from '../helpers/chromium.ts'
 import { pageOrigin } from '../helpers/websocket.ts'
 import { startForward } from '../helpers/forward.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 
 const PAGE = `<!doctype html><title>ws page</title>
 <script>
@@ -29,13 +25,9 @@ test(
   'chromium: a hook rewrites a WebSocket message through interception',
   { skip: await chromiumSkip() },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-chromium-ws-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    const caDir = join(dir, 'ca')
-    await createCa(caDir)
-    const home = await trustingHome(dir, join(caDir, 'ca.pem'))
+    const { dir, caDir, caPemPath, cert } = await mitmFixture(t)
+    const home = await trustingHome(dir, caPemPath)
 
-    const cert = await makeSelfSigned(dir)
     const offers: (string | undefined)[] = []
     const port = await pageOrigin(
       t,

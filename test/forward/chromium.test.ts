@@ -7,16 +7,12 @@
  * (.ci/run installs them).
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Session } from '../../src/core/session.ts'
-import { createCa } from '../../src/forward/mitm/ca.ts'
-import { makeSelfSigned } from '../fixtures/self-signed.ts'
 import { chromiumSkip, launchThroughProxy, trustingHome } from '../helpers/chromium.ts'
 import { pageOrigin } from '../helpers/websocket.ts'
 import { startForward, waitFor } from '../helpers/forward.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 
 const skip = await chromiumSkip()
 
@@ -31,13 +27,9 @@ test(
   'chromium loads an intercepted HTTPS page, its WebSocket works, loopback is refused',
   { skip },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-chromium-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    const caDir = join(dir, 'ca')
-    await createCa(caDir)
-    const home = await trustingHome(dir, join(caDir, 'ca.pem'))
+    const { dir, caDir, caPemPath, cert } = await mitmFixture(t)
+    const home = await trustingHome(dir, caPemPath)
 
-    const cert = await makeSelfSigned(dir)
     const port = await pageOrigin(t, cert, PAGE, (ws) =>
       ws.on('message', (m) => ws.send(`pong after ${m.toString()}`)),
     )
