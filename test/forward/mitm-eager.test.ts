@@ -8,38 +8,26 @@
  * completes, on any port and on a port whose first byte is sniffed.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import https from 'node:https'
 import net from 'node:net'
 import { Duplex } from 'node:stream'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import tls from 'node:tls'
-import { createCa } from '../../src/forward/mitm/ca.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { startForward, waitFor } from '../helpers/forward.ts'
+import { mitmFixture, startHttpsOrigin } from '../helpers/https-origin.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
 
 /** The local CA, and HTTPS origins (one certificate) counting the TLS connections they accepted. */
 async function setup(t: import('node:test').TestContext) {
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-eager-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  await createCa(join(dir, 'ca'))
-  const cert = await makeSelfSigned(dir)
+  const f = await mitmFixture(t)
   async function origin() {
     const seen = { connections: 0 }
-    const server = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
-      res.end(`secure ${req.url}`)
-    })
+    const { port, server } = await startHttpsOrigin(t, (req, res) => res.end(`secure ${req.url}`), f.cert)
     server.on('secureConnection', () => seen.connections++)
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    t.after(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))))
-    return { port: (server.address() as net.AddressInfo).port, seen }
+    return { port, seen }
   }
-  const ca = await readFile(join(dir, 'ca', 'ca.pem'), 'latin1')
-  return { caDir: join(dir, 'ca'), ca, originCert: cert.certPath, origin, ...(await origin()) }
+  return { caDir: f.caDir, ca: f.caPem, originCert: f.cert.certPath, origin, ...(await origin()) }
 }
 
 /** proxyFor: a forward proxy intercepting 127.0.0.1, trusting the origins' certificate. */
