@@ -4,8 +4,10 @@
  * same, by a TLSSocket over the socket itself (its buffered bytes taken
  * first), with the CONNECT host's leaf (test/forward/mitm-eager.test.ts has
  * a ClientHello sent with the CONNECT, through the forward listener). During a burst of new hosts the destination is connected ahead only
- * once the ClientHello shows the client handshaking (ALPN or SNI); ALPN
- * other than http/1.1 alone is refused (RFC 7301 §3.2).
+ * once the ClientHello shows the client handshaking, and so outside a burst
+ * too: a CONNECT followed by garbage or by nothing costs no upstream
+ * connection, and why it closed is reported once. ALPN other than http/1.1
+ * alone is refused (RFC 7301 §3.2).
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -17,7 +19,7 @@ import tls from 'node:tls'
 import type { Destination, Session } from '../../core/session.ts'
 import type { ForwardClient } from '../client.ts'
 import { createCa, loadCa } from './ca.ts'
-import { createInterceptor } from './intercept.ts'
+import { createInterceptor, type ReportFailure } from './intercept.ts'
 import { LeafCache } from './leaf-cache.ts'
 
 /** A client connection as the forward listener has it: a stream socket whose CONNECT head was read. */
@@ -77,6 +79,7 @@ async function serveOne(
   ahead: (() => void) | undefined,
   served?: (socket: net.Socket) => void,
   handshakeTimeout = 5000,
+  report?: ReportFailure,
 ): Promise<number> {
   const intercept = createInterceptor(
     leaves,
@@ -85,6 +88,8 @@ async function serveOne(
       socket.end('inside\n')
     },
     handshakeTimeout,
+    [],
+    report,
   )
   const dest: Destination = { scheme: 'https', host: '127.0.0.1', port: 443 }
   const server = net.createServer({ allowHalfOpen: true }, (raw) => {
@@ -141,7 +146,7 @@ test('in a burst, the destination is connected ahead at the ClientHello, not for
     String(refused),
   )
 
-  // No burst: connected ahead at once, before any ClientHello.
+  // No burst: connected ahead at the ClientHello too.
   const quiet = {
     pending: 0,
     hurry: () => {},
@@ -203,4 +208,42 @@ test('before TLS takes the socket: a client silent past the handshake limit, or 
   flood.write(Buffer.alloc(70 * 1024, 0x16))
   const closedFlood = new Promise<string>((r) => flood.once('close', () => r('closed')))
   assert.equal(await Promise.race([closedFlood, limit(5000)]), 'closed', 'flood')
+})
+
+test('garbage or silence after the CONNECT: no upstream connection ahead, the tunnel closed, why reported once', async (t) => {
+  const { caPem, real } = await localCa(t)
+  const quiet = { pending: 0, hurry: () => {}, contextFor: (host: string) => real.contextFor(host) }
+  let connected = 0
+  const reports: string[] = []
+  const report: ReportFailure = (session, err) => {
+    assert.equal(session.error, err)
+    reports.push(`${err.code}: ${err.message}`)
+  }
+  const port = await serveOne(t, quiet as unknown as LeafCache, () => connected++, undefined, 300, report)
+  const after = async (send: (socket: net.Socket) => void): Promise<void> => {
+    const raw = net.connect(port, '127.0.0.1')
+    raw.on('error', () => {})
+    raw.write('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n')
+    await new Promise((r) => raw.once('data', r))
+    // The leaf is made by now (no burst): before this change, the moment it connected ahead.
+    await new Promise((r) => setTimeout(r, 50))
+    send(raw)
+    raw.resume()
+    await new Promise((r) => raw.once('close', r))
+  }
+  await after((raw) => raw.write('GET / HTTP/1.1\r\n\r\n'))
+  await after((raw) => raw.write(Buffer.from([0x80, 0x01])))
+  await after((raw) => raw.end())
+  await after(() => {}) // silent past the 300 ms limit
+  assert.equal(connected, 0, 'no speculative upstream connection')
+  assert.deepEqual(reports, [
+    'NOT_TLS: the client sent 0x47 where a TLS handshake record (0x16) starts (plain HTTP? port 443 is not in mitm.sniffPorts)',
+    'NOT_TLS: the client sent 0x80 where a TLS handshake record (0x16) starts',
+    'CLIENT_ABORTED: the client left before sending anything',
+    'TLS_HANDSHAKE_TIMEOUT: no TLS handshake within 300 ms',
+  ])
+  // A ClientHello then: connected ahead, served, nothing reported.
+  assert.equal(await handshake(port, caPem), 'inside\n')
+  assert.equal(connected, 1)
+  assert.equal(reports.length, 4)
 })
