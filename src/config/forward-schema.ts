@@ -91,9 +91,10 @@ const mitm = z.strictObject({
   sniffPorts: z.array(z.number().int().min(1).max(65535)).default([80]),
   /**
    * eager: an intercepted destination's upstream connection is opened when
-   * its CONNECT is answered, so the origin's handshakes run while the client
-   * does its own (mitmproxy's `connection_strategy` default); lazy: at the
-   * first request.
+   * the client's ClientHello arrives after the 200, so the origin's
+   * handshakes run while the client does its own (mitmproxy's
+   * `connection_strategy` default), and a CONNECT followed by nothing or
+   * garbage costs none; lazy: at the first request.
    */
   connectionStrategy: z.enum(['eager', 'lazy']).default('eager'),
 })

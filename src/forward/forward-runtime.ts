@@ -226,9 +226,9 @@ export class ForwardRuntime {
    * ahead: with `connectionStrategy: eager` (mitmproxy's default), what opens
    * the intercepted destination's first upstream connection before its first
    * request, so its TCP and TLS handshakes overlap the client's handshake
-   * with us. The interceptor calls it once the leaf is made, or, while a
-   * burst of new hosts waits for leaves, once the client's ClientHello
-   * comes (mitm/intercept.ts). Not through a chained proxy.
+   * with us. The interceptor calls it once the client's first byte shows a
+   * TLS handshake record (mitm/intercept.ts): a CONNECT followed by nothing
+   * or garbage opens nothing. Not through a chained proxy.
    */
   private ahead(key: string, dest: Destination, address: string): (() => void) | undefined {
     if (this.eager === undefined || !this.eager(dest.port)) return undefined
