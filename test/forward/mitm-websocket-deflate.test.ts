@@ -8,14 +8,11 @@
  * sent on as it came (compressed or not).
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import type { PerMessageDeflateOptions } from 'ws'
-import { createCa } from '../../src/forward/mitm/ca.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { startForward } from '../helpers/forward.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 import { wsThroughMitm } from '../helpers/websocket.ts'
 import {
   clientExpects,
@@ -36,18 +33,14 @@ const cases: [string, PerMessageDeflateOptions][] = [
 
 for (const [name, deflate] of cases) {
   test(`permessage-deflate through TLS interception with a rewriting hook: ${name}`, { skip }, async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-mitm-deflate-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    const caDir = join(dir, 'ca')
-    await createCa(caDir)
-    const cert = await makeSelfSigned(dir, 'ws')
+    const { caDir, caPemPath, cert } = await mitmFixture(t)
     const origin = await echoOrigin(t, deflate, cert)
     const fwd = await startForward(
       { allow: ['127.0.0.1'], mitm: { caDir, hosts: ['localhost'], upstreamCa: cert.certPath } },
       { t, hooks: rewriting },
     )
     const url = new URL(`wss://localhost:${origin.port}/chat`)
-    const ws = await wsThroughMitm(t, fwd.port, url, join(caDir, 'ca.pem'), { perMessageDeflate: true })
+    const ws = await wsThroughMitm(t, fwd.port, url, caPemPath, { perMessageDeflate: true })
     assert.equal(ws.extensions, 'permessage-deflate', 'the origin’s agreement reached the client')
     assert.match(origin.offers[0] ?? '', /^permessage-deflate/)
     for (let round = 0; round < 2; round++) {

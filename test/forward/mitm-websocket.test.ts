@@ -18,8 +18,9 @@ import { test } from 'node:test'
 import { type RawData, WebSocket, WebSocketServer } from 'ws'
 import type { GatewayHooks } from '../../src/core/hooks.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { startForward, waitFor } from '../helpers/forward.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 import { stopWebSocketServer, wsThroughForward, wsThroughMitm } from '../helpers/websocket.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
@@ -44,11 +45,7 @@ function echoOn(server: http.Server, offers: (string | undefined)[]): WebSocketS
 }
 
 test('a message hook on an intercepted WebSocket (source mitm)', { skip }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-mitm-ws-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  const caDir = join(dir, 'ca')
-  await createCa(caDir)
-  const cert = await makeSelfSigned(dir, 'ws')
+  const { caDir, caPemPath, cert } = await mitmFixture(t)
   const server = https.createServer({ cert: cert.cert, key: cert.key })
   const offers: (string | undefined)[] = []
   const wss = echoOn(server, offers)
@@ -60,7 +57,7 @@ test('a message hook on an intercepted WebSocket (source mitm)', { skip }, async
     { t, hooks },
   )
   const url = new URL(`wss://localhost:${port}/chat`)
-  const ws = await wsThroughMitm(t, fwd.port, url, join(caDir, 'ca.pem'), { perMessageDeflate: true })
+  const ws = await wsThroughMitm(t, fwd.port, url, caPemPath, { perMessageDeflate: true })
   assert.match(ws.extensions, /^permessage-deflate/, 'compression agreed through the relay')
   assert.match(offers[0] ?? '', /^permessage-deflate/, 'the permessage-deflate offer reached the origin')
   const replies: string[] = []
