@@ -20,11 +20,11 @@ import { test } from 'node:test'
 import { gzipSync } from 'node:zlib'
 import { type RawData, type WebSocket, WebSocketServer } from 'ws'
 import { HarRecorder } from '../../src/forward/har.ts'
-import { createCa } from '../../src/forward/mitm/ca.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { curl, startForward, waitFor } from '../helpers/forward.ts'
 import { proxyConfig, rawRequest, startGateway } from '../helpers/gateway.ts'
 import { assertHar12, type HarEntry } from '../helpers/har.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 import { wsThroughForward, wsThroughMitm } from '../helpers/websocket.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
@@ -124,18 +124,13 @@ test(
   'HAR: an intercepted WebSocket’s messages in order, open and closed; an intercepted POST body',
   { skip },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-har-ws-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    const caDir = join(dir, 'ca')
-    await createCa(caDir)
-    const cert = await makeSelfSigned(dir, 'harws')
+    const { caDir, caPemPath: caPem, cert } = await mitmFixture(t)
     const port = await origin(t, https.createServer({ cert: cert.cert, key: cert.key }))
     const har = new HarRecorder()
     const fwd = await startForward(
       { allow: ['127.0.0.1'], mitm: { caDir, hosts: ['localhost'], upstreamCa: cert.certPath } },
       { t, hooks: har.hooks },
     )
-    const caPem = join(caDir, 'ca.pem')
     const body = '{"name":"é","n":1}'
     const r = await curl([
       '--cacert',
