@@ -11,18 +11,14 @@
  * standing for the example's pinned hosts, which do not resolve here.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import https from 'node:https'
-import type net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { loadConfig } from '../../src/config/load.ts'
-import { createCa } from '../../src/forward/mitm/ca.ts'
 import { createGateway } from '../../src/server/gateway.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { curl } from '../helpers/forward.ts'
 import { startOrigin } from '../helpers/gateway.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 
 const CHALLENGE = /\r\nproxy-authenticate: Basic realm="dev proxy", charset="UTF-8"\r\n/i
 
@@ -30,17 +26,13 @@ test(
   'examples/forward-proxy-auth.yaml: 407 with the challenge without credentials, 200 with them, pinned hosts tunnelled',
   { skip: !(await hasOpenssl()) && 'needs openssl', timeout: 120_000 },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-example-proxy-auth-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    const caDir = join(dir, 'ca')
-    await createCa(caDir)
-    const cert = await makeSelfSigned(dir)
-    const secure = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) =>
+    const {
+      caDir,
+      cert,
+      port: tlsPort,
+    } = await mitmFixture(t, (req, res) =>
       res.end(`tls origin ${req.url} proxy-authorization=${req.headers['proxy-authorization'] ?? 'none'}`),
     )
-    await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r))
-    t.after(() => new Promise<void>((r) => (secure.closeAllConnections(), secure.close(() => r()))))
-    const tlsPort = (secure.address() as net.AddressInfo).port
     const plain = await startOrigin(undefined, { t })
 
     const loaded = await loadConfig(

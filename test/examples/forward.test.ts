@@ -7,17 +7,16 @@
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
-import https from 'node:https'
-import type net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { loadConfig } from '../../src/config/load.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
 import { createGateway } from '../../src/server/gateway.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { curl } from '../helpers/forward.ts'
 import { startOrigin } from '../helpers/gateway.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 
 test('examples/forward.yaml: reverse and forward in one process, allow and deny as commented', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-example-'))
@@ -54,17 +53,10 @@ test(
   'examples/forward.yaml: https://localhost is intercepted with a leaf from the CA, as commented',
   { skip: !(await hasOpenssl()) && 'needs openssl', timeout: 120_000 },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-example-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    await createCa(join(dir, 'ca'))
     // The local HTTPS origin (3443 in the comments; port 0 here), its certificate self-signed for localhost.
-    const cert = await makeSelfSigned(dir)
-    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) =>
+    const { dir, cert, port } = await mitmFixture(t, (req, res) =>
       res.end(`secure origin ${req.url} host=${req.headers.host}`),
     )
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-    t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
-    const port = (origin.address() as net.AddressInfo).port
     const loaded = await loadConfig(join(import.meta.dirname, '..', '..', 'examples', 'forward.yaml'))
     assert.ok(loaded.ok)
     const config = loaded.config

@@ -7,27 +7,22 @@
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { RawData } from 'ws'
 import { config, recorder } from '../../examples/har-capture.ts'
-import { createCa } from '../../src/forward/mitm/ca.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { curl, startForward, waitFor } from '../helpers/forward.ts'
 import { assertHar12 } from '../helpers/har.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 import { pageOrigin, wsThroughMitm } from '../helpers/websocket.ts'
 
 test(
   'examples/har-capture.ts: an intercepted POST and WebSocket in the written HAR',
   { skip: !(await hasOpenssl()) && 'needs openssl' },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-example-har-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    const caDir = join(dir, 'ca')
-    await createCa(caDir)
-    const cert = await makeSelfSigned(dir)
+    const { dir, caDir, caPemPath: caPem, cert } = await mitmFixture(t)
     const port = await pageOrigin(t, cert, '<p>page</p>', (ws) =>
       ws.on('message', (m: RawData) => ws.send(`got ${String(m)}`)),
     )
@@ -41,7 +36,6 @@ test(
       },
       { t, hooks: [har.hooks] },
     )
-    const caPem = join(caDir, 'ca.pem')
     const r = await curl([
       '--cacert',
       caPem,

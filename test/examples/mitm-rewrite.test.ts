@@ -12,19 +12,17 @@
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import https from 'node:https'
+import { readFile } from 'node:fs/promises'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import tls from 'node:tls'
 import { X509Certificate } from 'node:crypto'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { BANNER, config, hooks, intercepted, TEXT_LINE } from '../../examples/mitm-rewrite.ts'
-import { createCa } from '../../src/forward/mitm/ca.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { curl, startForward } from '../helpers/forward.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 
 const PAGE = '<html><body><h1>origin page</h1></body></html>'
 const TEXT = 'origin notes\n'
@@ -63,15 +61,9 @@ test(
   'examples/mitm-rewrite.ts: intercepted pages rewritten (gzip too), other hosts tunnelled with their own certificate',
   { skip: !(await hasOpenssl()) && 'needs openssl', timeout: 120_000 },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-example-rewrite-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    const caDir = join(dir, 'ca')
-    await createCa(caDir)
-    const caPem = await readFile(join(caDir, 'ca.pem'), 'utf8')
-    const cert = await makeSelfSigned(dir)
     // An origin answering gzip to a client that accepts it, with a length and a validator.
     const sent: string[] = []
-    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    const { dir, caDir, caPem, cert, port } = await mitmFixture(t, (req, res) => {
       const text = req.url === '/notes'
       if (req.url === '/data.json') {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': 8, etag: '"j1"' })
@@ -89,9 +81,6 @@ test(
       })
       res.end(out)
     })
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-    t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
-    const port = (origin.address() as net.AddressInfo).port
     const fwd = await startForward(
       {
         ...config.forward,

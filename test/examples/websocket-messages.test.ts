@@ -6,26 +6,19 @@
  * else passes untouched; permessage-deflate stays agreed.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import type { RawData } from 'ws'
 import { config, hooks } from '../../examples/websocket-messages.ts'
-import { createCa } from '../../src/forward/mitm/ca.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { startForward, waitFor } from '../helpers/forward.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 import { pageOrigin, wsThroughMitm } from '../helpers/websocket.ts'
 
 test(
   'examples/websocket-messages.ts: telemetry dropped, token redacted',
   { skip: !(await hasOpenssl()) && 'needs openssl' },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-example-ws-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    const caDir = join(dir, 'ca')
-    await createCa(caDir)
-    const cert = await makeSelfSigned(dir)
+    const { caDir, caPemPath, cert } = await mitmFixture(t)
     const received: string[] = []
     const port = await pageOrigin(
       t,
@@ -47,13 +40,9 @@ test(
       },
       { t, hooks, extra: { limits: config.limits } },
     )
-    const ws = await wsThroughMitm(
-      t,
-      fwd.port,
-      new URL(`wss://localhost:${port}/app`),
-      join(caDir, 'ca.pem'),
-      { perMessageDeflate: true },
-    )
+    const ws = await wsThroughMitm(t, fwd.port, new URL(`wss://localhost:${port}/app`), caPemPath, {
+      perMessageDeflate: true,
+    })
     assert.equal(ws.extensions, 'permessage-deflate')
     const replies: string[] = []
     ws.on('message', (m: RawData) => replies.push(String(m)))
