@@ -12,13 +12,12 @@ import { spawn } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
-import https from 'node:https'
-import type net from 'node:net'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
 import { curl } from '../helpers/forward.ts'
+import { startHttpsOrigin } from '../helpers/https-origin.ts'
 import { certThroughConnect } from '../helpers/tls-through-connect.ts'
 import { runCli, withTempDir } from './run-cli.ts'
 
@@ -63,12 +62,11 @@ describe('portcullis forward --mitm', { skip }, () => {
       const ca = new X509Certificate(caPem)
 
       const cert = await makeSelfSigned(dir)
-      const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) =>
-        res.end(`origin saw ${req.method} ${req.url}`),
+      const { port } = await startHttpsOrigin(
+        t,
+        (req, res) => res.end(`origin saw ${req.method} ${req.url}`),
+        cert,
       )
-      await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-      t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
-      const port = (origin.address() as net.AddressInfo).port
 
       const cli = await startBin(
         t,
