@@ -10,34 +10,23 @@
  */
 import assert from 'node:assert/strict'
 import diagnostics from 'node:diagnostics_channel'
-import { mkdtemp, rm } from 'node:fs/promises'
-import https from 'node:https'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Session } from '../../src/core/session.ts'
-import { createCa } from '../../src/forward/mitm/ca.ts'
 import type { UpstreamTryMessage } from '../../src/observe/channels.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { startConnectProxy } from '../helpers/connect-proxy.ts'
 import { curl, startBlackhole, startForward, waitFor } from '../helpers/forward.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
 
 async function setup(t: import('node:test').TestContext) {
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-mitm-chain-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  await createCa(join(dir, 'ca'))
-  const cert = await makeSelfSigned(dir)
-  const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+  const { caDir, caPemPath, cert, port } = await mitmFixture(t, (req, res) => {
     res.end(`secure ${req.method} ${req.url} host=${req.headers.host}`)
   })
-  await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-  t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
-  const port = (origin.address() as net.AddressInfo).port
-  const mitm = { caDir: join(dir, 'ca'), hosts: ['localhost'], upstreamCa: cert.certPath }
-  return { caPem: join(dir, 'ca', 'ca.pem'), port, mitm }
+  const mitm = { caDir, hosts: ['localhost'], upstreamCa: cert.certPath }
+  return { caPem: caPemPath, port, mitm }
 }
 
 test(

@@ -13,21 +13,18 @@
  */
 import assert from 'node:assert/strict'
 import diagnostics from 'node:diagnostics_channel'
-import { mkdtemp, rm } from 'node:fs/promises'
 import http from 'node:http'
-import https from 'node:https'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import type { GatewayHooks } from '../../src/core/hooks.ts'
-import { createCa } from '../../src/forward/mitm/ca.ts'
 import { rewriteRequestBody } from '../../src/forward/whole-body.ts'
 import type { UpstreamTryMessage } from '../../src/observe/channels.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { curl, startForward, waitFor } from '../helpers/forward.ts'
 import { proxyConfig, rawRequest, startGateway, startOrigin } from '../helpers/gateway.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 import { send } from '../resilience/helpers.ts'
 
 /** The hook of these tests: a JSON body gets `"seen": true`, reencoded when the path says so. */
@@ -309,12 +306,8 @@ test(
   'inside TLS interception: the request body rewritten on its way to the HTTPS origin',
   { skip },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'portcullis-reqbody-'))
-    t.after(() => rm(dir, { recursive: true, force: true }))
-    await createCa(join(dir, 'ca'))
-    const cert = await makeSelfSigned(dir)
     const bodies: string[] = []
-    const origin = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    const { dir, cert, port } = await mitmFixture(t, (req, res) => {
       let body = ''
       req.on('data', (d) => (body += d))
       req.on('end', () => {
@@ -322,9 +315,6 @@ test(
         res.end('done')
       })
     })
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-    t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
-    const port = (origin.address() as net.AddressInfo).port
     const hooks = jsonHooks('onRequest')
     const fwd = await startForward(
       {
