@@ -10,8 +10,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import https from 'node:https'
-import type net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -22,6 +20,7 @@ import { createGateway } from '../../src/server/gateway.ts'
 import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { startConnectProxy } from '../helpers/connect-proxy.ts'
 import { curl } from '../helpers/forward.ts'
+import { startHttpsOrigin } from '../helpers/https-origin.ts'
 
 test(
   'examples/mitm-chain.yaml: intercepted and tunnelled hosts both reach their origin through the parent',
@@ -36,13 +35,12 @@ test(
       ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=app.internal.example'],
       ...['-addext', 'subjectAltName=DNS:app.internal.example', '-keyout', keyPath, '-out', certPath],
     ])
-    const origin = https.createServer(
-      { cert: await readFile(certPath), key: await readFile(keyPath) },
+    const origin = await startHttpsOrigin(
+      t,
       (req, res) => res.end(`origin ${req.url} host=${req.headers.host}`),
+      { cert: await readFile(certPath), key: await readFile(keyPath) },
     )
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r))
-    t.after(() => new Promise<void>((r) => (origin.closeAllConnections(), origin.close(() => r()))))
-    const parent = await startConnectProxy(t, { port: (origin.address() as net.AddressInfo).port })
+    const parent = await startConnectProxy(t, { port: origin.port })
 
     const loaded = await loadConfig(join(import.meta.dirname, '..', '..', 'examples', 'mitm-chain.yaml'))
     assert.ok(loaded.ok)

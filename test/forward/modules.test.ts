@@ -8,37 +8,27 @@
  * address. Driven by curl over real sockets.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
 import http from 'node:http'
-import https from 'node:https'
 import type net from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import { createCa } from '../../src/forward/mitm/ca.ts'
-import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
+import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { curl, startForward } from '../helpers/forward.ts'
+import { mitmFixture } from '../helpers/https-origin.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
 
 async function origins(t: import('node:test').TestContext) {
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-fwd-modules-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  await createCa(join(dir, 'ca'))
-  const cert = await makeSelfSigned(dir)
   const answer = (req: http.IncomingMessage, res: http.ServerResponse) =>
     res.end(`tag=${req.headers['x-forward-tag'] ?? 'none'}`)
-  const secure = https.createServer({ cert: cert.cert, key: cert.key }, answer)
+  const secure = await mitmFixture(t, answer)
   const plain = http.createServer(answer)
-  for (const s of [secure, plain]) {
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-    t.after(() => new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r()))))
-  }
+  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r))
+  t.after(() => new Promise<void>((r) => (plain.closeAllConnections(), plain.close(() => r()))))
   return {
-    caDir: join(dir, 'ca'),
-    caPem: join(dir, 'ca', 'ca.pem'),
-    originCert: cert.certPath,
-    securePort: (secure.address() as net.AddressInfo).port,
+    caDir: secure.caDir,
+    caPem: secure.caPemPath,
+    originCert: secure.cert.certPath,
+    securePort: secure.port,
     plainPort: (plain.address() as net.AddressInfo).port,
   }
 }

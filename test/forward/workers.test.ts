@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
-import https from 'node:https'
 import net from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -17,6 +16,7 @@ import { startCli, withTempDir, killAfter } from '../cli/run-cli.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
 import { curl } from '../helpers/forward.ts'
 import { startOrigin } from '../helpers/gateway.ts'
+import { startHttpsOrigin } from '../helpers/https-origin.ts'
 
 const skip = !(await hasOpenssl()) && 'needs openssl'
 
@@ -34,12 +34,7 @@ test('forward proxy and interception with workers: 2, both workers serving', { s
   await withTempDir(async (dir) => {
     await createCa(join(dir, 'ca'))
     const cert = await makeSelfSigned(dir)
-    const secure = https.createServer({ cert: cert.cert, key: cert.key }, (_req, res) =>
-      res.end(`pid-${process.pid}`),
-    )
-    await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r))
-    t.after(() => new Promise<void>((r) => (secure.closeAllConnections(), secure.close(() => r()))))
-    const securePort = (secure.address() as net.AddressInfo).port
+    const { port: securePort } = await startHttpsOrigin(t, (_req, res) => res.end(`pid-${process.pid}`), cert)
     const origin = await startOrigin(undefined, { t })
     const port = await freePort()
     const file = join(dir, 'gateway.yaml')
