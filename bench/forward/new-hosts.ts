@@ -38,6 +38,9 @@
  *              descriptors with them open (its own /proc, not the client's),
  *              its listening sockets, and its descriptors once they closed
  *              and the upstream pools' idle connections aged out (4 s).
+ *              Then the same on another fresh gateway with all IDLE
+ *              connections to one host: what a connection costs beyond its
+ *              host's leaf, upstream pool and upstream connection.
  *
  * Each origin address presents a certificate of its own, naming it (as
  * distinct hosts do; see origin.ts), signed by an origin CA that the gateway
@@ -199,18 +202,23 @@ try {
   // would hide what the idle connections hold.
   await stop(gateway.managed)
   const fresh = await startGateway()
-  await idle(fresh.managed.pid, fresh.port, originPort, ca)
+  await idle(fresh.managed.pid, fresh.port, originPort, ca, 'distinct')
+  await stop(fresh.managed)
+  // The same on one host: what a connection costs beyond its host's leaf and pool.
+  const oneHost = await startGateway()
+  await idle(oneHost.managed.pid, oneHost.port, originPort, ca, 'one')
 } finally {
   await stopAll(1000)
   await rm(dir, { recursive: true, force: true })
 }
 
-/** idle: IDLE intercepted connections to as many new hosts, the gateway's memory and descriptors with them and after. */
+/** idle: IDLE intercepted connections (to as many new hosts, or all to one), the gateway's memory and descriptors with them and after. */
 async function idle(
   pid: number,
   proxyPort: number,
   originPort: number,
   ca: tls.SecureContext,
+  hosts: 'distinct' | 'one',
 ): Promise<void> {
   await sleep(5000) // the upstream pools' idle connections from the phases before age out
   const fd0 = fds(pid)
@@ -219,7 +227,7 @@ async function idle(
   const open: tls.TLSSocket[] = []
   for (let i = 0; i < IDLE; i += 50) {
     const batch = Array.from({ length: Math.min(50, IDLE - i) }, (_, k) =>
-      requestKeepOpen(proxyPort, hostOf(i + k + 1, 'idle'), originPort, ca),
+      requestKeepOpen(proxyPort, hosts === 'one' ? '127.0.0.1' : hostOf(i + k + 1, 'idle'), originPort, ca),
     )
     open.push(...(await Promise.all(batch)))
   }
@@ -230,7 +238,7 @@ async function idle(
   for (const s of open) s.destroy()
   await sleep(5500) // closed clients, then the upstream connections' idle timeout (4 s)
   console.log(
-    `idle        ${IDLE} intercepted connections to ${IDLE} distinct hosts (a new leaf and upstream connection each): gateway RSS +${((rss1 - rss0) / IDLE / 1024).toFixed(1)} KiB per connection; descriptors ${fd0} -> ${fd1} -> ${fds(pid)} after closing; listening sockets ${listen0} -> ${listen1} -> ${listeners(pid)}`,
+    `idle        ${IDLE} intercepted connections to ${hosts === 'one' ? 'one host (its leaf made once, its upstream connections pooled)' : `${IDLE} distinct hosts (a new leaf and upstream connection each)`}: gateway RSS +${((rss1 - rss0) / IDLE / 1024).toFixed(1)} KiB per connection; descriptors ${fd0} -> ${fd1} -> ${fds(pid)} after closing; listening sockets ${listen0} -> ${listen1} -> ${listeners(pid)}`,
   )
 }
 
