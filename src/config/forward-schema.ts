@@ -114,6 +114,15 @@ const har = z.strictObject({
   maxBodySize: size.default(65_536),
   /** WebSocket messages recorded (Chromium's `_webSocketMessages`). */
   webSocketMessages: z.boolean().default(true),
+  /**
+   * Header fields whose values are written as `[redacted]`; unset: the
+   * recorder's own list (Authorization, Proxy-Authorization, Cookie,
+   * Set-Cookie). A list replaces it; [] records every value as sent.
+   */
+  redact: z
+    .array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a header field name'))
+    .transform((names) => names.map((n) => n.toLowerCase()))
+    .optional(),
 })
 
 const r = routeSchema.shape

@@ -52,6 +52,7 @@ export class HarCapture {
           maxEntries: want.maxEntries,
           maxBodySize: want.maxBodySize,
           webSocketMessages: want.webSocketMessages,
+          redact: want.redact,
           sources: ['forward', 'mitm'],
         })
       if (want !== undefined && want.interval > 0)

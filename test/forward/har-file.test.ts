@@ -77,3 +77,29 @@ test("forward.har: a relative path is the configuration file's; a bad key is rep
     /^6:5 forward\.har\.every: unknown key 'every'$/m,
   )
 })
+
+test('forward.har.redact replaces the redacted list; unset, credentials are redacted', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-har-redact-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const origin = await startOrigin(undefined, { t })
+  /** The request header values recorded for one request sent with `X-Secret` and `Authorization`. */
+  const recorded = async (name: string, redact?: string[]) => {
+    const path = join(dir, `${name}.har`)
+    const gw = await startGateway(
+      proxyConfig(origin.url, {
+        forward: { address: '127.0.0.1:0', allow: ['127.0.0.1'], har: { path, interval: 0, redact } },
+      }),
+      { t },
+    )
+    const proxy = `http://127.0.0.1:${gw.gw.addresses().find((a) => a.forward)!.port}`
+    const headers = ['-H', 'X-Secret: s3', '-H', 'Authorization: Bearer t0k']
+    assert.equal((await curl(['-x', proxy, ...headers, `${origin.url}/r`])).stdout, 'ok')
+    await gw.close()
+    const [entry] = assertHar12(JSON.parse(await readFile(path, 'utf8')))
+    const value = (n: string) => entry!.request.headers.find((h) => h.name.toLowerCase() === n)?.value
+    return [value('x-secret'), value('authorization')]
+  }
+  assert.deepEqual(await recorded('default'), ['s3', '[redacted]'])
+  assert.deepEqual(await recorded('named', ['X-Secret']), ['[redacted]', 'Bearer t0k'])
+  assert.deepEqual(await recorded('none', []), ['s3', 'Bearer t0k'])
+})
