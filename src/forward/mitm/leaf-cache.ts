@@ -14,7 +14,8 @@
  *   the thread pool cost the loop more, ~95 µs, than signing, ~40 µs).
  * - The dearest part is OpenSSL's: a new `SSL_CTX` (cipher lists, provider
  *   look-ups) and loading the key into it, several times the rest together.
- *   So `spare` contexts with the shared key already loaded are made ahead,
+ *   So `spare` contexts with a leaf key already loaded (the shared key, or
+ *   per host a fresh key each) are made ahead,
  *   one per event-loop turn when nothing else waits (setImmediate), and a new
  *   host only loads its certificate chain into one of them. A burst of new
  *   hosts larger than the spares makes the rest inline.
