@@ -138,13 +138,17 @@ function terminate(
     failed(session, it, beforeTls(why, early !== null, dest, it.handshakeTimeout))
     raw.destroy()
   }
-  const start = (): void => {
+  // handOver: the bytes read so far go back into the paused socket for whoever serves it next.
+  const handOver = (): void => {
     taken = true
     clearTimeout(timer)
     raw.off('end', gone)
     raw.off('error', gone)
     raw.pause()
     raw.unshift(early!.length === 1 ? early![0]! : Buffer.concat(early!))
+  }
+  const start = (): void => {
+    handOver()
     secure(raw, session, dest, context!, it)
   }
   const makeLeaf = (): void => {
@@ -163,13 +167,8 @@ function terminate(
     )
   }
   const plain = (): void => {
-    taken = true
-    clearTimeout(timer)
-    raw.off('end', gone)
-    raw.off('error', gone)
     raw.off('data', sink)
-    raw.pause()
-    raw.unshift(early!.length === 1 ? early![0]! : Buffer.concat(early!))
+    handOver()
     it.serve(raw, { ...dest, scheme: 'http' }, false)
   }
   const sink = (data: Buffer): void => {
