@@ -101,6 +101,7 @@ export class Interception {
       this.caDir = cfg.caDir
       this.leafKey = cfg.leafKey
     }
+    this.leaves.retireAfter(rt.config.timeouts.head)
     const serve = (socket: net.Socket, dest: Destination, tls: boolean) =>
       gw.adopt(socket, new DoorHost(gw, insideEntry(dest)), tls)
     // Why an interception failed goes to the error log (server/event-log.ts) through the channel.

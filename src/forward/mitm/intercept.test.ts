@@ -55,6 +55,7 @@ function slowLeaves(real: LeafCache): LeafCache {
   return {
     pending: 0,
     hurry: () => {},
+    usable: () => true,
     contextFor: (host: string) =>
       new Promise<tls.SecureContext>((r) => setTimeout(() => r(real.contextFor(host)), 100)),
   } as unknown as LeafCache
@@ -124,6 +125,7 @@ test('in a burst, the destination is connected ahead at the ClientHello, not for
   const busy = {
     pending: 5,
     hurry: (host: string) => hurried.push(host),
+    usable: () => true,
     contextFor: (host: string) => real.contextFor(host),
   } as unknown as LeafCache
   let connected = 0
@@ -150,12 +152,29 @@ test('in a burst, the destination is connected ahead at the ClientHello, not for
   const quiet = {
     pending: 0,
     hurry: () => {},
+    usable: () => true,
     contextFor: (host: string) => real.contextFor(host),
   } as unknown as LeafCache
   let early = 0
   const port2 = await serveOne(t, quiet, () => early++)
   assert.equal(await handshake(port2, caPem), 'inside\n')
   assert.equal(early, 1)
+})
+
+test('a leaf closed while its client waited (the cache retired it) is made again, and the client served', async (t) => {
+  const { caPem, real } = await localCa(t)
+  let asked = 0
+  let checked = 0
+  const leaves = {
+    pending: 0,
+    hurry: () => {},
+    // The first context handed out was retired (closed) before the ClientHello came.
+    usable: () => ++checked > 1,
+    contextFor: (host: string) => (asked++, real.contextFor(host)),
+  } as unknown as LeafCache
+  const port = await serveOne(t, leaves, undefined)
+  assert.equal(await handshake(port, caPem), 'inside\n')
+  assert.equal(asked, 2, 'the leaf asked for again once')
 })
 
 test('a client that leaves before its leaf is made is closed then, not at the handshake time limit', async (t) => {
@@ -198,6 +217,7 @@ test('before TLS takes the socket: a client silent past the handshake limit, or 
   const never = {
     pending: 0,
     hurry: () => {},
+    usable: () => true,
     contextFor: () => new Promise(() => {}),
   } as unknown as LeafCache
   const port = await serveOne(t, never, undefined, undefined, 60_000)
@@ -212,7 +232,12 @@ test('before TLS takes the socket: a client silent past the handshake limit, or 
 
 test('garbage or silence after the CONNECT: no upstream connection ahead, the tunnel closed, why reported once', async (t) => {
   const { caPem, real } = await localCa(t)
-  const quiet = { pending: 0, hurry: () => {}, contextFor: (host: string) => real.contextFor(host) }
+  const quiet = {
+    pending: 0,
+    hurry: () => {},
+    usable: () => true,
+    contextFor: (host: string) => real.contextFor(host),
+  }
   let connected = 0
   const reports: string[] = []
   const report: ReportFailure = (session, err) => {

@@ -154,3 +154,52 @@ for (const spares of [0, 2])
     assert.equal(one[0], one[1], 'one key for all')
     assert.ok(!keys.includes(one[0]!))
   })
+
+test('a leaf out of the cache is closed once no connection can be handed it any more; a TLS socket made with it before ends its handshake after', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-leaf-retire-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const ca = await createCa(join(dir, 'ca'))
+  const cache = new LeafCache(ca, 1, 0)
+  t.after(() => cache.close())
+  cache.retireAfter(0) // held 1 s after it leaves the cache
+  const a = await cache.contextFor('a.example')
+  const native = (a as unknown as { context: { getCertificate(): Buffer | null } }).context
+  // A server TLSSocket made with a's context now; its client sends the ClientHello only once a is closed.
+  let made!: () => void
+  const socketMade = new Promise<void>((r) => (made = r))
+  const server = net.createServer((raw) => {
+    const s = new tls.TLSSocket(raw, { isServer: true, secureContext: a })
+    s.on('error', () => {})
+    s.on('secure', () => s.end('hi'))
+    made()
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.after(() => server.close())
+  const raw = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+  await socketMade
+
+  const left = performance.now()
+  await cache.contextFor('b.example') // a leaves the cache (size 1)
+  assert.ok(
+    cache.usable(a) && native.getCertificate() !== null,
+    'held while a connection may still be handed it',
+  )
+  while (cache.usable(a) && performance.now() - left < 5000) await new Promise((r) => setTimeout(r, 20))
+  assert.ok(!cache.usable(a), 'closed')
+  assert.ok(performance.now() - left >= 900, `held ${performance.now() - left} ms`)
+  assert.equal(native.getCertificate(), null, "OpenSSL's context freed")
+
+  const secure = tls.connect({ socket: raw, ca: ca.certPem, servername: 'a.example' })
+  const [peer, said] = await new Promise<[X509Certificate, string]>((resolve, reject) => {
+    let got = ''
+    secure.on('data', (d: Buffer) => (got += d))
+    secure.on('end', () => resolve([secure.getPeerX509Certificate()!, got]))
+    secure.on('error', reject)
+  })
+  assert.equal(peer.subjectAltName, 'DNS:a.example')
+  assert.equal(said, 'hi')
+  // Asked for again: a new leaf.
+  const again = await cache.contextFor('a.example')
+  assert.notEqual(again, a)
+  assert.ok(cache.usable(again))
+})
