@@ -28,7 +28,14 @@
  *              TCP connect + TLS handshake straight to the origin (no proxy:
  *              what this machine's loopback, scheduler and TLS cost anyway).
  *
- * The client offers ALPN http/1.1 (browsers and curl always offer ALPN).
+ * The timing client is curl (bench/forward/curl-timer.ts: native TLS, one
+ * warm process, each probe let go by a local gate at its moment, curl's own
+ * --write-out times), where curl is installed: Node's TLS client costs the
+ * client ~0.5-1 ms of JavaScript per handshake, in every figure it times.
+ * CLIENT=node: this process's Node TLS client for the probes (the cached
+ * figures are printed for both clients either way).
+ *
+ * The Node client offers ALPN http/1.1 (browsers and curl always offer ALPN).
  * The client verifies with one TLS context made once (as a browser keeps one
  * trust store), not one per connection: Node's tls.connect({ ca }) makes a
  * new context each time, ~0.3 ms of the client's own work in every figure.
@@ -51,7 +58,7 @@
  * ~600 addresses: verifying it cost the gateway 0.3-0.8 ms per upstream
  * handshake, and the probe ~1-2 ms, that no real origin costs.)
  *
- * Usage: node bench/forward/new-hosts.ts [ROUNDS=100] [BURST=100] [PROBES=1] [CACHED=300] [IDLE=500]
+ * Usage: node bench/forward/new-hosts.ts [ROUNDS=400] [BURST=100] [PROBES=1] [CACHED=300] [IDLE=500]
  * (PRIORITY=1 in the environment: nice -10 for all of it.)
  */
 import { execFileSync } from 'node:child_process'
@@ -64,6 +71,7 @@ import tls from 'node:tls'
 import { PORTCULLIS_NODE_FLAGS } from '../../src/cli/node-flags.ts'
 import { createCa } from '../../src/forward/mitm/ca.ts'
 import { choosePlacement } from '../lib/machine.ts'
+import { CurlGated, type CurlTimes, curlRun, hasCurl } from './curl-timer.ts'
 import {
   freePort,
   installCleanup,
@@ -75,8 +83,9 @@ import {
   usePriority,
 } from '../lib/processes.ts'
 
-const [ROUNDS = 100, BURST = 100, PROBES = 1, CACHED = 300, IDLE = 500] = process.argv.slice(2).map(Number)
+const [ROUNDS = 400, BURST = 100, PROBES = 1, CACHED = 300, IDLE = 500] = process.argv.slice(2).map(Number)
 const HERE = import.meta.dirname
+const useCurl = process.env.CLIENT !== 'node' && (await hasCurl())
 /** ALPN's wire form (RFC 7301 §3.1), made once. */
 const ALPN = Buffer.from('\x08http/1.1', 'latin1')
 const placement = choosePlacement()
@@ -146,6 +155,13 @@ try {
   const gateway = await startGateway()
   const proxyPort = gateway.port
 
+  // The probes' client: curl (CLIENT=node: this process's Node TLS client).
+  const probeUrls = Array.from({ length: ROUNDS * PROBES }, (_, i) => ({
+    url: `https://${hostOf(i + 1, 'probe')}:${originPort}/small`,
+    proxy: `http://127.0.0.1:${proxyPort}`,
+    cacert: join(dir, 'ca', 'ca.pem'),
+  }))
+  const curl = useCurl ? await CurlGated.start(probeUrls, join(dir, 'probes.curl')) : undefined
   const probes: number[] = []
   const sinceBurst: number[] = []
   const probesAnswered: number[] = []
@@ -168,7 +184,9 @@ try {
     // the burst's silent connections never cost), not only for the burst.
     for (let i = 0; i < PROBES; i++) {
       ;(answered ? probesAnswered : probes).push(
-        await request(proxyPort, hostOf(++p, 'probe'), originPort, ca),
+        curl === undefined
+          ? await request(proxyPort, hostOf(++p, 'probe'), originPort, ca)
+          : probeTimes(await curl.go()),
       )
       if (!answered) sinceBurst.push(performance.now() - t0)
     }
@@ -177,10 +195,28 @@ try {
     for (const s of sockets) s.destroy()
     await sleep(300)
   }
+  await curl?.close()
   console.log(
-    `new host    ${ROUNDS} rounds of ${BURST} new hosts + ${PROBES} probes: probe request (CONNECT + TLS + GET, new upstream) started once the burst was written ${stats(probes)}, timed from the burst's start ${stats(sinceBurst)}; started once the burst was answered (its leaves being made) ${stats(probesAnswered)}; the burst's ${BURST} CONNECT 200s took ${stats(bursts)}; the probe's 200 came at ${stats(phases.connect)}, its handshake ended at ${stats(phases.tls)}`,
+    `new host    ${ROUNDS} rounds of ${BURST} new hosts + ${PROBES} probes (client: ${useCurl ? 'curl' : 'node'}): probe request (CONNECT + TLS + GET, new upstream) started once the burst was written ${stats(probes)}, timed from the burst's start ${stats(sinceBurst)}; started once the burst was answered (its leaves being made) ${stats(probesAnswered)}; the burst's ${BURST} CONNECT 200s took ${stats(bursts)}; ${useCurl ? '' : `the probe's 200 came at ${stats(phases.connect)}, `}its handshake ended at ${stats(phases.tls)}`,
   )
 
+  if (useCurl) {
+    // curl: each transfer a new connection (Connection: close), sessions resumed or not.
+    const cached = (resume: boolean, proxied = true) =>
+      Array.from({ length: CACHED }, () => ({
+        url: `https://127.0.0.1:${originPort}/small`,
+        cacert: proxied ? join(dir, 'ca', 'ca.pem') : originCaPath,
+        resume,
+        ...(proxied ? { proxy: `http://127.0.0.1:${proxyPort}` } : {}),
+      }))
+    const config = join(dir, 'cached.curl')
+    const full = (await curlRun(cached(false), config)).map((t) => t.tls)
+    const resumed = (await curlRun(cached(true), config)).map((t) => t.tls).slice(1)
+    const direct = (await curlRun(cached(false, false), config)).map((t) => t.tls)
+    console.log(
+      `cached host (curl) CONNECT + 200 + TLS handshake, client included: full ${stats(full)}; resumed ${stats(resumed)}; reference, TCP connect + TLS handshake straight to the origin: ${stats(direct)}`,
+    )
+  }
   const full: number[] = []
   const resumed: number[] = []
   let session: Buffer | undefined
@@ -195,7 +231,7 @@ try {
   const direct: number[] = []
   for (let i = 0; i < CACHED; i++) direct.push(await directHandshake(originPort, originCa))
   console.log(
-    `cached host CONNECT + 200 + TLS handshake, client included: full ${stats(full)}; resumed ${stats(resumed)}; reference, TCP connect + TLS handshake straight to the origin: ${stats(direct)}`,
+    `cached host (node) CONNECT + 200 + TLS handshake, client included: full ${stats(full)}; resumed ${stats(resumed)}; reference, TCP connect + TLS handshake straight to the origin: ${stats(direct)}`,
   )
   // Memory per connection on a gateway of its own: the phases before leave
   // thousands of leaves and pools for the garbage collector to free, which
@@ -278,6 +314,13 @@ function requestKeepOpen(
         s.once('error', reject)
       }),
   )
+}
+
+/** probeTimes: a curl probe's total, its phases noted as the Node client's are. */
+function probeTimes(t: CurlTimes): number {
+  if (t.status !== 200) throw new Error(`probe answered ${t.status}`)
+  phases.tls.push(t.tls)
+  return t.total
 }
 
 function stats(xs: number[]): string {
