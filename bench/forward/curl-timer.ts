@@ -62,8 +62,8 @@ function configOf(t: Transfer, timed: boolean): string {
   else lines.push('noproxy = "*"')
   if (t.url.startsWith('https:')) lines.push(`cacert = "${t.cacert}"`)
   if (t.resume !== true) lines.push('no-sessionid')
-  // One connection per timed transfer: the next one is a new CONNECT and handshake.
-  lines.push('header = "Connection: close"')
+  // A new connection per transfer to the gateway (a new CONNECT and handshake): it closes the last one.
+  lines.push('header = "Connection: close"', 'http1.1')
   if (timed) lines.push(`write-out = "${FORMAT}"`)
   return lines.join('\n')
 }

@@ -202,9 +202,11 @@ try {
 
   if (useCurl) {
     // curl: each transfer a new connection (Connection: close), sessions resumed or not.
+    // Straight to the origin, each to an address of its own: the origin keeps connections open, and curl
+    // reuses an open one whatever it is told (`fresh-connect` has no effect between `next` transfers).
     const cached = (resume: boolean, proxied = true) =>
-      Array.from({ length: CACHED }, () => ({
-        url: `https://127.0.0.1:${originPort}/small`,
+      Array.from({ length: proxied ? CACHED : Math.min(CACHED, ROUNDS * PROBES) }, (_, i) => ({
+        url: `https://${proxied ? '127.0.0.1' : hostOf(i + 1, 'probe')}:${originPort}/small`,
         cacert: proxied ? join(dir, 'ca', 'ca.pem') : originCaPath,
         resume,
         ...(proxied ? { proxy: `http://127.0.0.1:${proxyPort}` } : {}),
