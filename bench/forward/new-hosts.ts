@@ -58,7 +58,7 @@
  * ~600 addresses: verifying it cost the gateway 0.3-0.8 ms per upstream
  * handshake, and the probe ~1-2 ms, that no real origin costs.)
  *
- * Usage: node bench/forward/new-hosts.ts [ROUNDS=400] [BURST=100] [PROBES=1] [CACHED=300] [IDLE=500]
+ * Usage: node bench/forward/new-hosts.ts [ROUNDS=600] [BURST=100] [PROBES=1] [CACHED=300] [IDLE=500]
  * (PRIORITY=1 in the environment: nice -10 for all of it.)
  */
 import { execFileSync } from 'node:child_process'
@@ -83,7 +83,7 @@ import {
   usePriority,
 } from '../lib/processes.ts'
 
-const [ROUNDS = 400, BURST = 100, PROBES = 1, CACHED = 300, IDLE = 500] = process.argv.slice(2).map(Number)
+const [ROUNDS = 600, BURST = 100, PROBES = 1, CACHED = 300, IDLE = 500] = process.argv.slice(2).map(Number)
 const HERE = import.meta.dirname
 const useCurl = process.env.CLIENT !== 'node' && (await hasCurl())
 /** ALPN's wire form (RFC 7301 §3.1), made once. */
@@ -97,14 +97,19 @@ if (process.env.PRIORITY === '1') usePriority(-10)
 const phases = { connect: [] as number[], tls: [] as number[] }
 const dir = await mkdtemp(join(tmpdir(), 'portcullis-bench-newhost-'))
 
-/** host n: a distinct loopback literal; probes in 127.200/16 and idle hosts in 127.201/16, which the origin's certificate names. */
-const hostOf = (n: number, kind: 'burst' | 'probe' | 'idle') =>
-  `127.${kind === 'probe' ? 200 : kind === 'idle' ? 201 : 1 + ((n >> 16) & 127)}.${(n >> 8) & 255}.${n & 255 || 1}`
+/** Where each kind of host is: probes in 127.200/16, idle hosts in 127.201/16, tunnelled probes in 127.202/16 (the origin has a certificate for each). */
+const NET = { probe: 200, idle: 201, tunnel: 202 }
+/** host n: a distinct loopback literal. */
+const hostOf = (n: number, kind: 'burst' | 'probe' | 'idle' | 'tunnel') =>
+  `127.${kind === 'burst' ? 1 + ((n >> 16) & 127) : NET[kind]}.${(n >> 8) & 255}.${n & 255 || 1}`
+/** Round r's probes go through a tunnel (mitm.passthrough: not intercepted), with curl, every other pair of rounds. */
+const tunnelled = (r: number) => useCurl && (r >> 1) % 2 === 1
 
 try {
   // Every address the probes and idle connections use has its certificate made before the origin listens.
   const addresses = [
     ...Array.from({ length: ROUNDS * PROBES }, (_, i) => hostOf(i + 1, 'probe')),
+    ...Array.from({ length: ROUNDS * PROBES }, (_, i) => hostOf(i + 1, 'tunnel')),
     ...Array.from({ length: IDLE }, (_, i) => hostOf(i + 1, 'idle')),
   ]
   await writeFile(join(dir, 'addresses'), addresses.join('\n'))
@@ -144,7 +149,10 @@ try {
         '-',
         '127.0.0.0/8',
       ],
-      { cpu: placement.contestantCpu, env: { ...process.env, NODE_EXTRA_CA_CERTS: originCaPath } },
+      {
+        cpu: placement.contestantCpu,
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: originCaPath, PASSTHROUGH: `127.${NET.tunnel}.0.0/16` },
+      },
     )
     await listening(port)
     // Warm-up: the gateway's code paths, its spare TLS contexts made.
@@ -156,15 +164,20 @@ try {
   const proxyPort = gateway.port
 
   // The probes' client: curl (CLIENT=node: this process's Node TLS client).
-  const probeUrls = Array.from({ length: ROUNDS * PROBES }, (_, i) => ({
-    url: `https://${hostOf(i + 1, 'probe')}:${originPort}/small`,
-    proxy: `http://127.0.0.1:${proxyPort}`,
-    cacert: join(dir, 'ca', 'ca.pem'),
-  }))
+  // Tunnelled, the client verifies the origin itself.
+  let [pi, ti] = [0, 0]
+  const probeUrls = Array.from({ length: ROUNDS }, (_, r) =>
+    Array.from({ length: PROBES }, () => ({
+      url: `https://${tunnelled(r) ? hostOf(++ti, 'tunnel') : hostOf(++pi, 'probe')}:${originPort}/small`,
+      proxy: `http://127.0.0.1:${proxyPort}`,
+      cacert: tunnelled(r) ? originCaPath : join(dir, 'ca', 'ca.pem'),
+    })),
+  ).flat()
   const curl = useCurl ? await CurlGated.start(probeUrls, join(dir, 'probes.curl')) : undefined
   const probes: number[] = []
   const sinceBurst: number[] = []
   const probesAnswered: number[] = []
+  const tunnel = { written: [] as number[], answered: [] as number[] }
   const bursts: number[] = []
   let n = 0
   let p = 0
@@ -183,12 +196,12 @@ try {
     // others' handshakes too (each a full TLS handshake on both legs, which
     // the burst's silent connections never cost), not only for the burst.
     for (let i = 0; i < PROBES; i++) {
-      ;(answered ? probesAnswered : probes).push(
+      ;(tunnelled(r) ? tunnel[answered ? 'answered' : 'written'] : answered ? probesAnswered : probes).push(
         curl === undefined
           ? await request(proxyPort, hostOf(++p, 'probe'), originPort, ca)
-          : probeTimes(await curl.go()),
+          : probeTimes(await curl.go(), !tunnelled(r)),
       )
-      if (!answered) sinceBurst.push(performance.now() - t0)
+      if (!answered && !tunnelled(r)) sinceBurst.push(performance.now() - t0)
     }
     const sockets = await Promise.all(burst)
     if (!answered) bursts.push(performance.now() - t0)
@@ -199,6 +212,10 @@ try {
   console.log(
     `new host    ${ROUNDS} rounds of ${BURST} new hosts + ${PROBES} probes (client: ${useCurl ? 'curl' : 'node'}): probe request (CONNECT + TLS + GET, new upstream) started once the burst was written ${stats(probes)}, timed from the burst's start ${stats(sinceBurst)}; started once the burst was answered (its leaves being made) ${stats(probesAnswered)}; the burst's ${BURST} CONNECT 200s took ${stats(bursts)}; ${useCurl ? '' : `the probe's 200 came at ${stats(phases.connect)}, `}its handshake ended at ${stats(phases.tls)}`,
   )
+  if (useCurl)
+    console.log(
+      `tunnel      the same probes through a CONNECT tunnel (mitm.passthrough: not intercepted; the client's TLS straight to the origin, one handshake instead of two), in rounds between them: started once the burst was written ${stats(tunnel.written)}; once it was answered ${stats(tunnel.answered)}`,
+    )
 
   if (useCurl) {
     // curl: each transfer a new connection (Connection: close), sessions resumed or not.
@@ -318,10 +335,10 @@ function requestKeepOpen(
   )
 }
 
-/** probeTimes: a curl probe's total, its phases noted as the Node client's are. */
-function probeTimes(t: CurlTimes): number {
+/** probeTimes: a curl probe's total, an intercepted one's handshake noted as the Node client's is. */
+function probeTimes(t: CurlTimes, intercepted: boolean): number {
   if (t.status !== 200) throw new Error(`probe answered ${t.status}`)
-  phases.tls.push(t.tls)
+  if (intercepted) phases.tls.push(t.tls)
   return t.total
 }
 

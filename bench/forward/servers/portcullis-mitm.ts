@@ -19,6 +19,8 @@ const gateway = await createGateway({
     mitm: {
       caDir: caDir!,
       hosts: ['*'],
+      // PASSTHROUGH in the environment: host patterns tunnelled, not intercepted (comma-separated).
+      passthrough: process.env.PASSTHROUGH?.split(',').filter(Boolean) ?? [],
       ...(upstreamCa === '-' ? {} : { upstreamCa }),
       // MITM_CONNECT=lazy in the environment: upstream connections at the first request (default eager).
       connectionStrategy: process.env.MITM_CONNECT === 'lazy' ? 'lazy' : 'eager',
