@@ -49,10 +49,18 @@ const caDir = process.env.ORIGIN_CA_DIR
 const secure = caDir
   ? await perAddress(caDir, process.env.ORIGIN_ADDRESSES)
   : tls.createServer(
-      { cert: readFileSync(certPath!), key: readFileSync(keyPath!), ALPNProtocols: ['http/1.1'] },
+      {
+        cert: readFileSync(certPath!),
+        key: readFileSync(keyPath!),
+        ALPNProtocols: ['http/1.1'],
+        noDelay: true,
+      },
       answer,
     )
-const plain = net.createServer(answer)
+// TCP_NODELAY, as origins serving TLS set it (nginx's tcp_nodelay is on by default): without it, a
+// response written while the TLS 1.3 session tickets are not yet acknowledged waits for the client's
+// delayed ACK, up to 40 ms (seen as a p90 of 49 ms on tunnelled probes in new-hosts.ts).
+const plain = net.createServer({ noDelay: true }, answer)
 await new Promise<void>((r) => secure.listen(Number(tlsPort), host, r))
 await new Promise<void>((r) => plain.listen(Number(plainPort), host, r))
 const port = (s: net.Server) => (s.address() as net.AddressInfo).port
@@ -73,7 +81,7 @@ async function perAddress(dir: string, listFile: string | undefined): Promise<ne
     s.on('error', () => s.destroy())
     answer(s)
   }
-  return net.createServer((socket) => {
+  return net.createServer({ noDelay: true }, (socket) => {
     const address = socket.localAddress ?? ''
     const ready = made.get(address)
     if (ready !== undefined) return serve(socket, ready)
