@@ -181,6 +181,7 @@ try {
   const bursts: number[] = []
   let n = 0
   let p = 0
+  const cpu0 = cpuMs(gateway.managed.pid)
   for (let r = 0; r < ROUNDS; r++) {
     // Rounds alternate: probes start once the burst's CONNECTs are written
     // (the gateway still accepting them), or once all were answered (every
@@ -208,9 +209,14 @@ try {
     for (const s of sockets) s.destroy()
     await sleep(300)
   }
+  const hosts = ROUNDS * (BURST + PROBES)
+  const perHost = (cpuMs(gateway.managed.pid) - cpu0) / hosts
   await curl?.close()
   console.log(
     `new host    ${ROUNDS} rounds of ${BURST} new hosts + ${PROBES} probes (client: ${useCurl ? 'curl' : 'node'}): probe request (CONNECT + TLS + GET, new upstream) started once the burst was written ${stats(probes)}, timed from the burst's start ${stats(sinceBurst)}; started once the burst was answered (its leaves being made) ${stats(probesAnswered)}; the burst's ${BURST} CONNECT 200s took ${stats(bursts)}; ${useCurl ? '' : `the probe's 200 came at ${stats(phases.connect)}, `}its handshake ended at ${stats(phases.tls)}`,
+  )
+  console.log(
+    `gateway CPU ${perHost.toFixed(3)} ms per new host over the rounds (${hosts} hosts: the bursts' CONNECTs, their leaves, the probes' whole requests)`,
   )
   if (useCurl)
     console.log(
@@ -295,6 +301,13 @@ async function idle(
   console.log(
     `idle        ${IDLE} intercepted connections to ${hosts === 'one' ? 'one host (its leaf made once, its upstream connections pooled)' : `${IDLE} distinct hosts (a new leaf and upstream connection each)`}: gateway RSS +${((rss1 - rss0) / IDLE / 1024).toFixed(1)} KiB per connection; descriptors ${fd0} -> ${fd1} -> ${fds(pid)} after closing; listening sockets ${listen0} -> ${listen1} -> ${listeners(pid)}`,
   )
+}
+
+/** cpuMs: the CPU time `pid` has used (user + system), from /proc at 100 ticks a second. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) * 10
 }
 
 function fds(pid: number): number {

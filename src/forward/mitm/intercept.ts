@@ -148,8 +148,8 @@ function terminate(
     raw.unshift(early!.length === 1 ? early![0]! : Buffer.concat(early!))
   }
   const start = (): void => {
-    // Held past the cache's hold time (a loop stalled that long) and closed: the host's leaf again.
-    if (!it.leaves.usable(context!)) return makeLeaf()
+    // Held past the cache's hold time (a loop stalled that long), retired: the host's leaf again.
+    if (!it.leaves.usable(context!, dest.host)) return makeLeaf()
     handOver()
     secure(raw, session, dest, context!, it)
   }
@@ -262,7 +262,7 @@ function secure(
     },
     SNICallback: function leafForSni(servername, done) {
       // Most clients name the CONNECT host: its context is the one already set, no lookup.
-      if (servername.toLowerCase() === dest.host.toLowerCase() && it.leaves.usable(context))
+      if (servername.toLowerCase() === dest.host.toLowerCase() && it.leaves.usable(context, dest.host))
         return done(null, context)
       it.leaves.contextFor(servername, true).then(
         (ctx) => done(null, ctx),

@@ -155,51 +155,64 @@ for (const spares of [0, 2])
     assert.ok(!keys.includes(one[0]!))
   })
 
-test('a leaf out of the cache is closed once no connection can be handed it any more; a TLS socket made with it before ends its handshake after', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'portcullis-leaf-retire-'))
-  t.after(() => rm(dir, { recursive: true, force: true }))
-  const ca = await createCa(join(dir, 'ca'))
-  const cache = new LeafCache(ca, 1, 0)
-  t.after(() => cache.close())
-  cache.retireAfter(0) // held 1 s after it leaves the cache
-  const a = await cache.contextFor('a.example')
-  const native = (a as unknown as { context: { getCertificate(): Buffer | null } }).context
-  // A server TLSSocket made with a's context now; its client sends the ClientHello only once a is closed.
-  let made!: () => void
-  const socketMade = new Promise<void>((r) => (made = r))
-  const server = net.createServer((raw) => {
-    const s = new tls.TLSSocket(raw, { isServer: true, secureContext: a })
-    s.on('error', () => {})
-    s.on('secure', () => s.end('hi'))
-    made()
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  t.after(() => server.close())
-  const raw = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
-  await socketMade
+for (const leafKey of ['shared', 'per-host'] as const)
+  test(`a leaf out of the cache is retired once no connection can be handed it any more (${leafKey} key: ${leafKey === 'shared' ? 'its context kept for a new leaf' : 'closed'}); a TLS socket made with it before ends its handshake with its own leaf`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'portcullis-leaf-retire-'))
+    t.after(() => rm(dir, { recursive: true, force: true }))
+    const ca = await createCa(join(dir, 'ca'))
+    const cache = new LeafCache(ca, 1, 0, leafKey)
+    t.after(() => cache.close())
+    cache.retireAfter(0) // held 1 s after it leaves the cache
+    const a = await cache.contextFor('a.example')
+    const native = (a as unknown as { context: { getCertificate(): Buffer | null; getTicketKeys(): Buffer } })
+      .context
+    const ticketKeys = native.getTicketKeys()
+    // A server TLSSocket made with a's context now; its client sends the ClientHello only once a is retired.
+    let made!: () => void
+    const socketMade = new Promise<void>((r) => (made = r))
+    const server = net.createServer((raw) => {
+      const s = new tls.TLSSocket(raw, { isServer: true, secureContext: a })
+      s.on('error', () => {})
+      s.on('secure', () => s.end('hi'))
+      made()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    t.after(() => server.close())
+    const raw = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+    await socketMade
 
-  const left = performance.now()
-  await cache.contextFor('b.example') // a leaves the cache (size 1)
-  assert.ok(
-    cache.usable(a) && native.getCertificate() !== null,
-    'held while a connection may still be handed it',
-  )
-  while (cache.usable(a) && performance.now() - left < 5000) await new Promise((r) => setTimeout(r, 20))
-  assert.ok(!cache.usable(a), 'closed')
-  assert.ok(performance.now() - left >= 900, `held ${performance.now() - left} ms`)
-  assert.equal(native.getCertificate(), null, "OpenSSL's context freed")
+    const left = performance.now()
+    await cache.contextFor('b.example') // a leaves the cache (size 1)
+    assert.ok(cache.usable(a, 'A.example'), 'held while a connection may still be handed it')
+    assert.ok(!cache.usable(a, 'b.example'))
+    while (cache.usable(a, 'a.example') && performance.now() - left < 5000)
+      await new Promise((r) => setTimeout(r, 20))
+    assert.ok(!cache.usable(a, 'a.example'), 'retired')
+    assert.ok(performance.now() - left >= 900, `held ${performance.now() - left} ms`)
+    let c: tls.SecureContext | undefined
+    if (leafKey === 'per-host') assert.equal(native.getCertificate(), null, "OpenSSL's context freed")
+    else {
+      // The next new host's leaf goes into a's context, with new ticket keys.
+      c = await cache.contextFor('c.example')
+      assert.equal(c, a)
+      assert.ok(cache.usable(c, 'c.example') && !cache.usable(c, 'a.example'))
+      assert.ok(!native.getTicketKeys().equals(ticketKeys), 'new ticket keys')
+      const peer = await presented(t, c, ca.certPem, 'c.example')
+      assert.equal(peer.subjectAltName, 'DNS:c.example')
+    }
 
-  const secure = tls.connect({ socket: raw, ca: ca.certPem, servername: 'a.example' })
-  const [peer, said] = await new Promise<[X509Certificate, string]>((resolve, reject) => {
-    let got = ''
-    secure.on('data', (d: Buffer) => (got += d))
-    secure.on('end', () => resolve([secure.getPeerX509Certificate()!, got]))
-    secure.on('error', reject)
+    // The socket made before still presents a's leaf.
+    const secure = tls.connect({ socket: raw, ca: ca.certPem, servername: 'a.example' })
+    const [peer, said] = await new Promise<[X509Certificate, string]>((resolve, reject) => {
+      let got = ''
+      secure.on('data', (d: Buffer) => (got += d))
+      secure.on('end', () => resolve([secure.getPeerX509Certificate()!, got]))
+      secure.on('error', reject)
+    })
+    assert.equal(peer.subjectAltName, 'DNS:a.example')
+    assert.equal(said, 'hi')
+    // Asked for again: a new leaf in a context of its own.
+    const again = await cache.contextFor('a.example')
+    assert.notEqual(again, a)
+    assert.ok(cache.usable(again, 'a.example'))
   })
-  assert.equal(peer.subjectAltName, 'DNS:a.example')
-  assert.equal(said, 'hi')
-  // Asked for again: a new leaf.
-  const again = await cache.contextFor('a.example')
-  assert.notEqual(again, a)
-  assert.ok(cache.usable(again))
-})

@@ -19,11 +19,12 @@
  *   one per event-loop turn when nothing else waits (setImmediate), and a new
  *   host only loads its certificate chain into one of them. A burst of new
  *   hosts larger than the spares makes the rest inline.
- * - A context that leaves the cache is closed by the cache, a slice at a
- *   time, once no connection can still be handed it (retire), not freed
- *   by thousands at once in one garbage collection's pause.
+ * - A context that leaves the cache is retired once no connection can
+ *   still be handed it: kept for a new host's leaf (shared key), or closed,
+ *   a slice at a time, not freed by thousands at once in one garbage
+ *   collection's pause (see retire).
  */
-import { generateKeyPair, webcrypto } from 'node:crypto'
+import { generateKeyPair, randomBytes, webcrypto } from 'node:crypto'
 import tls from 'node:tls'
 import * as x509 from '@peculiar/x509'
 import { EC_ALGORITHM, type LocalCa, pem } from './ca.ts'
@@ -54,11 +55,10 @@ const SLICE_MS = 0.25
 const BACKGROUND_PAUSE_MS = 1
 /** Spares are made again once no new leaf was asked for this long. */
 const REFILL_QUIET_MS = 50
-/**
- * A retired context is closed this long after the longest handshake limit
- * seen (see retire); until `retireAfter` is told one, this.
- */
+/** How long a context out of the cache is held before it is retired, until `retireAfter` sets it (see retire). */
 const DEFAULT_HOLD_MS = 60_000
+/** Retired contexts kept for new leaves (shared key), at most; the rest are closed. */
+const MAX_RECYCLED = 256
 
 /** Which key a leaf carries: one made once for all leaves, or a fresh one per host. */
 export type LeafKey = 'shared' | 'per-host'
@@ -86,6 +86,7 @@ interface Job {
 /** The native context behind a SecureContext (what `tls.createSecureContext` configures). */
 interface NativeContext {
   setCert?: (pem: string) => void
+  setTicketKeys?: (keys: Buffer) => void
   /** Frees the OpenSSL context now (connections made from it keep their own reference). */
   close?: () => void
 }
@@ -119,7 +120,10 @@ export class LeafCache {
   private sharedKey: Promise<Key> | undefined
   /** Contexts out of the cache, oldest first, waiting to be closed (see retire). */
   private readonly retired: Retired[] = []
-  private readonly freed = new WeakSet<tls.SecureContext>()
+  /** The host each context made here presents now; none once retired. */
+  private readonly owner = new WeakMap<tls.SecureContext, string>()
+  /** Retired contexts (shared key loaded) a new leaf's certificate goes into, newest last. */
+  private readonly recycled: tls.SecureContext[] = []
   private retireTimer: NodeJS.Timeout | undefined
   private holdMs: number | undefined
 
@@ -147,6 +151,7 @@ export class LeafCache {
     this.spares.length = 0
     clearTimeout(this.retireTimer)
     this.retired.length = 0
+    this.recycled.length = 0
   }
 
   /**
@@ -160,9 +165,12 @@ export class LeafCache {
     this.holdMs = Math.max(this.holdMs ?? 0, 2 * handshakeLimitMs + 1000)
   }
 
-  /** usable: `context` was not closed (see retire); a connection that held it longer makes its host's leaf again. */
-  usable(context: tls.SecureContext): boolean {
-    return !this.freed.has(context)
+  /**
+   * usable: `context` still presents `host`'s leaf (it was not retired: see
+   * retire); a connection that held it longer makes the host's leaf again.
+   */
+  usable(context: tls.SecureContext, host: string): boolean {
+    return this.owner.get(context) === host.toLowerCase()
   }
 
   /** Leaves waiting to be made: a burst of new hosts is being served while this is not 0. */
@@ -220,13 +228,17 @@ export class LeafCache {
   }
 
   /**
-   * retire closes a context that left the cache once no connection can
-   * still be handed it (holdMs after it left, or after it was made), a
-   * slice of them per turn. Left to the garbage collector, the contexts a
-   * stream of new hosts evicts are freed all at once in one major GC's
-   * weak callbacks: measured with bench/forward/new-hosts.ts, 52 ms of a
-   * 62 ms pause for ~5,000 contexts (`--trace-gc-nvp`:
-   * heap.external.weak_global_handles; perf: SecureContext's destructor).
+   * retire takes a context that left the cache out of use once no
+   * connection can still be handed it (holdMs after it left, or after it was
+   * made), a slice of them per turn. With the shared key it is then kept
+   * for a new leaf (its certificate and ticket keys replaced): a new
+   * `SSL_CTX` with the key loaded costs ~0.4 ms, the dearest part of a new
+   * host (a CPU profile of bench/forward/new-hosts.ts). Otherwise, or
+   * beyond MAX_RECYCLED, it is closed: left to the garbage collector, the
+   * contexts a stream of new hosts evicts were freed all at once in one
+   * major GC's weak callbacks, 52 ms of a 62 ms pause for ~5,000 contexts
+   * (`--trace-gc-nvp`: heap.external.weak_global_handles; perf:
+   * SecureContext's destructor).
    */
   private retire(entry: Promise<Leaf>): void {
     entry.then(
@@ -255,8 +267,9 @@ export class LeafCache {
         return
       }
       this.retired.shift()
-      this.freed.add(head.context)
-      ;(head.context as { context?: NativeContext }).context?.close?.()
+      this.owner.delete(head.context)
+      if (!this.perHost && this.recycled.length < MAX_RECYCLED) this.recycled.push(head.context)
+      else (head.context as { context?: NativeContext }).context?.close?.()
     }
   }
 
@@ -341,14 +354,20 @@ export class LeafCache {
     // server need not send (RFC 8446 §4.4.2); one certificate less to parse
     // here and to send in every handshake.
     const chain = pem('CERTIFICATE', der)
-    const spare = 'context' in key ? key.context : this.perHost ? undefined : this.spares.pop()?.context
+    const recycled = this.perHost ? undefined : this.recycled.pop()
+    const spare =
+      recycled ?? ('context' in key ? key.context : this.perHost ? undefined : this.spares.pop()?.context)
     this.refill()
     const native = (spare as { context?: NativeContext } | undefined)?.context
+    let context: tls.SecureContext
     if (spare !== undefined && typeof native?.setCert === 'function') {
       native.setCert(chain)
-      return { context: spare, notAfter }
-    }
-    return { context: tls.createSecureContext({ cert: chain, key: key.keyPem }), notAfter }
+      // New ticket keys: a ticket the context issued for its last host resumes nothing here.
+      if (recycled !== undefined) native.setTicketKeys?.(randomBytes(48))
+      context = spare
+    } else context = tls.createSecureContext({ cert: chain, key: key.keyPem })
+    this.owner.set(context, name)
+    return { context, notAfter }
   }
 
   /**
