@@ -91,7 +91,7 @@ interface NativeContext {
   close?: () => void
 }
 
-/** A leaf's context out of the cache, closed once `due`. */
+/** A leaf's context out of the cache, retired once `due`. */
 interface Retired {
   context: tls.SecureContext
   due: number
@@ -118,7 +118,7 @@ export class LeafCache {
   private lastAsked = 0
   private template: Promise<LeafTemplate> | undefined
   private sharedKey: Promise<Key> | undefined
-  /** Contexts out of the cache, oldest first, waiting to be closed (see retire). */
+  /** Contexts out of the cache, oldest first, waiting to be retired (see retire). */
   private readonly retired: Retired[] = []
   /** The host each context made here presents now; none once retired. */
   private readonly owner = new WeakMap<tls.SecureContext, string>()
@@ -145,7 +145,7 @@ export class LeafCache {
     return this.spares.length
   }
 
-  /** close stops making spares (they are dropped with the cache) and closing retired contexts (the GC frees them). */
+  /** close stops making spares and retiring contexts (those left are dropped with the cache, for the GC). */
   close(): void {
     this.closed = true
     this.spares.length = 0
@@ -246,24 +246,24 @@ export class LeafCache {
         if (this.closed) return
         const hold = this.holdMs ?? DEFAULT_HOLD_MS
         this.retired.push({ context: leaf.context, due: performance.now() + hold })
-        this.retireTimer ??= setTimeout(this.closeRetired, hold).unref()
+        this.retireTimer ??= setTimeout(this.retireDue, hold).unref()
       },
       () => {},
     )
   }
 
-  private readonly closeRetired = (): void => {
+  private readonly retireDue = (): void => {
     this.retireTimer = undefined
     const end = performance.now() + SLICE_MS
     while (this.retired.length > 0) {
       const head = this.retired[0]!
       const now = performance.now()
       if (head.due > now) {
-        this.retireTimer = setTimeout(this.closeRetired, head.due - now).unref()
+        this.retireTimer = setTimeout(this.retireDue, head.due - now).unref()
         return
       }
       if (now >= end) {
-        this.retireTimer = setTimeout(this.closeRetired, 0).unref()
+        this.retireTimer = setTimeout(this.retireDue, 0).unref()
         return
       }
       this.retired.shift()
