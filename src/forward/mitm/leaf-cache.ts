@@ -20,15 +20,15 @@
  *   host only loads its certificate chain into one of them. A burst of new
  *   hosts larger than the spares makes the rest inline.
  * - A context that leaves the cache is retired once no connection can
- *   still be handed it: kept for a new host's leaf (shared key), or closed,
- *   a slice at a time, not freed by thousands at once in one garbage
- *   collection's pause (see retire).
+ *   still be handed it: kept for a new host's leaf (shared key), or closed
+ *   (retirement.ts).
  */
 import { generateKeyPair, randomBytes, webcrypto } from 'node:crypto'
 import tls from 'node:tls'
 import * as x509 from '@peculiar/x509'
 import { EC_ALGORITHM, type LocalCa, pem } from './ca.ts'
 import { type LeafTemplate, leafDer, subjectOf } from './leaf-der.ts'
+import { Retirement } from './retirement.ts'
 
 /** Leaves are valid this long (short: they are made on demand and never leave the machine). */
 const LEAF_DAYS = 7
@@ -55,10 +55,6 @@ const SLICE_MS = 0.25
 const BACKGROUND_PAUSE_MS = 1
 /** Spares are made again once no new leaf was asked for this long. */
 const REFILL_QUIET_MS = 50
-/** How long a context out of the cache is held before it is retired, until `retireAfter` sets it (see retire). */
-const DEFAULT_HOLD_MS = 60_000
-/** Retired contexts kept for new leaves (shared key), at most; the rest are closed. */
-const MAX_RECYCLED = 256
 
 /** Which key a leaf carries: one made once for all leaves, or a fresh one per host. */
 export type LeafKey = 'shared' | 'per-host'
@@ -87,14 +83,6 @@ interface Job {
 interface NativeContext {
   setCert?: (pem: string) => void
   setTicketKeys?: (keys: Buffer) => void
-  /** Frees the OpenSSL context now (connections made from it keep their own reference). */
-  close?: () => void
-}
-
-/** A leaf's context out of the cache, retired once `due`. */
-interface Retired {
-  context: tls.SecureContext
-  due: number
 }
 
 export class LeafCache {
@@ -118,14 +106,8 @@ export class LeafCache {
   private lastAsked = 0
   private template: Promise<LeafTemplate> | undefined
   private sharedKey: Promise<Key> | undefined
-  /** Contexts out of the cache, oldest first, waiting to be retired (see retire). */
-  private readonly retired: Retired[] = []
-  /** The host each context made here presents now; none once retired. */
-  private readonly owner = new WeakMap<tls.SecureContext, string>()
-  /** Retired contexts (shared key loaded) a new leaf's certificate goes into, newest last. */
-  private readonly recycled: tls.SecureContext[] = []
-  private retireTimer: NodeJS.Timeout | undefined
-  private holdMs: number | undefined
+  /** Contexts out of the cache: held, then recycled (shared key) or closed. */
+  private readonly retirement: Retirement
 
   /** `spares`: contexts with a leaf key loaded, made ahead in idle turns (0: none). */
   constructor(ca: LocalCa, max: number, spares = 0, leafKey: LeafKey = 'shared') {
@@ -133,6 +115,7 @@ export class LeafCache {
     this.max = max
     this.spareTarget = spares
     this.perHost = leafKey === 'per-host'
+    this.retirement = new Retirement(!this.perHost)
     if (spares > 0)
       void this.leafTemplate().then(
         () => this.refill(),
@@ -149,28 +132,20 @@ export class LeafCache {
   close(): void {
     this.closed = true
     this.spares.length = 0
-    clearTimeout(this.retireTimer)
-    this.retired.length = 0
-    this.recycled.length = 0
+    this.retirement.close()
   }
 
-  /**
-   * retireAfter: the longest a connection may hold a context before its
-   * TLSSocket is made with it and its handshake ends (twice the handshake
-   * limit: the leaf is awaited within one, the handshake takes at most
-   * another). Only ever raised: connections accepted under an older,
-   * longer limit may still be waiting.
-   */
+  /** retireAfter: the handshake limit connections are accepted under (a context left the cache is held twice that). */
   retireAfter(handshakeLimitMs: number): void {
-    this.holdMs = Math.max(this.holdMs ?? 0, 2 * handshakeLimitMs + 1000)
+    this.retirement.holdFor(handshakeLimitMs)
   }
 
   /**
-   * usable: `context` still presents `host`'s leaf (it was not retired: see
-   * retire); a connection that held it longer makes the host's leaf again.
+   * usable: `context` still presents `host`'s leaf (it was not retired); a
+   * connection that held it longer makes the host's leaf again.
    */
   usable(context: tls.SecureContext, host: string): boolean {
-    return this.owner.get(context) === host.toLowerCase()
+    return this.retirement.usable(context, host.toLowerCase())
   }
 
   /** Leaves waiting to be made: a burst of new hosts is being served while this is not 0. */
@@ -213,7 +188,7 @@ export class LeafCache {
       if (leaf.notAfter - Date.now() > RENEW_MS) return leaf.context
       if (this.entries.get(name) === entry) {
         this.entries.delete(name)
-        this.retire(entry)
+        this.retirement.retire(entry.then((l) => l.context))
       }
     }
     entry = this.make(name, waited)
@@ -222,55 +197,9 @@ export class LeafCache {
     if (this.entries.size > this.max) {
       const [oldest, evicted] = this.entries.entries().next().value!
       this.entries.delete(oldest)
-      this.retire(evicted)
+      this.retirement.retire(evicted.then((l) => l.context))
     }
     return (await entry).context
-  }
-
-  /**
-   * retire takes a context that left the cache out of use once no
-   * connection can still be handed it (holdMs after it left, or after it was
-   * made), a slice of them per turn. With the shared key it is then kept
-   * for a new leaf (its certificate and ticket keys replaced): a new
-   * `SSL_CTX` with the key loaded costs ~0.4 ms, the dearest part of a new
-   * host (a CPU profile of bench/forward/new-hosts.ts). Otherwise, or
-   * beyond MAX_RECYCLED, it is closed: left to the garbage collector, the
-   * contexts a stream of new hosts evicts were freed all at once in one
-   * major GC's weak callbacks, 52 ms of a 62 ms pause for ~5,000 contexts
-   * (`--trace-gc-nvp`: heap.external.weak_global_handles; perf:
-   * SecureContext's destructor).
-   */
-  private retire(entry: Promise<Leaf>): void {
-    entry.then(
-      (leaf) => {
-        if (this.closed) return
-        const hold = this.holdMs ?? DEFAULT_HOLD_MS
-        this.retired.push({ context: leaf.context, due: performance.now() + hold })
-        this.retireTimer ??= setTimeout(this.retireDue, hold).unref()
-      },
-      () => {},
-    )
-  }
-
-  private readonly retireDue = (): void => {
-    this.retireTimer = undefined
-    const end = performance.now() + SLICE_MS
-    while (this.retired.length > 0) {
-      const head = this.retired[0]!
-      const now = performance.now()
-      if (head.due > now) {
-        this.retireTimer = setTimeout(this.retireDue, head.due - now).unref()
-        return
-      }
-      if (now >= end) {
-        this.retireTimer = setTimeout(this.retireDue, 0).unref()
-        return
-      }
-      this.retired.shift()
-      this.owner.delete(head.context)
-      if (!this.perHost && this.recycled.length < MAX_RECYCLED) this.recycled.push(head.context)
-      else (head.context as { context?: NativeContext }).context?.close?.()
-    }
   }
 
   private async make(name: string, waited: boolean): Promise<Leaf> {
@@ -354,7 +283,7 @@ export class LeafCache {
     // server need not send (RFC 8446 §4.4.2); one certificate less to parse
     // here and to send in every handshake.
     const chain = pem('CERTIFICATE', der)
-    const recycled = this.perHost ? undefined : this.recycled.pop()
+    const recycled = this.perHost ? undefined : this.retirement.take()
     const spare =
       recycled ?? ('context' in key ? key.context : this.perHost ? undefined : this.spares.pop()?.context)
     this.refill()
@@ -366,7 +295,7 @@ export class LeafCache {
       if (recycled !== undefined) native.setTicketKeys?.(randomBytes(48))
       context = spare
     } else context = tls.createSecureContext({ cert: chain, key: key.keyPem })
-    this.owner.set(context, name)
+    this.retirement.own(context, name)
     return { context, notAfter }
   }
 
