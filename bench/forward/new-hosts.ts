@@ -6,9 +6,9 @@
  * on one core; this client and the origin on the other.
  *
  *   new host   per round: BURST raw CONNECTs to new hosts (127.x.y.z
- *              literals, so each is a new leaf and, with the default
- *              `connectionStrategy: eager`, a new upstream connection),
- *              sent together; then PROBES timed requests to other new hosts,
+ *              literals, so each is a new leaf; they send no ClientHello,
+ *              so `connectionStrategy: eager` opens no upstream connection
+ *              for them), sent together; then PROBES timed requests to other new hosts,
  *              one after the other:
  *              CONNECT, 200, TLS handshake (verified against the CA), one
  *              GET and its answer (a new upstream TLS connection included).
@@ -20,7 +20,12 @@
  *              probe is timed from its own start; in the first kind also
  *              from the burst's (which adds this client's own work of
  *              opening BURST connections, ~5-10 ms in Node). Then the
- *              sockets close and the next round waits 300 ms.
+ *              sockets close and the next round waits 300 ms. With curl,
+ *              every other pair of rounds probes through a plain CONNECT
+ *              tunnel instead (mitm.passthrough: the client's TLS straight
+ *              to the origin): the floor of a new host under the same
+ *              burst without interception. The gateway's CPU per new host
+ *              over all rounds is printed too.
  *   cached     sequential CONNECT + TLS handshakes to one host whose leaf
  *              is made: full handshakes, then handshakes resuming the
  *              previous TLS session (what a browser does on its next
