@@ -3,19 +3,8 @@ import { test } from 'node:test'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { HeaderList } from '../core/header-list.ts'
 import type { ResponseHeadView } from '../core/hooks.ts'
-import { RequestHead } from '../core/request-head.ts'
-import { Session } from '../core/session.ts'
 import { rewriteBody, rewriteRequestBody } from './whole-body.ts'
-
-function sessionWith(fields: string[], contentLength: number, chunked = false): Session {
-  const head = new RequestHead()
-  head.method = 'POST'
-  head.target = '/'
-  head.rawHeaders = fields
-  head.contentLength = contentLength
-  head.chunked = chunked
-  return new Session(head, '127.0.0.1', 1, false, performance.now())
-}
+import { postSession } from '../../test/helpers/post-session.ts'
 
 test('rewriteBody: framing, validator and digests of the old body removed; the result decoded and rewritten', async () => {
   const res: ResponseHeadView = {
@@ -41,16 +30,16 @@ test('rewriteBody: framing, validator and digests of the old body removed; the r
 
 test('rewriteRequestBody: only for a body in a coding it decodes; the rewrite decodes, rewrites, re-encodes', async () => {
   assert.equal(
-    rewriteRequestBody(sessionWith([], -1), (b) => b),
+    rewriteRequestBody(postSession(-1), (b) => b),
     false,
     'no body',
   )
   assert.equal(
-    rewriteRequestBody(sessionWith([], 0), (b) => b),
+    rewriteRequestBody(postSession(0), (b) => b),
     false,
     'an empty body',
   )
-  const chain = sessionWith(['Content-Encoding', 'gzip, br'], 5)
+  const chain = postSession(5, { fields: ['Content-Encoding', 'gzip, br'] })
   assert.equal(
     rewriteRequestBody(chain, (b) => b),
     false,
@@ -58,7 +47,7 @@ test('rewriteRequestBody: only for a body in a coding it decodes; the rewrite de
   )
   assert.equal(chain.requestBody, undefined)
 
-  const chunked = sessionWith(['Content-Encoding', 'GZIP'], -1, true)
+  const chunked = postSession(-1, { chunked: true, fields: ['Content-Encoding', 'GZIP'] })
   assert.equal(
     rewriteRequestBody(chunked, (b) => `${b}!`, { reencode: true }),
     true,
@@ -67,7 +56,7 @@ test('rewriteRequestBody: only for a body in a coding it decodes; the rewrite de
   const again = await chunked.requestBody!.run(gzipSync('hi'))
   assert.equal(gunzipSync(again).toString(), 'hi!')
 
-  const plain = sessionWith(['Content-Encoding', 'gzip'], 5)
+  const plain = postSession(5, { fields: ['Content-Encoding', 'gzip'] })
   rewriteRequestBody(plain, (b) => `${b}!`, { maxSize: 10 })
   assert.equal(plain.requestBody!.encoding, undefined, 'sent unencoded')
   assert.equal((await plain.requestBody!.run(gzipSync('hi'))).toString(), 'hi!')

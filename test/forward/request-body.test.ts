@@ -23,7 +23,7 @@ import { rewriteRequestBody } from '../../src/forward/whole-body.ts'
 import type { UpstreamTryMessage } from '../../src/observe/channels.ts'
 import { hasOpenssl } from '../fixtures/self-signed.ts'
 import { curl, startForward, waitFor } from '../helpers/forward.ts'
-import { proxyConfig, rawRequest, startGateway, startOrigin } from '../helpers/gateway.ts'
+import { proxyConfig, rawRequest, startFlakyOrigin, startGateway, startOrigin } from '../helpers/gateway.ts'
 import { mitmFixture } from '../helpers/https-origin.ts'
 import { send } from '../resilience/helpers.ts'
 
@@ -133,16 +133,7 @@ test('a JSON request body rewritten by onRequest: identity and gzip, sent with i
 })
 
 test('trailers of a chunked body go on after the rewritten body (chunked), digests and forbidden ones dropped, again on a retry', async (t) => {
-  let n = 0
-  const origin = await startOrigin(
-    (req, res, record) => {
-      req.on('end', () => {
-        res.statusCode = record.url === '/flaky' && n++ === 0 ? 503 : 200
-        res.end('ok')
-      })
-    },
-    { t },
-  )
+  const origin = await startFlakyOrigin({ t })
   const chunked = (trailers: string) => Buffer.from(`3\r\n{"a\r\n4\r\n":9}\r\n0\r\n${trailers}\r\n`)
   const trailers =
     'X-Checksum: abc\r\nDigest: sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=\r\n' +
@@ -150,7 +141,7 @@ test('trailers of a chunked body go on after the rewritten body (chunked), diges
   const wanted = ['X-Checksum', 'abc', 'X-Signed-By', 'k1']
   for (const where of ['onRequest', 'onUpstreamRequest'] as const)
     for (const path of ['/', '/flaky']) {
-      n = 0
+      origin.rearm()
       const gw = await startGateway(retrying(proxyConfig(origin.url)), { t, hooks: jsonHooks(where) })
       const start = origin.requests.length
       const r = await post(

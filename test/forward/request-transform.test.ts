@@ -31,7 +31,7 @@ import { transformRequestBody } from '../../src/forward/stream-body.ts'
 import { rewriteRequestBody } from '../../src/forward/whole-body.ts'
 import { hasOpenssl, makeSelfSigned } from '../fixtures/self-signed.ts'
 import { startForward, waitFor } from '../helpers/forward.ts'
-import { proxyConfig, startGateway, startOrigin } from '../helpers/gateway.ts'
+import { proxyConfig, startFlakyOrigin, startGateway, startOrigin } from '../helpers/gateway.ts'
 
 const MIB = 1024 * 1024
 /** 1 MiB of lower-case letters. */
@@ -224,16 +224,7 @@ test('a reverse route: the same transform; a request without a body is not trans
 })
 
 test('a retry after a 503 sends the transformed body again; a whole-body rewrite gets the transformed bytes', async (t) => {
-  let n = 0
-  const origin = await startOrigin(
-    (req, res, record) => {
-      req.on('end', () => {
-        res.statusCode = record.url === '/flaky' && n++ === 0 ? 503 : 200
-        res.end('ok')
-      })
-    },
-    { t },
-  )
+  const origin = await startFlakyOrigin({ t })
   const config = proxyConfig(origin.url)
   ;(config.upstreams as Record<string, Record<string, unknown>>).origin!.retries = {
     attempts: 2,

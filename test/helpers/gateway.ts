@@ -166,6 +166,26 @@ export async function startOrigin(
 }
 
 /** One TCP connection a raw origin accepted. */
+
+/**
+ * startFlakyOrigin: an origin (as startOrigin) answering 503 to the first
+ * request for /flaky, 200 `ok` to every other, once each body was read: for
+ * retries. `rearm` makes the next /flaky fail again.
+ */
+export async function startFlakyOrigin(
+  options: { t?: Cleanup } = {},
+): Promise<OriginHandle & { rearm(): void }> {
+  let failed = false
+  const origin = await startOrigin((req, res, record) => {
+    req.on('end', () => {
+      const fail = record.url === '/flaky' && !failed
+      if (fail) failed = true
+      res.statusCode = fail ? 503 : 200
+      res.end('ok')
+    })
+  }, options)
+  return Object.assign(origin, { rearm: () => void (failed = false) })
+}
 export interface RawConnection {
   socket: net.Socket
   /** Every byte received on it. */
